@@ -1,0 +1,23 @@
+r"""
+pyunlocbox_gae: structured (graph) auto-encoders for PyUNLocBoX.
+
+Learn a dictionary D, sparse codes Z and a linear encoder E by minimising
+
+.. math::
+    \frac{\lambda_d}{2} \|X - DZ\|_F^2 + \lambda_s \|Z\|_1
+    + \frac{\lambda_g}{2} \operatorname{tr}(Z L Z^\top)
+    + \frac{\lambda_e}{2} \|Z - EX\|_F^2
+    \quad \text{s.t.} \quad \|d_j\|_2 \le 1,
+
+where L is the Laplacian of a graph over the samples. Every term is a
+:class:`pyunlocbox.functions.func` that PyUNLocBoX solvers can minimise.
+
+The data's path through the package:
+
+* :mod:`pyunlocbox_gae.store`: HDF5 files, atomic writes, fingerprints.
+"""
+
+__version__ = "0.1.0"
+__release_date__ = "2026-11-28"
+
+from pyunlocbox_gae import store  # noqa: F401,E402

@@ -1,0 +1,63 @@
+r"""The ``gae`` command line.
+
+Each module of this package adds a group of sub-commands through a function
+``add_commands(subparsers)``; every sub-command stores its handler as
+``func`` and calls the public API, so the command line holds no logic that
+the API lacks. User mistakes (a missing folder, a bad option, a file that is
+not ours) end with one line on standard error and exit status 2, not a
+traceback; ``gae --debug ...`` shows the traceback.
+"""
+
+import argparse
+import importlib
+import sys
+
+import pyunlocbox_gae
+
+# Sub-command groups, in the order `gae --help` lists them.
+COMMAND_MODULES = []
+
+# Exceptions that mean "the user asked for something that cannot be done".
+USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryError,
+               NotADirectoryError, KeyError)
+
+
+def build_parser():
+    """Return the ``gae`` argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="gae",
+        description="Structured (graph) auto-encoders: sparse graph-regularised "
+        "features, experiments and music genre recognition.",
+    )
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {pyunlocbox_gae.__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show full tracebacks instead of one-line errors")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"pyunlocbox_gae.cli.{name}").add_commands(sub)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``gae`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except USER_ERRORS as err:
+        if args.debug:
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"gae: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gae: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from pyunlocbox_gae.cli import main
+
+sys.exit(main())

@@ -1,0 +1,186 @@
+r"""HDF5 files of the project: atomic writes, format markers and fingerprints.
+
+Every file this package writes carries two root attributes, ``format``
+(``"pyunlocbox_gae/<kind>"``) and ``format_version``, so that reading a
+foreign or truncated file fails with a message that says what is wrong,
+instead of a ``KeyError`` deep inside a loader. Files are written to a
+temporary name in the same folder and renamed into place when complete, so a
+crash never leaves a half-written file under the final name.
+
+.. autosummary::
+    atomic_path
+    write_h5
+    open_h5
+    fingerprint
+"""
+
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+FORMAT_PREFIX = "pyunlocbox_gae/"
+FORMAT_VERSION = 1
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to `path`; rename it into place on success.
+
+    The temporary file is removed if the block raises, so `path` is either
+    the previous complete file or the new complete file, never a partial one.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_path(folder / "a.txt") as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> (folder / "a.txt").read_text()
+    'done'
+    >>> sorted(p.name for p in folder.iterdir())
+    ['a.txt']
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot write {path}: folder {parent} does not exist; create it first"
+        )
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(
+            f"cannot write {path}: folder {parent} is not writable; "
+            "choose another output folder"
+        )
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def write_h5(path, kind, **attrs):
+    """Open a new HDF5 file for writing, atomically, marked as `kind`.
+
+    Parameters
+    ----------
+    path : str or Path
+        Final file name. Nothing appears under it until the block succeeds.
+    kind : str
+        What the file holds (``"graph"``, ``"features"``, ``"model"``, ...).
+    **attrs
+        Root attributes to store (parameters of the run that made the file).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.h5"
+    >>> with write_h5(path, "example", alpha=0.5) as f:
+    ...     _ = f.create_dataset("x", data=np.arange(3))
+    >>> with open_h5(path, "example") as f:
+    ...     float(f.attrs["alpha"]), f["x"][:].tolist()
+    (0.5, [0, 1, 2])
+    """
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT_PREFIX + kind
+            f.attrs["format_version"] = FORMAT_VERSION
+            for key, value in attrs.items():
+                f.attrs[key] = _attr(value)
+            yield f
+
+
+def _attr(value):
+    """HDF5 cannot store None or dicts: store None as the string 'None'."""
+    if value is None:
+        return "None"
+    return value
+
+
+def open_h5(path, kind, mode="r"):
+    """Open a file written by :func:`write_h5` and check that it holds `kind`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If `path` does not exist.
+    ValueError
+        If the file is not HDF5 (e.g. truncated), was not written by this
+        package, or holds another kind of data.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "bad.h5"
+    >>> _ = path.write_bytes(b"not hdf5")
+    >>> open_h5(path, "graph")
+    Traceback (most recent call last):
+    ...
+    ValueError: ...bad.h5 is not a readable HDF5 file (truncated or not HDF5)...
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    try:
+        f = h5py.File(path, mode)
+    except OSError as err:
+        raise ValueError(
+            f"{path} is not a readable HDF5 file (truncated or not HDF5): {err}; "
+            "delete it and run the step that writes it again"
+        ) from None
+    found = f.attrs.get("format")
+    if isinstance(found, bytes):
+        found = found.decode()
+    if found != FORMAT_PREFIX + kind:
+        f.close()
+        what = (
+            "was not written by pyunlocbox_gae"
+            if found is None
+            else f"holds {found!r}"
+        )
+        raise ValueError(
+            f"{path} {what}, expected a {FORMAT_PREFIX + kind!r} file"
+        )
+    version = int(f.attrs.get("format_version", 0))
+    if version > FORMAT_VERSION:
+        f.close()
+        raise ValueError(
+            f"{path} has format version {version}, newer than this "
+            f"pyunlocbox_gae reads ({FORMAT_VERSION}); upgrade pyunlocbox_gae"
+        )
+    return f
+
+
+def fingerprint(X, block_rows=65536):
+    """A short hash of an array's shape, dtype and values.
+
+    Used to check that a stored graph, feature file or checkpoint belongs to
+    the data it is used with. The data is hashed in row blocks so that a
+    non-contiguous array is never copied whole.
+
+    Examples
+    --------
+    >>> X = np.arange(6, dtype=np.float32).reshape(3, 2)
+    >>> fingerprint(X) == fingerprint(X.copy())
+    True
+    >>> fingerprint(X) == fingerprint(X.astype(np.float64))
+    False
+    >>> len(fingerprint(X))
+    32
+    """
+    X = np.asarray(X)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr((X.shape, X.dtype.str)).encode())
+    if X.ndim == 0:
+        h.update(X.tobytes())
+    else:
+        for start in range(0, X.shape[0], block_rows):
+            block = np.ascontiguousarray(X[start : start + block_rows])
+            h.update(memoryview(block).cast("B"))
+    return h.hexdigest()
