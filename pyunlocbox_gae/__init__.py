@@ -14,10 +14,17 @@ where L is the Laplacian of a graph over the samples. Every term is a
 
 The data's path through the package:
 
+* :mod:`pyunlocbox_gae.functions`: the objective terms.
+* :mod:`pyunlocbox_gae.solvers`: fast in-place inner solvers.
+* :mod:`pyunlocbox_gae.autoencoder`: the alternating loop and
+  :class:`GraphAutoEncoder`, a scikit-learn transformer.
 * :mod:`pyunlocbox_gae.store`: HDF5 files, atomic writes, fingerprints.
 """
 
 __version__ = "0.1.0"
 __release_date__ = "2026-11-28"
 
-from pyunlocbox_gae import store  # noqa: F401,E402
+from pyunlocbox_gae import functions, solvers, store  # noqa: F401,E402
+from pyunlocbox_gae.autoencoder import GraphAutoEncoder  # noqa: E402
+
+__all__ = ["GraphAutoEncoder", "functions", "solvers", "store"]

@@ -140,13 +140,9 @@ def open_h5(path, kind, mode="r"):
     if found != FORMAT_PREFIX + kind:
         f.close()
         what = (
-            "was not written by pyunlocbox_gae"
-            if found is None
-            else f"holds {found!r}"
+            "was not written by pyunlocbox_gae" if found is None else f"holds {found!r}"
         )
-        raise ValueError(
-            f"{path} {what}, expected a {FORMAT_PREFIX + kind!r} file"
-        )
+        raise ValueError(f"{path} {what}, expected a {FORMAT_PREFIX + kind!r} file")
     version = int(f.attrs.get("format_version", 0))
     if version > FORMAT_VERSION:
         f.close()

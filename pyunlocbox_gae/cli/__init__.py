@@ -18,8 +18,14 @@ import pyunlocbox_gae
 COMMAND_MODULES = []
 
 # Exceptions that mean "the user asked for something that cannot be done".
-USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryError,
-               NotADirectoryError, KeyError)
+USER_ERRORS = (
+    ValueError,
+    FileNotFoundError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+    KeyError,
+)
 
 
 def build_parser():
@@ -29,10 +35,14 @@ def build_parser():
         description="Structured (graph) auto-encoders: sparse graph-regularised "
         "features, experiments and music genre recognition.",
     )
-    parser.add_argument("--version", action="version",
-                        version=f"%(prog)s {pyunlocbox_gae.__version__}")
-    parser.add_argument("--debug", action="store_true",
-                        help="show full tracebacks instead of one-line errors")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {pyunlocbox_gae.__version__}"
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show full tracebacks instead of one-line errors",
+    )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"pyunlocbox_gae.cli.{name}").add_commands(sub)
