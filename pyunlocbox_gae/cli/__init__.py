@@ -10,12 +10,24 @@ traceback; ``gae --debug ...`` shows the traceback.
 
 import argparse
 import importlib
+import pkgutil
 import sys
 
 import pyunlocbox_gae
 
-# Sub-command groups, in the order `gae --help` lists them.
-COMMAND_MODULES = []
+# Sub-command groups come from every module of this package that defines
+# ``add_commands``; listing them here first fixes the order of `gae --help`.
+COMMAND_ORDER = ["demo", "sweep", "audio", "graph", "embed"]
+
+
+def command_modules():
+    """Names of the modules of :mod:`pyunlocbox_gae.cli` that add commands."""
+    found = [
+        m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")
+    ]
+    rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+    return sorted(found, key=lambda name: (rank.get(name, len(rank)), name))
+
 
 # Exceptions that mean "the user asked for something that cannot be done".
 USER_ERRORS = (
@@ -25,6 +37,7 @@ USER_ERRORS = (
     IsADirectoryError,
     NotADirectoryError,
     KeyError,
+    ImportError,  # an optional extra that is not installed (message says which)
 )
 
 
@@ -44,8 +57,10 @@ def build_parser():
         help="show full tracebacks instead of one-line errors",
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"pyunlocbox_gae.cli.{name}").add_commands(sub)
+    for name in command_modules():
+        module = importlib.import_module(f"pyunlocbox_gae.cli.{name}")
+        if hasattr(module, "add_commands"):
+            module.add_commands(sub)
     return parser
 
 
