@@ -11,7 +11,7 @@ iterations and seconds, evaluations included, to reach a relative gap.
 
     python benchmarks/bench_zstep.py                      # all sizes, 1 and 2 threads
     python benchmarks/bench_zstep.py --sizes 128x20000 --threads 1
-    python benchmarks/bench_zstep.py --yardstick ../shared/bench   # also time fista_ref.fista_z
+    python benchmarks/bench_zstep.py --yardstick ../shared/bench  # + fista_ref
 """
 
 import argparse
