@@ -13,10 +13,12 @@ array, and Z is allocated once, sample-major, as the codes it returns.
 """
 
 import json
+import os
 import time
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from pyunlocbox import functions as pyu_functions
 from pyunlocbox import solvers as pyu_solvers
 from sklearn.base import (
@@ -29,7 +31,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from pyunlocbox_gae import _linalg, functions, solvers, store
+from pyunlocbox_gae import _linalg, checkpoint, functions, solvers, store
 
 TERMS = ("data", "sparsity", "graph", "encoder")
 
@@ -105,16 +107,27 @@ def _z_solver(problem, name):
         op = lambda Z: (B @ Z.T).T  # noqa: E731
         opt = lambda U: (B.T @ U.T).T  # noqa: E731
         g = functions.squared_frobenius(problem.graph.lambda_)
+        g.term_name = "graph"  # the graph term, seen from the dual
         norm = np.sqrt(problem.graph.lmax)
     step = 0.99 / (beta + norm)
     return pyu_solvers.mlfbf(L=op, Lt=opt, step=step), [problem.sparsity, g, smooth]
 
 
 def _block(functions_, x, solver, **kwargs):
-    """Solve one block in place; return its iterations and seconds."""
+    """Solve one block in place; return its iterations, seconds, halvings."""
     t = time.perf_counter()
     ret = solvers.solve(functions_, x, solver, **kwargs)
-    return ret["niter"], time.perf_counter() - t
+    return ret["niter"], time.perf_counter() - t, ret["halvings"]
+
+
+def _stopped(history, rtol_outer, max_outer):
+    """Whether the outer loop stops after the last entry of `history`."""
+    if len(history) >= max_outer:
+        return True
+    if len(history) < 2:
+        return False
+    current, last = history[-1]["objective"], history[-2]["objective"]
+    return abs(current - last) <= rtol_outer * abs(current)
 
 
 def alternate(
@@ -126,6 +139,8 @@ def alternate(
     max_outer=20,
     eval_every=5,
     callback=None,
+    history=None,
+    checkpoint=None,
 ):
     """Alternating minimisation: codes, then dictionary, then encoder.
 
@@ -144,6 +159,15 @@ def alternate(
         Outer stopping: relative change of the total objective.
     callback : callable, optional
         Called with the history entry after each outer iteration.
+    history : list of dict, optional
+        The history of a fit resumed at its last outer iteration (the arrays
+        of `problem` hold that iteration's state): the loop continues after
+        it, as if it had never stopped.
+    checkpoint : callable, optional
+        Called as ``checkpoint(history, finished)`` after each outer
+        iteration, when the arrays hold a complete state (every sub-problem
+        starts a fresh solver: no momentum or dual variable carries over);
+        `finished` is True after the last one.
 
     Returns
     -------
@@ -152,60 +176,76 @@ def alternate(
         The loop ends with one more codes step with the final dictionary and
         encoder (``z_final_iter``, ``z_final_time`` in the last entry, whose
         term values are taken after it).
+
+    Raises
+    ------
+    FloatingPointError
+        If a sub-problem diverges even with its step halved (see
+        :func:`pyunlocbox_gae.solvers.solve`); the message names the step
+        and the term.
     """
-    history = []
-    last = None
+    history = list(history or [])
+    done = bool(history) and _stopped(history, rtol_outer, max_outer)
     inner = dict(rtol=rtol, maxit=max_inner)
-    for outer in range(1, max_outer + 1):
-        entry = dict(outer=outer)
+    while not done:
+        entry = dict(outer=len(history) + 1)
         zsolver, zfuns = _z_solver(problem, solver)
-        entry["z_iter"], entry["z_time"] = _block(
-            zfuns, problem.Z, zsolver, eval_every=eval_every, **inner
+        entry["z_iter"], entry["z_time"], halvings = _block(
+            zfuns, problem.Z, zsolver, eval_every=eval_every, name="codes step", **inner
         )
-        entry["d_iter"], entry["d_time"] = _stats_block(
-            problem.data_d, problem.ball_d, problem.D, solver, inner
+        entry["d_iter"], entry["d_time"], more = _stats_block(
+            problem.data_d, problem.ball_d, problem.D, solver, inner, "dictionary"
         )
+        halvings += more
         if problem.E is not None:
-            entry["e_iter"], entry["e_time"] = _stats_block(
-                problem.encoder_e, problem.ball_e, problem.E, solver, inner
+            entry["e_iter"], entry["e_time"], more = _stats_block(
+                problem.encoder_e, problem.ball_e, problem.E, solver, inner, "encoder"
             )
+            halvings += more
         entry.update(problem.terms())
         entry["nnz"] = _linalg.count_nonzero(problem.Z) / max(problem.Z.size, 1)
+        entry["halvings"] = halvings
         history.append(entry)
         if callback is not None:
             callback(entry)
-        current = entry["objective"]
-        if last is not None and abs(current - last) <= rtol_outer * abs(current):
-            break
-        last = current
+        done = _stopped(history, rtol_outer, max_outer)
+        if checkpoint is not None:
+            checkpoint(history, done)
     # A last codes step with the final dictionary and encoder: the codes
     # returned by the fit are then those that transform() would compute.
+    entry = history[-1]
     zsolver, zfuns = _z_solver(problem, solver)
-    entry["z_final_iter"], entry["z_final_time"] = _block(
-        zfuns, problem.Z, zsolver, eval_every=eval_every, **inner
+    entry["z_final_iter"], entry["z_final_time"], halvings = _block(
+        zfuns, problem.Z, zsolver, eval_every=eval_every, name="codes step", **inner
     )
+    entry["halvings"] += halvings
     entry.update(problem.terms())
     entry["nnz"] = _linalg.count_nonzero(problem.Z) / max(problem.Z.size, 1)
     return history
 
 
-def _stats_block(term, ball, x, solver, inner):
+def _stats_block(term, ball, x, solver, inner, what):
     """Dictionary or encoder step: FISTA (or ISTA) on cached statistics."""
     if term.lambda_ == 0:
-        return 0, 0.0
+        return 0, 0.0, 0
     t = time.perf_counter()
     term.prepare()  # the statistics serve the step size and the whole solve
     try:
         lip = term.lipschitz()
         if lip <= 0:  # all codes are zero: the term does not depend on x
-            return 0, time.perf_counter() - t
+            return 0, time.perf_counter() - t, 0
         name = "ista" if solver == "ista" else "fista"
         ret = solvers.solve(
-            [ball, term], x, solvers.make_solver(name, 1.0 / lip), eval_every=1, **inner
+            [ball, term],
+            x,
+            solvers.make_solver(name, 1.0 / lip),
+            eval_every=1,
+            name=f"{what} step",
+            **inner,
         )
     finally:
         term.release()
-    return ret["niter"], time.perf_counter() - t
+    return ret["niter"], time.perf_counter() - t, ret["halvings"]
 
 
 def _init_dictionary(init, X, n_atoms, rng, dtype):
@@ -250,6 +290,47 @@ def _graph_for(graph, X_api, lap_type, graph_params):
         params.setdefault("dtype", X_api.dtype)
         return graphs.knn_graph(X_api, **params)
     return graphs.as_graph(graph, n_samples=N, lap_type=lap_type, dtype=X_api.dtype)
+
+
+def _check_graph(graph, n_samples):
+    """Refuse a graph that the Dirichlet energy cannot use, saying why.
+
+    The energy is a convex term only for an undirected graph with finite,
+    non-negative weights; otherwise its Laplacian may have negative
+    eigenvalues and the codes step diverges, or NaN spreads into the codes.
+    """
+    L = getattr(graph, "L", None)
+    W = getattr(graph, "W", None)
+    size = L.shape[0] if L is not None else getattr(graph, "N", None)
+    if size != n_samples:
+        raise ValueError(
+            f"the graph has {size} vertices but X has {n_samples} samples: build "
+            "the graph over the same samples, one vertex per row of X"
+        )
+    for name, M in (("weights", W), ("Laplacian", L)):
+        if M is None:
+            continue
+        values = M.data if sp.issparse(M) else np.asarray(M)
+        if not np.all(np.isfinite(values)):
+            raise ValueError(
+                f"the graph's {name} hold NaN or infinite values: rebuild the "
+                "graph from finite data"
+            )
+    if W is None:
+        return
+    values = W.data if sp.issparse(W) else np.asarray(W)
+    if values.size and values.min() < 0:
+        raise ValueError(
+            f"the graph has negative edge weights (smallest {values.min():.3g}): "
+            "weights must be >= 0, e.g. a Gaussian kernel exp(-d²/σ²) of distances"
+        )
+    asym = abs(W - W.T)
+    asym = asym.max() if asym.size else 0.0
+    if asym > 1e-6 * (values.max() if values.size else 1.0):
+        raise ValueError(
+            "the graph is directed (its weight matrix is not symmetric): "
+            "symmetrise it, e.g. W.maximum(W.T) or (W + W.T) / 2"
+        )
 
 
 class GraphAutoEncoder(
@@ -311,6 +392,21 @@ class GraphAutoEncoder(
         Seed of the initial dictionary.
     verbose : int
         Print one line per outer iteration when positive.
+    checkpoint : str or path-like, optional
+        HDF5 file where the state of the fit (D, E, Z, history, random
+        state) is saved at outer-iteration boundaries, atomically (write then
+        rename, so a crash or ``kill -9`` leaves the previous checkpoint
+        whole). A fit that finds the file resumes from it and ends as an
+        uninterrupted fit would (same objective, same codes); the file is
+        refused, with a message saying which, if it was written for other
+        data, another graph or other parameters (``max_outer`` and
+        ``rtol_outer`` may change: raise ``max_outer`` to extend a finished
+        fit). The file is kept after the fit; delete it to start afresh.
+    checkpoint_every : int or None, default=1
+        Save every that many outer iterations (None: only by time).
+    checkpoint_seconds : float or None
+        Also save when that many seconds have passed since the last save.
+        The state after the last outer iteration is always saved.
 
     Attributes
     ----------
@@ -323,7 +419,9 @@ class GraphAutoEncoder(
         ``sparsity``, ``graph``, ``encoder``) and unweighted (``*_unweighted``,
         the term with weight 1); inner iterations and seconds of each step
         (``z_iter``, ``z_time``, ``d_iter``, ``d_time``, ``e_iter``,
-        ``e_time``); ``nnz``, the fraction of non-zero codes. After the
+        ``e_time``); ``nnz``, the fraction of non-zero codes; ``halvings``,
+        how many times a step was halved because a sub-problem diverged
+        (see :func:`pyunlocbox_gae.solvers.solve`; 0 normally). After the
         last outer iteration one more codes step runs with the final
         dictionary (``z_final_iter``, ``z_final_time``), so that the codes
         returned by :meth:`fit_transform` are those of the final model.
@@ -346,18 +444,20 @@ class GraphAutoEncoder(
 
     _parameter_constraints = {
         "n_atoms": [Interval(Integral, 1, None, closed="left")],
-        "ld": [Interval(Real, 0, None, closed="left"), None],
-        "ls": [Interval(Real, 0, None, closed="left"), None],
-        "lg": [Interval(Real, 0, None, closed="left"), None],
-        "le": [Interval(Real, 0, None, closed="left"), None],
+        # Finite weights: [0, inf) excludes inf, and NaN fails every interval.
+        "ld": [Interval(Real, 0, np.inf, closed="left"), None],
+        "ls": [Interval(Real, 0, np.inf, closed="left"), None],
+        "lg": [Interval(Real, 0, np.inf, closed="left"), None],
+        "le": [Interval(Real, 0, np.inf, closed="left"), None],
         "graph": "no_validation",
         "graph_params": [dict, None],
         "lap_type": [StrOptions({"normalized", "combinatorial"})],
         "dict_init": [StrOptions({"uniform", "gaussian", "samples"}), "array-like"],
         "project_encoder": ["boolean"],
         "solver": [StrOptions(set(solvers.SOLVERS))],
-        "rtol": [Interval(Real, 0, None, closed="left")],
-        "rtol_outer": [Interval(Real, 0, None, closed="left")],
+        # A relative change of 1 or more would stop at the first evaluation.
+        "rtol": [Interval(Real, 0, 1, closed="left")],
+        "rtol_outer": [Interval(Real, 0, 1, closed="left")],
         "max_inner": [Interval(Integral, 1, None, closed="left")],
         "max_outer": [Interval(Integral, 1, None, closed="left")],
         "eval_every": [Interval(Integral, 1, None, closed="left")],
@@ -365,6 +465,9 @@ class GraphAutoEncoder(
         "transform_max_iter": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "checkpoint": [str, os.PathLike, None],
+        "checkpoint_every": [Interval(Integral, 1, None, closed="left"), None],
+        "checkpoint_seconds": [Interval(Real, 0, np.inf, closed="neither"), None],
     }
 
     def __init__(
@@ -390,6 +493,9 @@ class GraphAutoEncoder(
         transform_max_iter=500,
         random_state=None,
         verbose=0,
+        checkpoint=None,
+        checkpoint_every=1,
+        checkpoint_seconds=None,
     ):
         self.n_atoms = n_atoms
         self.ld = ld
@@ -411,14 +517,30 @@ class GraphAutoEncoder(
         self.transform_max_iter = transform_max_iter
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_seconds = checkpoint_seconds
 
     def _weights(self):
         return tuple(float(w or 0.0) for w in (self.ld, self.ls, self.lg, self.le))
 
     def _validate(self, X, reset):
+        # Fitting needs two samples (one sample cannot shape a dictionary, nor
+        # a graph); coding one new sample is fine.
         X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=2 if reset else 1,
         )
+        if reset and self.n_atoms > X.shape[0]:
+            raise ValueError(
+                f"n_atoms={self.n_atoms} is more than the {X.shape[0]} samples "
+                "of X: with as many atoms as samples the auto-encoder can store "
+                "each sample as its own atom and learns nothing; use "
+                f"n_atoms <= {X.shape[0]} (or more samples)"
+            )
         return X
 
     def fit(self, X, y=None):
@@ -455,7 +577,27 @@ class GraphAutoEncoder(
         graph = lmax = None
         if lg:
             graph = _graph_for(self.graph, X, self.lap_type, self.graph_params)
+            _check_graph(graph, N)
             lmax = getattr(graph, "lmax_exact", None)
+        saver, history = None, None
+        if self.checkpoint is not None:
+            saver = checkpoint.Checkpointer(
+                self.checkpoint,
+                self.checkpoint_every,
+                self.checkpoint_seconds,
+                store.fingerprint(X),
+                checkpoint.graph_fingerprint(graph),
+                checkpoint.trajectory_params(self.get_params()),
+                dict(D=D, Z=Z_api, E=E),
+                rng,
+            )
+            history = saver.resume()
+            if history is not None and self.verbose:
+                print(
+                    f"[GraphAutoEncoder] resuming from {self.checkpoint} after "
+                    f"outer iteration {len(history)}",
+                    flush=True,
+                )
         problem = _Problem(
             Xm,
             Z_api.T,
@@ -478,6 +620,8 @@ class GraphAutoEncoder(
             max_outer=self.max_outer,
             eval_every=self.eval_every,
             callback=self._report if self.verbose else None,
+            history=history,
+            checkpoint=saver.update if saver is not None else None,
         )
         self.components_ = np.ascontiguousarray(D.T)
         self.encoder_ = E
@@ -522,6 +666,7 @@ class GraphAutoEncoder(
             if not lg:
                 raise ValueError("transform_algorithm='graph' needs lg > 0")
             G = _graph_for(graph, X, self.lap_type, self.graph_params)
+            _check_graph(G, X.shape[0])
         problem = _Problem(
             X.T, Z_api.T, D, E, ld, ls, lg if G is not None else 0.0, le, graph=G
         )
@@ -533,6 +678,7 @@ class GraphAutoEncoder(
             rtol=self.rtol,
             maxit=self.transform_max_iter,
             eval_every=self.eval_every,
+            name="transform",
         )
         return Z_api
 
@@ -574,7 +720,7 @@ class GraphAutoEncoder(
         with store.write_h5(
             path,
             "model",
-            params=json.dumps(params),
+            params=json.dumps(params, default=str),  # a checkpoint Path: str
             history=json.dumps(self.history_, default=float),
             n_features_in=self.n_features_in_,
         ) as f:

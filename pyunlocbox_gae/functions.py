@@ -74,6 +74,11 @@ def _matrix(A, name):
             f"{name} must be a 2-D array, got {type(A).__name__} "
             f"with shape {getattr(A, 'shape', None)}"
         )
+    if A.dtype.kind not in "fiub":
+        raise ValueError(
+            f"{name} holds {A.dtype} values; the terms take real numbers: "
+            f"convert it, e.g. {name}.astype(np.float32)"
+        )
     return A
 
 
@@ -156,6 +161,8 @@ class fidelity_z(_term):
     8.0
     """
 
+    term_name = "data"  # what messages call it
+
     _caps = ("EVAL", "GRAD")
 
     def __init__(self, X, D, lambda_=1.0):
@@ -216,6 +223,8 @@ class encoder_z(_term):
     >>> f.prox(np.zeros((1, 2), dtype=np.float32), 1.0)
     array([[ 1., -1.]], dtype=float32)
     """
+
+    term_name = "encoder"  # what messages call it
 
     _caps = ("EVAL", "GRAD", "PROX")
 
@@ -301,6 +310,8 @@ class dirichlet(_term):
     >>> round(f.lipschitz(), 6)
     4.0
     """
+
+    term_name = "graph"  # what messages call it
 
     _caps = ("EVAL", "GRAD")
 
@@ -416,6 +427,8 @@ class sparsity(_term):
     array([[-1.5,  0. ,  0.5]], dtype=float32)
     """
 
+    term_name = "sparsity"  # what messages call it
+
     _caps = ("EVAL", "PROX")
 
     def _eval(self, Z):
@@ -453,6 +466,8 @@ class squared_frobenius(_term):
     >>> f.eval(U), f.prox(U, 0.5)
     (5.0, array([[ 0.5, -1. ]], dtype=float32))
     """
+
+    term_name = "squared_frobenius"  # what messages call it
 
     _caps = ("EVAL", "GRAD", "PROX")
 
@@ -492,6 +507,8 @@ class proj_columns_b2(_term, functions.proj):
     array([[0.6, 0.1],
            [0.8, 0.2]], dtype=float32)
     """
+
+    term_name = "unit-ball constraint"  # what messages call it
 
     _caps = ("EVAL", "PROX")
 
@@ -596,6 +613,8 @@ class fidelity_d(_statistics_term):
     (2.5, array([[-3.]], dtype=float32))
     """
 
+    term_name = "data"  # what messages call it
+
     def __init__(self, X, Z, lambda_=1.0):
         _matrix(X, "X"), _matrix(Z, "Z")
         _check_inner(X.shape[1], Z.shape[1], "X and Z have one column per sample")
@@ -625,6 +644,8 @@ class encoder_e(_statistics_term):
     >>> f.eval(E), f.grad(E), f.lipschitz()
     (10.0, array([[-10.]], dtype=float32), 5.0)
     """
+
+    term_name = "encoder"  # what messages call it
 
     def __init__(self, X, Z, lambda_=1.0):
         _matrix(X, "X"), _matrix(Z, "Z")

@@ -17,10 +17,12 @@ only every few iterations.
 """
 
 import time
+import warnings
 
 import numpy as np
 from pyunlocbox import acceleration
 from pyunlocbox import solvers as _solvers
+from sklearn.exceptions import ConvergenceWarning
 
 SOLVERS = ("fista", "ista", "primal_dual")
 
@@ -152,7 +154,63 @@ def make_solver(name, step):
     raise ValueError(f"unknown solver {name!r}: choose one of {', '.join(SOLVERS)}")
 
 
-def solve(functions, x0, solver, rtol=1e-4, maxit=100, eval_every=1):
+def _term_name(f):
+    """What to call a term in messages: its ``term_name``, else its class."""
+    return getattr(f, "term_name", None) or type(f).__name__
+
+
+def _term_values(solver, x):
+    """(name, value) of every term of a prepared solver's objective at x.
+
+    Sums of smooth terms are split into their terms, so that a message can
+    name the one that caused trouble. Used only when something went wrong.
+    """
+    pairs = [(f, x) for f in solver.non_smooth_funs + solver.smooth_funs]
+    if isinstance(solver, _solvers.primal_dual) and len(solver.non_smooth_funs) > 1:
+        pairs[1] = (solver.non_smooth_funs[1], solver.L(x))  # evaluated at L x
+    out = []
+    for f, arg in pairs:
+        for term in getattr(f, "terms", [f]):
+            try:
+                out.append((_term_name(term), float(term.eval(arg))))
+            except Exception:  # noqa: BLE001 - a diagnosis must not fail
+                continue
+    return out
+
+
+def _blame(solver, bad, good):
+    """Sentence naming the term that became non-finite or rose the most."""
+    before = dict(_term_values(solver, good))
+    after = _term_values(solver, bad)
+    for name, value in after:
+        if not np.isfinite(value):
+            return f"term '{name}' became {value}"
+    rises = [(value - before.get(name, value), name, value) for name, value in after]
+    if not rises:
+        return "no single term to blame"
+    rise, name, value = max(rises)
+    return f"term '{name}' rose most, from {before.get(name, value):.6g} to {value:.6g}"
+
+
+def _restart_from(solver, functions, x0, good):
+    """Put the last good iterate back and start the solver afresh from it."""
+    solver.post()
+    x0[...] = good
+    solver.step = solver.step / 2
+    solver.pre(functions, x0)  # fresh buffers, momentum and dual variables
+
+
+def solve(
+    functions,
+    x0,
+    solver,
+    rtol=1e-4,
+    maxit=100,
+    eval_every=1,
+    max_halvings=5,
+    rise_tol=1e-3,
+    name="the problem",
+):
     r"""Minimise a sum of functions in place, checking the objective sparingly.
 
     Like :func:`pyunlocbox.solvers.solve` with ``inplace=True`` and
@@ -160,6 +218,16 @@ def solve(functions, x0, solver, rtol=1e-4, maxit=100, eval_every=1):
     evaluated only every `eval_every` iterations and at the end, and the
     momentum of a :class:`fista` acceleration is restarted when the objective
     has increased since the last evaluation.
+
+    Numerical trouble is caught at each evaluation: an objective that is
+    NaN or infinite, or one that rose by more than `rise_tol` (relative)
+    where the solver guarantees a decrease (forward-backward: ISTA at every
+    step, FISTA once its momentum has been restarted). The iterate then goes
+    back to the last good one (kept at every evaluation), the step is halved,
+    the solver restarts and a :class:`sklearn.exceptions.ConvergenceWarning`
+    names the term at fault; after `max_halvings` halvings a
+    :class:`FloatingPointError` is raised. The returned solution is never a
+    non-finite or diverged iterate.
 
     Parameters
     ----------
@@ -171,59 +239,138 @@ def solve(functions, x0, solver, rtol=1e-4, maxit=100, eval_every=1):
         Stop when the relative change of the objective between two
         evaluations is below `rtol`.
     maxit : int
-        Maximum number of iterations.
+        Maximum number of iterations (retries included).
     eval_every : int
         Iterations between two evaluations of the objective.
+    max_halvings : int
+        How many times the step may be halved before giving up.
+    rise_tol : float
+        Relative rise of the objective taken as divergence.
+    name : str
+        What is being solved, for messages (e.g. ``"codes step"``).
 
     Returns
     -------
     dict
         ``sol`` (x0 itself), ``crit`` ('RTOL' or 'MAXIT'), ``niter``,
         ``time`` (seconds), ``objective`` (the values at each evaluation,
-        starting with x0) and ``restarts``.
+        starting with x0), ``restarts`` and ``halvings``.
 
     Raises
     ------
     FloatingPointError
-        If the objective becomes NaN or infinite (a step size too large for
-        the problem, or non-finite data).
+        If the objective is NaN or infinite at the start (non-finite data),
+        or the trouble persists after `max_halvings` halvings of the step.
+        The message names the term that became non-finite or rose.
+
+    Examples
+    --------
+    A step ten times too large (1/Lipschitz is 1) is halved until ISTA
+    converges, with a warning each time:
+
+    >>> import warnings
+    >>> from pyunlocbox_gae import functions
+    >>> X = np.array([[1.0, 3.0]])
+    >>> f = functions.smooth_sum([functions.fidelity_z(X, np.eye(1))])
+    >>> Z = np.zeros((1, 2))
+    >>> with warnings.catch_warnings(record=True):
+    ...     ret = solve([functions.sparsity(0.5), f], Z,
+    ...                 forward_backward(step=10.0, accel=None), rtol=1e-12)
+    >>> ret["halvings"], Z
+    (3, array([[0.5, 2.5]]))
     """
     if maxit < 1 or eval_every < 1:
         raise ValueError("maxit and eval_every must be at least 1")
     tstart = time.perf_counter()
     if not hasattr(solver, "verbosity"):
         solver.verbosity = "NONE"
+    # A descent is guaranteed only by forward-backward with a valid step;
+    # primal-dual iterates may raise the primal objective legitimately.
+    monotone = isinstance(solver, _solvers.forward_backward)
+    can_restart = hasattr(solver.accel, "restart")
     solver.pre(functions, x0)
-    try:
-        current = float(np.sum(solver.objective(x0)))
-        objective, niter, crit, restarts = [current], 0, None, 0
-        while crit is None:
-            for _ in range(min(eval_every, maxit - niter)):
-                niter += 1
-                solver.algo(objective, niter)
-            last, current = current, float(np.sum(solver.objective(solver.sol)))
-            objective.append(current)
+    # Overflow and NaN are detected below and reported with the term at
+    # fault; numpy's warnings on the way would only repeat it less clearly.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            current = float(np.sum(solver.objective(x0)))
             if not np.isfinite(current):
                 raise FloatingPointError(
-                    f"the objective became {current} after {niter} iterations of "
-                    f"{type(solver).__name__}: the step is too large or the "
-                    "data holds NaN/inf"
+                    f"{name}: the objective is {current} at the starting point "
+                    f"({_blame(solver, x0, x0)}): the data or the starting "
+                    "point holds NaN/inf or values too large for the dtype"
                 )
-            if current > last and hasattr(solver.accel, "restart"):
-                solver.accel.restart()
-                restarts += 1
-            scale = abs(current) if current else (abs(last) or 1.0)
-            if rtol is not None and abs(current - last) / scale < rtol:
-                crit = "RTOL"
-            elif niter >= maxit:
-                crit = "MAXIT"
-    finally:
-        solver.post()
+            good = np.array(x0, copy=True)  # the last good iterate
+            good_value = current
+            objective, niter, crit = [current], 0, None
+            restarts = halvings = 0
+            warned = False  # the last evaluation rose
+            while crit is None:
+                for _ in range(min(eval_every, maxit - niter)):
+                    niter += 1
+                    solver.algo(objective, niter)
+                last, current = current, float(np.sum(solver.objective(solver.sol)))
+                rose = current > last + rise_tol * (abs(last) or 1.0)
+                # A rise is forgiven once to FISTA, whose momentum may overshoot
+                # (it is restarted below, and the next steps descend from the
+                # risen point); never to ISTA, which must descend at each step.
+                trouble = not np.isfinite(current) or (
+                    monotone and rose and (warned or not can_restart)
+                )
+                if trouble:
+                    what = (
+                        f"became {current}"
+                        if not np.isfinite(current)
+                        else f"rose from {last:.6g} to {current:.6g}"
+                    )
+                    message = (
+                        f"{name}: the objective {what} after {niter} iterations "
+                        f"of {type(solver).__name__} with step {solver.step:.3g}; "
+                        f"{_blame(solver, x0, good)}"
+                    )
+                    if halvings >= max_halvings:
+                        x0[...] = good  # never leave a diverged iterate behind
+                        raise FloatingPointError(
+                            f"{message}. The step was halved {halvings} times "
+                            "without curing it: the step is too large for this "
+                            "term (check its Lipschitz constant) or the data "
+                            "holds huge values (rescale it, or lower the weight)"
+                        )
+                    _restart_from(solver, functions, x0, good)
+                    halvings += 1
+                    warnings.warn(
+                        f"{message}; restarted from the last good iterate with "
+                        f"the step halved to {solver.step:.3g} "
+                        f"(halving {halvings} of at most {max_halvings})",
+                        ConvergenceWarning,
+                        stacklevel=2,
+                    )
+                    current, warned = good_value, False
+                    if niter >= maxit:
+                        crit = "MAXIT"
+                    continue
+                objective.append(current)
+                warned = rose
+                # The last good iterate: the best so far, within the tolerance.
+                if current <= good_value + rise_tol * (abs(good_value) or 1.0):
+                    np.copyto(good, solver.sol)
+                    good_value = current
+                if current > last and can_restart:
+                    solver.accel.restart()
+                    restarts += 1
+                scale = abs(current) if current else (abs(last) or 1.0)
+                if rtol is not None and abs(current - last) / scale < rtol:
+                    crit = "RTOL"
+                elif niter >= maxit:
+                    crit = "MAXIT"
+        finally:
+            solver.post()
     return dict(
         sol=x0,
         crit=crit,
         niter=niter,
         objective=objective,
         restarts=restarts,
+        halvings=halvings,
         time=time.perf_counter() - tstart,
     )

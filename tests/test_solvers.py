@@ -133,8 +133,9 @@ def test_iterations_allocate_no_array_of_the_variables_size(rng):
         tracemalloc.stop()
     size = Z.nbytes
     # Buffers: FISTA's previous iterate, the gradient step, the constant of
-    # the data and encoder terms; the objective's blocks are small.
-    assert peaks[1] < 3.5 * size
+    # the data and encoder terms, the last good iterate kept by the divergence
+    # guard; the objective's blocks are small.
+    assert peaks[1] < 4.5 * size
     assert peaks[1] < peaks[0] + 0.1 * size  # nothing grows with iterations
 
 
