@@ -159,37 +159,59 @@ def _term_name(f):
     return getattr(f, "term_name", None) or type(f).__name__
 
 
-def _term_values(solver, x):
-    """(name, value) of every term of a prepared solver's objective at x.
+def _leaves(solver, x):
+    """(term, argument) of every term of a prepared solver's objective.
 
     Sums of smooth terms are split into their terms, so that a message can
-    name the one that caused trouble. Used only when something went wrong.
+    name the one that caused trouble.
     """
-    pairs = [(f, x) for f in solver.non_smooth_funs + solver.smooth_funs]
+    pairs = [(f, x) for f in solver.smooth_funs + solver.non_smooth_funs]
     if isinstance(solver, _solvers.primal_dual) and len(solver.non_smooth_funs) > 1:
-        pairs[1] = (solver.non_smooth_funs[1], solver.L(x))  # evaluated at L x
-    out = []
-    for f, arg in pairs:
-        for term in getattr(f, "terms", [f]):
-            try:
-                out.append((_term_name(term), float(term.eval(arg))))
-            except Exception:  # noqa: BLE001 - a diagnosis must not fail
-                continue
-    return out
+        # The second non-smooth function is evaluated at L x.
+        pairs[len(solver.smooth_funs) + 1] = (solver.non_smooth_funs[1], solver.L(x))
+    return [(term, arg) for f, arg in pairs for term in getattr(f, "terms", [f])]
+
+
+def _finite(call):
+    """Whether `call()` gives only finite numbers (a failure counts as not)."""
+    try:
+        return bool(np.all(np.isfinite(call())))
+    except Exception:  # noqa: BLE001 - a diagnosis must not fail
+        return False
 
 
 def _blame(solver, bad, good):
-    """Sentence naming the term that became non-finite or rose the most."""
-    before = dict(_term_values(solver, good))
-    after = _term_values(solver, bad)
-    for name, value in after:
+    """Sentence naming the term that caused a non-finite or risen objective.
+
+    In order: a term that is not finite at the last good iterate; one whose
+    gradient or proximal point there is not finite (the source of a NaN that
+    then spreads to every term); the first term that is not finite at the
+    bad iterate; the one that rose most. Runs only when something went wrong.
+    """
+    good_terms = _leaves(solver, good)
+    for term, arg in good_terms:
+        if not _finite(lambda t=term, a=arg: t.eval(a)):
+            return f"term '{_term_name(term)}' is not finite at the last good iterate"
+    for term, arg in good_terms:
+        caps = term.cap(arg)
+        if "GRAD" in caps and not _finite(lambda t=term, a=arg: t.grad(a)):
+            return f"term '{_term_name(term)}' has a non-finite gradient"
+        if "PROX" in caps and "GRAD" not in caps:
+            if not _finite(lambda t=term, a=arg: t.prox(a, solver.step)):
+                return f"term '{_term_name(term)}' has a non-finite proximal point"
+    rises = []
+    for (term, arg), (_, before) in zip(_leaves(solver, bad), good_terms, strict=True):
+        try:
+            value, start = float(term.eval(arg)), float(term.eval(before))
+        except Exception:  # noqa: BLE001
+            continue
         if not np.isfinite(value):
-            return f"term '{name}' became {value}"
-    rises = [(value - before.get(name, value), name, value) for name, value in after]
+            return f"term '{_term_name(term)}' became {value}"
+        rises.append((value - start, _term_name(term), start, value))
     if not rises:
         return "no single term to blame"
-    rise, name, value = max(rises)
-    return f"term '{name}' rose most, from {before.get(name, value):.6g} to {value:.6g}"
+    _, name, start, value = max(rises)
+    return f"term '{name}' rose most, from {start:.6g} to {value:.6g}"
 
 
 def _restart_from(solver, functions, x0, good):
@@ -288,10 +310,10 @@ def solve(
     # primal-dual iterates may raise the primal objective legitimately.
     monotone = isinstance(solver, _solvers.forward_backward)
     can_restart = hasattr(solver.accel, "restart")
-    solver.pre(functions, x0)
     # Overflow and NaN are detected below and reported with the term at
     # fault; numpy's warnings on the way would only repeat it less clearly.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        solver.pre(functions, x0)
         try:
             current = float(np.sum(solver.objective(x0)))
             if not np.isfinite(current):
@@ -321,7 +343,7 @@ def solve(
                     what = (
                         f"became {current}"
                         if not np.isfinite(current)
-                        else f"rose from {last:.6g} to {current:.6g}"
+                        else f"rose to {current:.6g} (last good {good_value:.6g})"
                     )
                     message = (
                         f"{name}: the objective {what} after {niter} iterations "
