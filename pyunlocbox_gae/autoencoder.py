@@ -18,7 +18,6 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from pyunlocbox import functions as pyu_functions
 from pyunlocbox import solvers as pyu_solvers
 from sklearn.base import (
@@ -285,47 +284,6 @@ def _graph_for(graph, X_api, lap_type, graph_params):
     return graphs.as_graph(graph, n_samples=N, lap_type=lap_type, dtype=X_api.dtype)
 
 
-def _check_graph(graph, n_samples):
-    """Refuse a graph that the Dirichlet energy cannot use, saying why.
-
-    The energy is a convex term only for an undirected graph with finite,
-    non-negative weights; otherwise its Laplacian may have negative
-    eigenvalues and the codes step diverges, or NaN spreads into the codes.
-    """
-    L = getattr(graph, "L", None)
-    W = getattr(graph, "W", None)
-    size = L.shape[0] if L is not None else getattr(graph, "N", None)
-    if size != n_samples:
-        raise ValueError(
-            f"the graph has {size} vertices but X has {n_samples} samples: build "
-            "the graph over the same samples, one vertex per row of X"
-        )
-    for name, M in (("weights", W), ("Laplacian", L)):
-        if M is None:
-            continue
-        values = M.data if sp.issparse(M) else np.asarray(M)
-        if not np.all(np.isfinite(values)):
-            raise ValueError(
-                f"the graph's {name} hold NaN or infinite values: rebuild the "
-                "graph from finite data"
-            )
-    if W is None:
-        return
-    values = W.data if sp.issparse(W) else np.asarray(W)
-    if values.size and values.min() < 0:
-        raise ValueError(
-            f"the graph has negative edge weights (smallest {values.min():.3g}): "
-            "weights must be >= 0, e.g. a Gaussian kernel exp(-d²/σ²) of distances"
-        )
-    asym = abs(W - W.T)
-    asym = asym.max() if asym.size else 0.0
-    if asym > 1e-6 * (values.max() if values.size else 1.0):
-        raise ValueError(
-            "the graph is directed (its weight matrix is not symmetric): "
-            "symmetrise it, e.g. W.maximum(W.T) or (W + W.T) / 2"
-        )
-
-
 class GraphAutoEncoder(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
@@ -570,7 +528,6 @@ class GraphAutoEncoder(
         graph = lmax = None
         if lg:
             graph = _graph_for(self.graph, X, self.lap_type, self.graph_params)
-            _check_graph(graph, N)
             lmax = getattr(graph, "lmax_exact", None)
         saver, history = None, None
         if self.checkpoint is not None:
@@ -659,7 +616,6 @@ class GraphAutoEncoder(
             if not lg:
                 raise ValueError("transform_algorithm='graph' needs lg > 0")
             G = _graph_for(graph, X, self.lap_type, self.graph_params)
-            _check_graph(G, X.shape[0])
         problem = _Problem(
             X.T, Z_api.T, D, E, ld, ls, lg if G is not None else 0.0, le, graph=G
         )
