@@ -476,6 +476,12 @@ class GraphAutoEncoder(
         return tuple(float(w or 0.0) for w in (self.ld, self.ls, self.lg, self.le))
 
     def _validate(self, X, reset):
+        if getattr(X, "dtype", None) is not None and X.dtype.kind == "c":
+            # Before scikit-learn's check, whose message prints the whole array.
+            raise ValueError(
+                f"Complex data not supported: X holds {X.dtype} values; take "
+                "magnitudes (np.abs) or stack real and imaginary parts as features"
+            )
         # Fitting needs two samples (one sample cannot shape a dictionary, nor
         # a graph); coding one new sample is fine.
         X = validate_data(
@@ -695,8 +701,20 @@ class GraphAutoEncoder(
         True
         """
         with store.open_h5(path, "model") as f:
-            model = cls(**json.loads(f.attrs["params"]))
+            try:
+                model = cls(**json.loads(f.attrs["params"]))
+            except (json.JSONDecodeError, TypeError) as err:
+                raise ValueError(
+                    f"{path} holds model parameters that this version of "
+                    f"pyunlocbox_gae cannot read ({err}); fit and save it again"
+                ) from None
             model.components_ = f["components"][...]
+            if model.components_.shape[:1] != (model.n_atoms,):
+                raise ValueError(
+                    f"{path} is damaged: its components have shape "
+                    f"{model.components_.shape}, expected ({model.n_atoms}, "
+                    "n_features); fit and save it again"
+                )
             model.encoder_ = f["encoder"][...] if "encoder" in f else None
             model.history_ = json.loads(f.attrs["history"])
             model.n_features_in_ = int(f.attrs["n_features_in"])

@@ -219,15 +219,12 @@ class Checkpointer:
         return history
 
     def _check(self, f):
-        for what, label, hint in (
-            ("x", "data X", "the data changed"),
-            ("graph", "graph", "the graph changed"),
-        ):
+        for what, label in (("x", "other data X"), ("graph", "another graph")):
             found = f.attrs.get(f"{what}_fingerprint")
             if found != self.fingerprints[what]:
                 raise self._refuse(
-                    f"it was written for another {label} (fingerprint {found}, "
-                    f"this fit has {self.fingerprints[what]}): {hint}"
+                    f"it was written for {label} (fingerprint {found}, this "
+                    f"fit's is {self.fingerprints[what]})"
                 )
         stored = json.loads(f.attrs["params"])
         differ = [

@@ -103,6 +103,56 @@ def _attr(value):
     return value
 
 
+class MissingItemError(ValueError, KeyError):
+    """A file marked as ours lacks a dataset or attribute that it must hold.
+
+    A ValueError (a user's file is damaged or foreign), and a KeyError so that
+    ``.get(name, default)`` and ``name in f`` keep working.
+    """
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+class _Attrs(h5py.AttributeManager):
+    def __getitem__(self, name):
+        try:
+            return super().__getitem__(name)
+        except KeyError:
+            raise MissingItemError(_missing(self._file, "attribute", name)) from None
+
+
+class _File(h5py.File):
+    """An h5py file whose missing items raise :class:`MissingItemError`.
+
+    Every loader then reports a file that claims to be ours but lacks what
+    it needs with one clear message, instead of h5py's KeyError deep inside.
+    """
+
+    def __getitem__(self, name):
+        try:
+            return super().__getitem__(name)
+        except KeyError:
+            raise MissingItemError(_missing(self, "dataset", name)) from None
+
+    @property
+    def attrs(self):
+        attrs = _Attrs(self)
+        attrs._file = self
+        return attrs
+
+
+def _missing(f, what, name):
+    found = h5py.AttributeManager(f).get("format", "a pyunlocbox_gae file")
+    if isinstance(found, bytes):
+        found = found.decode()
+    return (
+        f"{f.filename} is marked as {found} but has no {what} {name!r}: it is "
+        "damaged or was not written by pyunlocbox_gae; delete it and run the "
+        "step that writes it again"
+    )
+
+
 def open_h5(path, kind, mode="r"):
     """Open a file written by :func:`write_h5` and check that it holds `kind`.
 
@@ -112,7 +162,9 @@ def open_h5(path, kind, mode="r"):
         If `path` does not exist.
     ValueError
         If the file is not HDF5 (e.g. truncated), was not written by this
-        package, or holds another kind of data.
+        package, or holds another kind of data. Reading a dataset or an
+        attribute that the file lacks later raises :class:`MissingItemError`,
+        a ValueError that says so.
 
     Examples
     --------
@@ -128,7 +180,7 @@ def open_h5(path, kind, mode="r"):
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     try:
-        f = h5py.File(path, mode)
+        f = _File(path, mode)
     except OSError as err:
         raise ValueError(
             f"{path} is not a readable HDF5 file (truncated or not HDF5): {err}; "

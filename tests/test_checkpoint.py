@@ -122,7 +122,7 @@ def test_checkpoints_are_written_every_k_iterations_or_t_seconds(
 @pytest.mark.parametrize(
     "change, match",
     [
-        ("data", "written for another data X .*: the data changed"),
+        ("data", "written for other data X"),
         ("graph", "written for another graph"),
         ("params", r"other parameters: ls=1\.0 there, 0\.5 here"),
         ("n_atoms", r"n_atoms=8 there, 6 here"),
