@@ -396,7 +396,8 @@ class PerFrame(TransformerMixin, BaseEstimator):
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] % self.n_features:
             raise ValueError(
-                f"X must have shape (n_clips, n_rows * {self.n_features}), got {X.shape}"
+                f"X must have shape (n_clips, n_rows * {self.n_features}), "
+                f"got {X.shape}"
             )
         return X.reshape(-1, self.n_features)
 

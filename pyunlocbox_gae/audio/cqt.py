@@ -55,7 +55,7 @@ class CQTParams:
     >>> CQTParams(sample_rate=2000)
     Traceback (most recent call last):
     ...
-    ValueError: the CQT's upper edge is at 1046.5 Hz, above the Nyquist frequency 1000.0 Hz of sample_rate=2000; lower n_bins or fmin, or raise sample_rate
+    ValueError: the CQT's upper edge is at 1046.5 Hz, above the Nyquist ...
     """
 
     sample_rate: int = 22050

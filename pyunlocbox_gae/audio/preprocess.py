@@ -135,7 +135,8 @@ def preprocess(
     dict
         Report: ``output``, ``n_clips``, ``n_frames`` (frame vectors stored),
         ``skipped`` (list of ``{"path", "reason"}``), ``seconds``,
-        ``frames_per_second`` (of this run's CQT work).
+        ``frames_per_second`` (of this run's CQT work), ``cached`` (True when
+        `output` was already up to date and nothing ran).
 
     Examples
     --------
@@ -164,8 +165,12 @@ def preprocess(
     clips, names = find_clips(data, genres, clips_per_genre)
     settings = _settings(params, clips, names, short, resample)
     key = _key(settings)
-    partial = output.with_name(output.name + ".partial")
     t0 = time.perf_counter()
+    cached = _cached_report(output, key)
+    if cached is not None:
+        log(f"{output.name} is up to date (same settings and input files)")
+        return cached
+    partial = output.with_name(output.name + ".partial")
     f = _open_partial(partial, key, len(clips), params.frame_shape, log)
     computed = 0
     try:
@@ -218,6 +223,30 @@ def preprocess(
         skipped=skipped,
         seconds=seconds,
         frames_per_second=computed * params.n_frames * params.n_streams / seconds,
+        cached=False,
+    )
+
+
+def _cached_report(output, key):
+    """The report of an existing, complete output of the same settings."""
+    if not output.exists():
+        return None
+    try:
+        with store.open_h5(output, "frames") as f:
+            if f.attrs.get("key") != key:
+                return None
+            n_clips, n_frames, n_streams = f["frames"].shape[:3]
+            skipped = json.loads(f.attrs["skipped"])
+    except ValueError:  # not ours or truncated: recompute it
+        return None
+    return dict(
+        output=str(output),
+        n_clips=int(n_clips),
+        n_frames=int(n_clips * n_frames * n_streams),
+        skipped=skipped,
+        seconds=0.0,
+        frames_per_second=0.0,
+        cached=True,
     )
 
 

@@ -87,7 +87,7 @@ def make_dataset(
     seed=0,
     format="wav",
 ):
-    """Write a synthetic GTZAN-layout data set: ``folder/<genre>/<genre>.000NN.<format>``.
+    """Write a synthetic GTZAN-layout data set, ``folder/<genre>/<genre>.000NN.wav``.
 
     Parameters
     ----------
@@ -114,7 +114,8 @@ def make_dataset(
     >>> root = make_dataset(tempfile.mkdtemp(), genres=2, clips_per_genre=2,
     ...                     seconds=0.5, sample_rate=8000)
     >>> sorted(str(p.relative_to(root)) for p in root.rglob("*.wav"))
-    ['drone/drone.00000.wav', 'drone/drone.00001.wav', 'pulse/pulse.00000.wav', 'pulse/pulse.00001.wav']
+    ['drone/drone.00000.wav', 'drone/drone.00001.wav',
+     'pulse/pulse.00000.wav', 'pulse/pulse.00001.wav']
     """
     import soundfile
 
