@@ -15,6 +15,7 @@ librosa returns complex values).
 
 import dataclasses
 import math
+import warnings
 
 import numpy as np
 
@@ -208,18 +209,27 @@ def clip_cqt(y, params):
         )
     out = np.empty(params.frame_shape, dtype=np.float32)
     n = params.n_frames
-    for s in range(params.n_streams):
-        start = s * params.frame_hop
-        C = librosa.cqt(
-            y[start : params.clip_samples],
-            sr=params.sample_rate,
-            hop_length=params.frame_size,
-            fmin=params.fmin_hz,
-            n_bins=params.n_bins,
-            bins_per_octave=params.bins_per_octave,
-        )
-        np.abs(C[:, :n].T, out=out[:, s, :])
+    with warnings.catch_warnings():
+        # Short clips: librosa's downsampled low octaves are shorter than
+        # their filters and are zero-padded, as intended; not worth a warning.
+        warnings.filterwarnings("ignore", message="n_fft=.* is too large")
+        for s in range(params.n_streams):
+            _stream(y, params, s, out[:, s, :], n, librosa)
     return out
+
+
+def _stream(y, params, s, out, n, librosa):
+    """CQT magnitudes of stream `s` into `out` (n_frames, n_bins)."""
+    start = s * params.frame_hop
+    C = librosa.cqt(
+        y[start : params.clip_samples],
+        sr=params.sample_rate,
+        hop_length=params.frame_size,
+        fmin=params.fmin_hz,
+        n_bins=params.n_bins,
+        bins_per_octave=params.bins_per_octave,
+    )
+    np.abs(C[:, :n].T, out=out)
 
 
 def interleave(frames):

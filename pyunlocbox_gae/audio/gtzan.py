@@ -205,6 +205,11 @@ def read_clip(path, sample_rate=22050, n_samples=660000, short="error", resample
         raise AudioFileError(path, "file does not exist")
     try:
         info = soundfile.info(str(path))
+        if info.format == "RAW":
+            # libsndfile reads any headerless .au as 8 kHz u-law noise.
+            raise AudioFileError(
+                path, "not an audio file (no audio header found); remove it"
+            )
         native = int(info.samplerate)
         if native != sample_rate and not resample:
             raise AudioFileError(
