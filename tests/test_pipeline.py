@@ -50,8 +50,10 @@ def test_whole_chain_far_above_chance_and_cached(data, tmp_path):
     assert report["stages"] == dict(
         preprocess="ran", graph="ran", features="ran", classify="ran"
     )
-    assert _accuracy(report, "codes") > 0.75
-    assert _accuracy(report, "cqt (baseline)") > 0.75
+    # chance is 1/3; the honest protocol scores below the leaky one
+    assert _accuracy(report, "codes") > 0.6
+    assert _accuracy(report, "cqt (baseline)") > 0.6
+    assert _accuracy(report, "codes", "leaky") > _accuracy(report, "codes")
     assert report["n_clips"] == 24 and report["n_frames"] == 24 * 21 * 2
     for name in ("frames.h5", "graph.h5", "features.h5", "results.csv"):
         assert (out / name).exists(), name
