@@ -283,3 +283,32 @@ def test_estimator_builds_its_graph_when_none_is_given(rng):
     )
     Z = gae.fit_transform(X)
     assert Z.dtype == np.float32 and gae.history_[-1]["graph"] > 0
+
+
+def test_cli_build_and_reweight(rng, tmp_path, capsys):
+    import h5py
+
+    from pyunlocbox_gae.cli import main
+
+    X = clustered(rng, N=90)
+    np.save(tmp_path / "X.npy", X)
+    with h5py.File(tmp_path / "feat.h5", "w") as f:
+        f["frames/X"] = X
+    out = tmp_path / "g.h5"
+    assert main(["graph", "build", str(tmp_path / "X.npy"), str(out), "--k", "6"]) == 0
+    G = graphs.load_graph(out, X=X)
+    assert (G.W != graphs.knn_graph(X, k=6).W).nnz == 0
+    spec = f"{tmp_path / 'feat.h5'}:frames/X"
+    assert main(["graph", "build", spec, str(out), "--k", "6"]) == 0
+    out2 = tmp_path / "g2.h5"
+    args = ["graph", "reweight", str(out), str(out2), "--k", "4", "--kernel"]
+    assert main([*args, "gaussian", "--features", str(tmp_path / "X.npy")]) == 0
+    fresh = graphs.knn_graph(X, k=4, kernel="gaussian")
+    assert (graphs.load_graph(out2, X=X).W != fresh.W).nnz == 0
+    capsys.readouterr()
+    assert main(["graph", "build", str(tmp_path / "feat.h5"), str(out)]) == 2
+    assert "no dataset 'X'" in capsys.readouterr().err
+    assert main(["graph", "build", str(tmp_path / "no.npy"), str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["graph", "reweight", str(out2), str(out), "--k", "9"]) == 2
+    assert "k=9 neighbours asked but 4 are stored" in capsys.readouterr().err
