@@ -146,17 +146,30 @@ def time_to_gap(X, D, E, L, lip, rel_gap, maxit):
     ref.iterate(maxit * 3)  # F* from a longer run of the plain solver
     f_star = objective(X, D, E, L, ref.Z, **WEIGHTS)
     out = {}
-    ours = Ours(X, D, E, L, **WEIGHTS)
-    Z = ours.Z_api.T
-    t = time.perf_counter()
-    ret = solvers.solve(
-        [ours.l1, ours.smooth], Z, ours.solver, rtol=None, maxit=maxit, eval_every=5
-    )
-    # solve() evaluated every 5 iterations: first evaluation under the gap.
-    hits = [
-        i * 5 for i, f in enumerate(ret["objective"]) if f - f_star <= rel_gap * f_star
-    ]
-    out["ours"] = (hits[0] if hits else None, time.perf_counter() - t)
+    # solve() evaluates every 5 iterations: find the first evaluation under the
+    # gap, then time a second, identical run that stops there.
+    hit = None
+    for run in range(2):
+        ours = Ours(X, D, E, L, **WEIGHTS)
+        t = time.perf_counter()
+        ret = solvers.solve(
+            [ours.l1, ours.smooth],
+            ours.Z_api.T,
+            ours.solver,
+            rtol=None,
+            maxit=hit or maxit,
+            eval_every=5,
+        )
+        elapsed = time.perf_counter() - t
+        if run == 0:
+            f = ret["objective"]
+            hits = [5 * i for i, v in enumerate(f) if v - f_star <= rel_gap * f_star]
+            if not hits:
+                out["ours"] = (None, elapsed)
+                break
+            hit = max(hits[0], 5)
+        else:
+            out["ours"] = (hit, elapsed)
     plain = Plain(X, D, E, L, lip, **WEIGHTS)
     t, it = time.perf_counter(), 0
     while it < maxit:
