@@ -19,6 +19,7 @@ message that says which of the three differs. ``max_outer`` and
 
 .. autosummary::
     Checkpointer
+    CheckpointMismatch
     trajectory_params
     graph_fingerprint
 """
@@ -34,6 +35,11 @@ import scipy.sparse as sp
 from pyunlocbox_gae import store
 
 KIND = "checkpoint"
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint written by another fit (other data, graph or parameters)."""
+
 
 #: Parameters of :class:`~pyunlocbox_gae.GraphAutoEncoder` that change the
 #: iterates; a checkpoint is resumed only by a fit with the same values.
@@ -238,7 +244,7 @@ class Checkpointer:
             )
 
     def _refuse(self, why):
-        return ValueError(
+        return CheckpointMismatch(
             f"checkpoint {self.path} does not match this fit: {why}. Delete the "
             "file to start afresh, or pass another checkpoint path"
         )

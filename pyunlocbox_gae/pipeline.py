@@ -32,7 +32,12 @@ import numpy as np
 from pyunlocbox_gae import classification, store
 from pyunlocbox_gae.audio.cqt import CQTParams
 from pyunlocbox_gae.audio.preprocess import feature_matrix, load_frames, preprocess
+from pyunlocbox_gae.checkpoint import CheckpointMismatch
 from pyunlocbox_gae.config import ALL, load_config
+
+# Seconds between two checkpoints of the features fit: a few minutes of work
+# at most are lost to a crash, for a write of about Z's size each time.
+CHECKPOINT_SECONDS = 300
 
 
 def _key(*parts):
@@ -105,6 +110,7 @@ def build_graph(X, output, graph_params, key, log=print):
         if json.loads(meta.read_text()).get("key") == gkey:
             log(f"{output.name} is up to date")
             return graphs.load_graph(output, X=X), gkey, True
+    store.check_writable(output)  # before the neighbour search
     G = graphs.knn_graph(X, **graph_params)
     graphs.save_graph(output, G, X)
     with store.atomic_path(meta) as tmp:
@@ -149,9 +155,21 @@ def compute_features(X, info, output, autoencoder, graph=None, key=None, log=pri
             pass
     if autoencoder["lg"] and graph is None:
         raise ValueError("lg > 0 needs a graph over the frames")
+    store.check_writable(output)  # now, not after a fit of hours
     model = _autoencoder(autoencoder, graph=graph)
+    # The fit saves its state next to the output every few minutes and
+    # resumes from it after a crash; one of other settings is stale.
+    saved = output.with_name(output.name + ".checkpoint")
+    model.set_params(
+        checkpoint=saved, checkpoint_every=None, checkpoint_seconds=CHECKPOINT_SECONDS
+    )
     t = time.perf_counter()
-    Z = model.fit_transform(X)
+    try:
+        Z = model.fit_transform(X)
+    except CheckpointMismatch:
+        log(f"{saved.name} was written with other settings: starting afresh")
+        saved.unlink()
+        Z = model.fit_transform(X)
     seconds = time.perf_counter() - t
     with store.write_h5(
         output,
@@ -167,6 +185,7 @@ def compute_features(X, info, output, autoencoder, graph=None, key=None, log=pri
         f.create_dataset("components", data=model.components_)
         f.create_dataset("labels", data=info["labels"])
         f.create_dataset("clip_ids", data=np.array(info["clip_ids"], dtype=object))
+    saved.unlink(missing_ok=True)
     return Z, False
 
 
@@ -279,6 +298,7 @@ def run(config, progress=True, log=print):
             )
     out = Path(cfg["output"])
     out.mkdir(parents=True, exist_ok=True)
+    store.check_writable(out / "report.json")  # before any stage runs
     ds, ae, cls = cfg["dataset"], cfg["autoencoder"], cfg["classification"]
     timing, stages = {}, {}
 

@@ -9,6 +9,7 @@ crash never leaves a half-written file under the final name.
 
 .. autosummary::
     atomic_path
+    check_writable
     write_h5
     open_h5
     fingerprint
@@ -24,6 +25,40 @@ import numpy as np
 
 FORMAT_PREFIX = "pyunlocbox_gae/"
 FORMAT_VERSION = 1
+
+
+def check_writable(path):
+    """Check that a file can be written at `path`; return it as a Path.
+
+    Long stages call it before they start, so that a missing or read-only
+    output folder is reported at once, not after hours of computation.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder of `path` does not exist.
+    PermissionError
+        If that folder is not writable.
+
+    Examples
+    --------
+    >>> check_writable("/no/such/folder/out.h5")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: cannot write /no/such/folder/out.h5: folder /no/such/folder ...
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot write {path}: folder {parent} does not exist; create it first"
+        )
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(
+            f"cannot write {path}: folder {parent} is not writable; "
+            "choose another output folder"
+        )
+    return path
 
 
 @contextlib.contextmanager
@@ -44,17 +79,7 @@ def atomic_path(path):
     >>> sorted(p.name for p in folder.iterdir())
     ['a.txt']
     """
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise FileNotFoundError(
-            f"cannot write {path}: folder {parent} does not exist; create it first"
-        )
-    if not os.access(parent, os.W_OK):
-        raise PermissionError(
-            f"cannot write {path}: folder {parent} is not writable; "
-            "choose another output folder"
-        )
+    path = check_writable(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         yield tmp

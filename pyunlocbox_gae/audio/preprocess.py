@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import time
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -157,11 +156,7 @@ def preprocess(
     if short not in ("error", "pad"):
         raise ValueError(f"short must be 'error' or 'pad', got {short!r}")
     params = params or CQTParams()
-    output = Path(output)
-    if not output.parent.is_dir():
-        raise FileNotFoundError(
-            f"cannot write {output}: folder {output.parent} does not exist"
-        )
+    output = store.check_writable(output)  # before hours of CQTs
     clips, names = find_clips(data, genres, clips_per_genre)
     settings = _settings(params, clips, names, short, resample)
     key = _key(settings)
@@ -190,6 +185,7 @@ def preprocess(
                 frames = clip_cqt(y, params)
             except AudioFileError as err:
                 if on_error == "raise":
+                    bar.close()  # end the bar's line before the error message
                     raise
                 log(f"skipping {err}")
                 f["reason"][i] = err.reason

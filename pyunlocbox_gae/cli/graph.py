@@ -32,7 +32,7 @@ def read_features(spec, dataset=None):
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     if path.suffix == ".npy":
-        return np.load(path, mmap_mode="r")
+        return np.load(path, mmap_mode="r", allow_pickle=False)
     if path.suffix not in (".h5", ".hdf5"):
         raise ValueError(f"{path}: features must be a .npy or .h5/.hdf5 file")
     import h5py
@@ -65,8 +65,9 @@ def _weighting_options(p):
 
 
 def _build(args):
-    from pyunlocbox_gae import graphs
+    from pyunlocbox_gae import graphs, store
 
+    store.check_writable(args.out)  # before the neighbour search
     X = read_features(args.features, args.dataset)
     G = graphs.knn_graph(
         X,
@@ -89,8 +90,9 @@ def _build(args):
 
 
 def _reweight(args):
-    from pyunlocbox_gae import graphs
+    from pyunlocbox_gae import graphs, store
 
+    store.check_writable(args.out)
     X = read_features(args.features, args.dataset) if args.features else None
     nb = graphs.load_neighbors(args.graph, X=X)
     G = graphs.knn_graph(
