@@ -24,7 +24,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from pyunlocbox_gae import GraphAutoEncoder, cli, functions, graphs
+from pyunlocbox_gae import GraphAutoEncoder, cli, config, functions, graphs
+from pyunlocbox_gae.audio import gtzan
+from pyunlocbox_gae.audio.synthetic import make_dataset
 
 
 @dataclasses.dataclass
@@ -34,6 +36,7 @@ class Case:
     error: type
     match: str
     prepare: Callable | None = None  # prepare(folder): inputs the case needs
+    leaves: tuple = ()  # files left by design (resume files), not outputs
 
 
 def X(N=12, n=4, seed=0, dtype=np.float64):
@@ -123,6 +126,41 @@ def unwritable(tmp, mp):
     return folder
 
 
+def write_genres(tmp):
+    """A tiny GTZAN-layout folder: genres 'drone' and 'pulse', one clip each."""
+    make_dataset(
+        tmp / "data", genres=2, clips_per_genre=1, seconds=0.5, sample_rate=8000
+    )
+
+
+def write_bad_audio(tmp):
+    write_genres(tmp)
+    (tmp / "empty.wav").write_bytes(b"")
+    good = (tmp / "data" / "drone" / "drone.00000.wav").read_bytes()
+    (tmp / "truncated.wav").write_bytes(good[:100])
+    (tmp / "text.wav").write_text("not audio at all\n" * 50)
+
+
+def write_config(text):
+    def prepare(tmp):
+        write_genres(tmp)
+        (tmp / "run.toml").write_text('data = "data"\noutput = "out"\n' + text)
+
+    return prepare
+
+
+def write_features(tmp):
+    np.save(tmp / "X.npy", X())
+
+
+def write_frames_and_junk(tmp):
+    (tmp / "junk.h5").write_bytes(b"junk" * 100)
+
+
+def read_clip(name, **kwargs):
+    return lambda tmp, mp: gtzan.read_clip(tmp / name, **kwargs)
+
+
 def gae(*argv):
     """Run the command line; a failure must be exit 2 with a one-line error."""
 
@@ -135,10 +173,21 @@ def gae(*argv):
             except SystemExit as exit_:  # argparse's own errors
                 status = exit_.code
         text = err.getvalue().strip()
-        lines = [line for line in text.splitlines() if line.startswith("gae")]
+        # Progress bars end their line with a carriage return, not a newline.
+        lines = [x for x in re.split(r"[\r\n]", text) if x.startswith("gae")]
         if status != 2 or len(lines) != 1 or "Traceback" in text:
             raise AssertionError(f"exit {status}, stderr {text!r}")
         raise CommandLineError(lines[0])
+
+    return run
+
+
+def gae_unwritable(*argv):
+    """:func:`gae` with ``{ro}`` standing for a folder that is not writable."""
+
+    def run(tmp, mp):
+        folder = unwritable(tmp, mp)
+        return gae(*(a.replace("{ro}", str(folder)) for a in argv))(tmp, mp)
 
     return run
 
@@ -382,12 +431,163 @@ CASES = [
         ValueError,
         "radius must be positive",
     ),
+    # -- audio files ------------------------------------------------------------
+    Case(
+        "missing audio file",
+        read_clip("missing.wav"),
+        gtzan.AudioFileError,
+        "missing.wav: file does not exist",
+    ),
+    Case(
+        "empty audio file",
+        read_clip("empty.wav"),
+        gtzan.AudioFileError,
+        "empty.wav: unreadable or corrupt audio .*Format not recognised",
+        write_bad_audio,
+    ),
+    Case(
+        "truncated audio file",
+        read_clip("truncated.wav", sample_rate=8000, n_samples=4000),
+        gtzan.AudioFileError,
+        "truncated.wav: 28 samples at 8000 Hz, shorter than the clip length 4000",
+        write_bad_audio,
+    ),
+    Case(
+        "non-audio file",
+        read_clip("text.wav"),
+        gtzan.AudioFileError,
+        "text.wav: unreadable or corrupt audio",
+        write_bad_audio,
+    ),
+    Case(
+        "wrong-rate audio file",
+        read_clip("data/drone/drone.00000.wav", resample=False),
+        gtzan.AudioFileError,
+        "sample rate 8000 Hz, expected 22050 Hz; allow resampling",
+        write_bad_audio,
+    ),
+    Case(
+        "mistyped config key",
+        lambda tmp, mp: config.check_config({"cqt": {"n_bin": 84}}),
+        ValueError,
+        "unknown config key cqt.n_bin; did you mean 'n_bins'[?]",
+    ),
     # -- command line -----------------------------------------------------------
     Case(
         "unknown command",
         gae("frobnicate"),
         CommandLineError,
         "gae: error: argument COMMAND: invalid choice: 'frobnicate'",
+    ),
+    Case(
+        "gae: missing GTZAN folder",
+        gae("preprocess", "{tmp}/nope", "{tmp}/frames.h5"),
+        CommandLineError,
+        "gae: error: data folder .*nope does not exist",
+    ),
+    Case(
+        "gae: GTZAN folder with no genres",
+        gae("preprocess", "{tmp}", "{tmp}/frames.h5"),
+        CommandLineError,
+        "has no genre sub-folders holding audio files",
+    ),
+    Case(
+        "gae: unknown genre",
+        gae("preprocess", "{tmp}/data", "{tmp}/frames.h5", "--genres", "jazz"),
+        CommandLineError,
+        "genre 'jazz' has no folder in .*; available genres: drone, pulse",
+        write_genres,
+    ),
+    Case(
+        "gae: wrong-rate audio file",
+        gae(
+            "preprocess",
+            "{tmp}/data",
+            "{tmp}/frames.h5",
+            "--sample-rate",
+            "22050",
+            "--no-resample",
+        ),
+        CommandLineError,
+        "gae: error: .*drone.00000.wav: sample rate 8000 Hz, expected 22050 Hz",
+        write_genres,
+        leaves=("frames.h5.partial",),  # the resume file of preprocess
+    ),
+    Case(
+        "gae: unwritable output folder",
+        gae_unwritable("preprocess", "{tmp}/data", "{ro}/frames.h5"),
+        CommandLineError,
+        "gae: error: cannot write .*frames.h5: folder .*readonly is not writable",
+        lambda tmp: (write_genres(tmp), make_readonly(tmp)),
+    ),
+    Case(
+        "gae: mistyped config key",
+        gae("run", "{tmp}/run.toml"),
+        CommandLineError,
+        "unknown config key autoencoder.n_atom; did you mean 'n_atoms'[?]",
+        write_config("[autoencoder]\nn_atom = 3\n"),
+    ),
+    Case(
+        "gae: unknown config table",
+        gae("run", "{tmp}/run.toml"),
+        CommandLineError,
+        "unknown config key autoencodr; did you mean 'autoencoder'[?]",
+        write_config("[autoencodr]\nn_atoms = 3\n"),
+    ),
+    Case(
+        "gae: mistyped graph key",
+        gae("run", "{tmp}/run.toml"),
+        CommandLineError,
+        "unknown config key graph.kk; did you mean 'k'[?]",
+        write_config("[graph]\nkk = 3\n"),
+    ),
+    Case(
+        "gae: config value of the wrong type",
+        gae("run", "{tmp}/run.toml"),
+        CommandLineError,
+        "config key autoencoder.ld must be float, got str 'ten'",
+        write_config('[autoencoder]\nld = "ten"\n'),
+    ),
+    Case(
+        "gae: config that is not TOML",
+        gae("run", "{tmp}/run.toml"),
+        CommandLineError,
+        "run.toml is not valid TOML",
+        write_config("[autoencoder\n"),
+    ),
+    Case(
+        "gae: missing config file",
+        gae("run", "{tmp}/none.toml"),
+        CommandLineError,
+        "config file .*none.toml does not exist",
+    ),
+    Case(
+        "gae: truncated HDF5 input",
+        gae("features", "{tmp}/junk.h5", "{tmp}/codes.h5"),
+        CommandLineError,
+        "junk.h5 is not a readable HDF5 file \\(truncated or not HDF5\\)",
+        write_frames_and_junk,
+    ),
+    Case(
+        "gae: foreign HDF5 input",
+        gae("classify", "{tmp}/foreign.h5"),
+        CommandLineError,
+        "foreign.h5 is neither a frames file .* nor a features file",
+        write_foreign,
+    ),
+    Case(
+        "gae: k >= n_samples",
+        gae("graph", "build", "{tmp}/X.npy", "{tmp}/graph.h5", "--k", "12"),
+        CommandLineError,
+        "k=12 neighbours need 1 <= k < n_samples = 12",
+        write_features,
+    ),
+    Case(
+        "gae: graph into an unwritable folder",
+        gae_unwritable("graph", "build", "{tmp}/X.npy", "{ro}/graph.h5", "--k", "3"),
+        CommandLineError,
+        "gae: error: cannot write .*graph.h5: folder .*readonly is not writable",
+        lambda tmp: (write_features(tmp), make_readonly(tmp)),
     ),
 ]
 
@@ -403,7 +603,8 @@ def test_bad_input_gives_one_clear_error(case, tmp_path, monkeypatch):
     before = files_in(tmp_path)
     with pytest.raises(case.error, match=case.match):
         case.run(tmp_path, monkeypatch)
-    assert files_in(tmp_path) == before  # no partial or temporary file left
+    # No partial or temporary file left, apart from declared resume files.
+    assert files_in(tmp_path) - {Path(name) for name in case.leaves} == before
 
 
 def test_the_table_ids_are_unique():
