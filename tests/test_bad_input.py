@@ -635,8 +635,10 @@ def markdown():
             finally:
                 for p in folder.rglob("*"):
                     p.chmod(0o755)
-        message = re.sub(r"/tmp/[^ ]*?/", ".../", message).replace("|", "\\|")
+        message = message.replace(str(folder), "...").replace("|", "\\|")
         message = message.replace("\n", " ")
+        if len(message) > 200:
+            message = message[:197] + "..."
         rows.append(f"| {case.id} | {raised} | {message} |")
     return "\n".join(rows)
 
