@@ -182,6 +182,9 @@ def main(argv=None):
                 print(f"| {N} | {backend} | > {args.timeout:.0f} | | | |", flush=True)
                 continue
             lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+            for ln in out.stdout.splitlines():
+                if ln.startswith("["):  # the builder's progress and timings
+                    print("#", ln, flush=True)
             if out.returncode or not lines:
                 print(
                     f"| {N} | {backend} | failed: {out.stderr[-300:]!r} |", flush=True

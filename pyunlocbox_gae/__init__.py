@@ -18,6 +18,14 @@ The data's path through the package:
 * :mod:`pyunlocbox_gae.solvers`: fast in-place inner solvers.
 * :mod:`pyunlocbox_gae.autoencoder`: the alternating loop and
   :class:`GraphAutoEncoder`, a scikit-learn transformer.
+* :mod:`pyunlocbox_gae.graphs`: k-NN graphs (exact and approximate search,
+  weighting, PyGSP graphs with float32 Laplacians, graph files).
+* :mod:`pyunlocbox_gae.audio`: GTZAN-layout folders, framing, constant-Q
+  transform, resumable HDF5 frames files.
+* :mod:`pyunlocbox_gae.classification`: clip vectors, linear SVM, voting,
+  grouped cross-validation.
+* :mod:`pyunlocbox_gae.config` and :mod:`pyunlocbox_gae.pipeline`: the
+  ``gae run CONFIG.toml`` chain with cached stages.
 * :mod:`pyunlocbox_gae.store`: HDF5 files, atomic writes, fingerprints.
 """
 

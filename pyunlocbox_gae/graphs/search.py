@@ -47,9 +47,10 @@ from pyunlocbox_gae.store import fingerprint
 METRICS = ("euclidean", "cosine")
 BACKENDS = ("auto", "exact", "approximate")
 
-# Above this many samples 'auto' searches approximately: at 20,000 samples the
-# exact search already takes ~4x longer than IVF-Flat at recall 0.99 on 2 cores
-# (benchmarks/bench_graphs.py), and the gap grows linearly with N.
+# Above this many samples 'auto' searches approximately. Measured on 2 cores
+# (benchmarks/bench_graphs.py): exact 1.9 s against 2.3 s at 10k samples,
+# 195 s against 41 s at 100k; exact grows as N², IVF-Flat as ~N^1.5, so they
+# cross between 10k and 20k, where exact still costs seconds and has recall 1.
 AUTO_EXACT_MAX = 20_000
 
 # Query rows per block: bounds the (rows, k) results and sklearn's distance
