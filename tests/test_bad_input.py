@@ -157,6 +157,29 @@ def write_frames_and_junk(tmp):
     (tmp / "junk.h5").write_bytes(b"junk" * 100)
 
 
+def write_frames(tmp):
+    """A frames file of two 0.5 s synthetic clips (``gae preprocess``)."""
+    from pyunlocbox_gae.audio.cqt import CQTParams
+    from pyunlocbox_gae.audio.preprocess import preprocess
+
+    write_genres(tmp)
+    params = CQTParams(
+        sample_rate=8000, clip_samples=4000, n_bins=48, frame_size=256, frame_hop=128
+    )
+    preprocess(tmp / "data", tmp / "frames.h5", params, progress=False)
+
+
+def diverging(run):
+    """`run` with a data-term Lipschitz constant 10⁴ times too small."""
+
+    def wrapped(tmp, mp):
+        true = functions.fidelity_z.lipschitz
+        mp.setattr(functions.fidelity_z, "lipschitz", lambda f: true(f) / 1e4)
+        return run(tmp, mp)
+
+    return wrapped
+
+
 def read_clip(name, **kwargs):
     return lambda tmp, mp: gtzan.read_clip(tmp / name, **kwargs)
 
@@ -173,11 +196,13 @@ def gae(*argv):
             except SystemExit as exit_:  # argparse's own errors
                 status = exit_.code
         text = err.getvalue().strip()
-        # Progress bars end their line with a carriage return, not a newline.
+        # Progress bars end their line with a carriage return, not a newline;
+        # warnings (a halved step, say) come one line each before the error.
         lines = [x for x in re.split(r"[\r\n]", text) if x.startswith("gae")]
-        if status != 2 or len(lines) != 1 or "Traceback" in text:
+        errors = [x for x in lines if not x.startswith("gae: warning: ")]
+        if status != 2 or len(errors) != 1 or "Traceback" in text:
             raise AssertionError(f"exit {status}, stderr {text!r}")
-        raise CommandLineError(lines[0])
+        raise CommandLineError(errors[0])
 
     return run
 
@@ -574,6 +599,25 @@ CASES = [
         CommandLineError,
         "foreign.h5 is neither a frames file .* nor a features file",
         write_foreign,
+    ),
+    Case(
+        "gae: a fit that diverges",
+        diverging(
+            gae(
+                "features",
+                "{tmp}/frames.h5",
+                "{tmp}/codes.h5",
+                "--lg",
+                "0",
+                "--n-atoms",
+                "4",
+                "--max-outer",
+                "2",
+            )
+        ),
+        CommandLineError,
+        "gae: error: codes step: the objective .* term 'data' .* halved 5 times",
+        write_frames,
     ),
     Case(
         "gae: k >= n_samples",

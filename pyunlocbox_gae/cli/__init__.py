@@ -12,6 +12,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import warnings
 
 import pyunlocbox_gae
 
@@ -38,6 +39,7 @@ USER_ERRORS = (
     NotADirectoryError,
     KeyError,
     ImportError,  # an optional extra that is not installed (message says which)
+    FloatingPointError,  # a fit that diverged: the message names step and term
 )
 
 
@@ -72,7 +74,10 @@ def main(argv=None):
         parser.print_help()
         return 2
     try:
-        return args.func(args) or 0
+        with warnings.catch_warnings():
+            if not args.debug:  # one line per warning, like the errors
+                warnings.showwarning = _one_line_warning
+            return args.func(args) or 0
     except USER_ERRORS as err:
         if args.debug:
             raise
@@ -82,6 +87,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("gae: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"gae: warning: {message}", file=sys.stderr if file is None else file)
 
 
 if __name__ == "__main__":  # pragma: no cover
