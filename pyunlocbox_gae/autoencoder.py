@@ -589,7 +589,8 @@ class GraphAutoEncoder(
             f"[GraphAutoEncoder] outer {entry['outer']}/{self.max_outer}: "
             f"objective {entry['objective']:.6e}, non-zeros {100 * entry['nnz']:.1f}%, "
             f"Z {entry['z_iter']} it {entry['z_time']:.2f}s, "
-            f"D {entry['d_iter']} it {entry['d_time']:.2f}s",
+            f"D {entry['d_iter']} it {entry['d_time']:.2f}s"
+            + (f", step halved {entry['halvings']}x" if entry["halvings"] else ""),
             flush=True,
         )
 

@@ -121,3 +121,19 @@ def test_non_finite_data_reaching_a_term_is_named_at_the_start(rng):
         "finite at the last good iterate\\): the data .* holds NaN/inf",
     ):
         solvers.solve([functions.sparsity(), f], Z, solvers.forward_backward(1.0))
+
+
+def test_transform_is_guarded_and_verbose_fits_report_halvings(
+    rng, monkeypatch, capsys
+):
+    X = data(rng)
+    gae, _ = fit(X, lg=0, verbose=0)
+    shrink_lipschitz(monkeypatch, functions.fidelity_z, 1e4)
+    with pytest.raises(FloatingPointError, match="transform: .* term 'data'"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gae.transform(X)
+    monkeypatch.undo()
+    shrink_lipschitz(monkeypatch, functions.fidelity_z, 8.0)
+    fit(X, lg=0, verbose=1, max_outer=1)
+    assert "step halved" in capsys.readouterr().out
