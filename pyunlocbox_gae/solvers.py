@@ -188,6 +188,11 @@ def _blame(solver, bad, good):
     then spreads to every term); the first term that is not finite at the
     bad iterate; the one that rose most. Runs only when something went wrong.
     """
+    if good is None:  # no copy kept: only the bad iterate can be examined
+        for term, arg in _leaves(solver, bad):
+            if not _finite(lambda t=term, a=arg: t.eval(a)):
+                return f"term '{_term_name(term)}' is not finite"
+        return "no copy of a good iterate to compare with (max_halvings=0)"
     good_terms = _leaves(solver, good)
     for term, arg in good_terms:
         if not _finite(lambda t=term, a=arg: t.eval(a)):
@@ -265,7 +270,9 @@ def solve(
     eval_every : int
         Iterations between two evaluations of the objective.
     max_halvings : int
-        How many times the step may be halved before giving up.
+        How many times the step may be halved before giving up. With 0,
+        trouble raises at once, no copy of x0 is kept (one array of x0's size
+        less), and x0 is left as the solver left it.
     rise_tol : float
         Relative rise of the objective taken as divergence.
     name : str
@@ -322,7 +329,8 @@ def solve(
                     f"({_blame(solver, x0, x0)}): the data or the starting "
                     "point holds NaN/inf or values too large for the dtype"
                 )
-            good = np.array(x0, copy=True)  # the last good iterate
+            # The last good iterate: one more array of x0's size.
+            good = np.array(x0, copy=True) if max_halvings else None
             good_value = current
             objective, niter, crit = [current], 0, None
             restarts = halvings = 0
@@ -351,7 +359,8 @@ def solve(
                         f"{_blame(solver, x0, good)}"
                     )
                     if halvings >= max_halvings:
-                        x0[...] = good  # never leave a diverged iterate behind
+                        if good is not None:  # never leave a diverged iterate
+                            x0[...] = good
                         raise FloatingPointError(
                             f"{message}. The step was halved {halvings} times "
                             "without curing it: the step is too large for this "
@@ -375,7 +384,8 @@ def solve(
                 warned = rose
                 # The last good iterate: the best so far, within the tolerance.
                 if current <= good_value + rise_tol * (abs(good_value) or 1.0):
-                    np.copyto(good, solver.sol)
+                    if good is not None:
+                        np.copyto(good, solver.sol)
                     good_value = current
                 if current > last and can_restart:
                     solver.accel.restart()

@@ -137,3 +137,30 @@ def test_transform_is_guarded_and_verbose_fits_report_halvings(
     shrink_lipschitz(monkeypatch, functions.fidelity_z, 8.0)
     fit(X, lg=0, verbose=1, max_outer=1)
     assert "step halved" in capsys.readouterr().out
+
+
+def test_without_halvings_no_copy_is_kept_and_trouble_raises_at_once(rng):
+    import tracemalloc
+
+    from pyunlocbox_gae import solvers
+
+    X = rng.standard_normal((8, 20000)).astype(np.float32)
+    D = np.eye(8, 16, dtype=np.float32)
+    f = functions.smooth_sum([functions.fidelity_z(X, D, 1.0)])
+    g = functions.sparsity(0.1)
+    peaks = []
+    for halvings in (5, 0):
+        Z = np.zeros((16, 20000), np.float32)
+        solvers.solve([g, f], Z, solvers.forward_backward(1.0), maxit=3)  # warm
+        tracemalloc.start()
+        solvers.solve(
+            [g, f], Z, solvers.forward_backward(1.0), maxit=10, max_halvings=halvings
+        )
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < peaks[0] - 0.8 * Z.nbytes  # the copy of Z is not made
+    Z = np.zeros((16, 20000), np.float32)
+    with pytest.raises(FloatingPointError, match="halved 0 times"):
+        solvers.solve(
+            [g, f], Z, solvers.forward_backward(1e4, None), maxit=50, max_halvings=0
+        )
