@@ -1,0 +1,5 @@
+"""placeholder"""
+
+
+def balance_weights(*args, **kwargs):
+    raise NotImplementedError
