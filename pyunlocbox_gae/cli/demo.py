@@ -60,10 +60,20 @@ def _floats(text, what):
         ) from None
 
 
+def _quiet_pygsp():
+    """PyGSP warns about self-loops on every graph; the study's graphs have them."""
+    import logging
+
+    for name in ("pygsp", "pygsp.graphs", "pygsp.graphs.graph"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def run_demo(args):
     """Handler of ``gae demo``."""
     from pyunlocbox_gae import experiments
     from pyunlocbox_gae.experiments.settings import parse_assignments
+
+    _quiet_pygsp()
 
     output = Path(args.output or DEFAULT_OUTPUT)
     if args.gtzan:

@@ -40,10 +40,20 @@ def add_commands(subparsers):
     p.set_defaults(func=run_sweep)
 
 
+def _quiet_pygsp():
+    """PyGSP warns about self-loops on every graph; the study's graphs have them."""
+    import logging
+
+    for name in ("pygsp", "pygsp.graphs", "pygsp.graphs.graph"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def run_sweep(args):
     """Handler of ``gae sweep``."""
     from pyunlocbox_gae import experiments
     from pyunlocbox_gae.experiments.settings import parse_assignments, parse_value
+
+    _quiet_pygsp()
 
     progress, plots = not args.no_progress, not args.no_plots
     if args.from_file:

@@ -89,10 +89,10 @@ def make_config(base=None, **overrides):
     >>> cfg = make_config(lg=100, noise=0.2)
     >>> cfg["lg"], cfg["noise"], cfg["ld"], cfg["k"]
     (100, 0.2, 10.0, 10)
-    >>> make_config(lamda=1)
+    >>> make_config(n_atom=64)
     Traceback (most recent call last):
     ...
-    ValueError: unknown experiment parameter 'lamda': did you mean 'ld'? ...
+    ValueError: unknown experiment parameter 'n_atom': did you mean 'n_atoms'? ...
     """
     config = dict(DEFAULTS)
     for source in (base or {}, overrides):

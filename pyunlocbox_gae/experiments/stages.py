@@ -37,7 +37,7 @@ from sklearn.model_selection import (
 from sklearn.preprocessing import minmax_scale
 from sklearn.svm import LinearSVC
 
-from pyunlocbox_gae import store
+from pyunlocbox_gae import graphs, store
 from pyunlocbox_gae.autoencoder import GraphAutoEncoder
 from pyunlocbox_gae.experiments.settings import group
 
@@ -158,51 +158,8 @@ def measure():
 
 
 def build_graph(X, config):
-    """The k-NN graph of the samples of X, as the estimator would build it."""
-    params = group(config, "graph")
-    try:
-        from pyunlocbox_gae import graphs
-    except ImportError:  # TEMPORARY until the graphs branch is merged
-        return _as_graph(_knn_adjacency(X, params), config, X.dtype)
-    return graphs.knn_graph(X, dtype=X.dtype, random_state=0, **params)
-
-
-def _knn_adjacency(X, params):
-    """TEMPORARY: the study's k-NN adjacency (until pyunlocbox_gae.graphs)."""
-    from sklearn.neighbors import NearestNeighbors
-
-    k = params["k"]
-    nn = NearestNeighbors(n_neighbors=k + 1, metric=params["metric"])
-    d, idx = nn.fit(X).kneighbors(X)
-    sigma = d[:, -1].mean()
-    N = X.shape[0]
-    W = sp.csr_matrix(
-        (np.exp(-d / sigma).ravel(), idx.ravel(), np.arange(0, N * (k + 1) + 1, k + 1)),
-        shape=(N, N),
-    )
-    W = W.maximum(W.T).tolil()
-    W.setdiag(1.0)
-    return W.tocsr().astype(X.dtype)
-
-
-def _as_graph(W, config, dtype):
-    try:
-        from pyunlocbox_gae import graphs
-    except ImportError:  # TEMPORARY until the graphs branch is merged
-        import logging
-
-        import pygsp
-
-        from pyunlocbox_gae import _linalg
-
-        logging.getLogger("pygsp").setLevel(logging.ERROR)
-        G = pygsp.graphs.Graph(W, lap_type=config["lap_type"])
-        G.L = G.L.astype(dtype).tocsr()
-        G.lmax_exact = _linalg.laplacian_lmax(G.L)
-        return G
-    return graphs.as_graph(
-        W, n_samples=W.shape[0], lap_type=config["lap_type"], dtype=dtype
-    )
+    """The k-NN graph of the samples of X (:func:`pyunlocbox_gae.graphs.knn_graph`)."""
+    return graphs.knn_graph(X, dtype=X.dtype, random_state=0, **group(config, "graph"))
 
 
 def graph_stage(X, config, cache, x_key=None):
@@ -224,7 +181,10 @@ def graph_stage(X, config, cache, x_key=None):
                 shape=tuple(f.attrs["shape"]),
             )
             info = json.loads(f.attrs["info"])
-        return _as_graph(W, config, X.dtype), dict(info, key=key, cached=True)
+        graph = graphs.as_graph(
+            W, n_samples=W.shape[0], lap_type=config["lap_type"], dtype=X.dtype
+        )
+        return graph, dict(info, key=key, cached=True)
     with measure() as info:
         graph = build_graph(X, config)
     if path is not None:
