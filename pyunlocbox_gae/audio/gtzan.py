@@ -1,0 +1,252 @@
+r"""GTZAN-layout audio folders: find, select, read and fix the length of clips.
+
+A GTZAN-layout folder holds one sub-folder per genre, each holding audio
+files (``.au``, ``.wav``, ``.ogg``, ``.flac``). The root and genre names are
+free (``genres/`` in the original release, ``genres_original/`` in a common
+variant). Genres are taken in alphabetical order, as the original study's
+HDF5 file did, so that "the first five genres" means the same everywhere.
+
+Bad files are never dropped silently: :func:`read_clip` raises
+:class:`AudioFileError` naming the file, and a caller that opts into skipping
+keeps the list of skipped files with their reasons.
+
+.. autosummary::
+    AudioFileError
+    Clip
+    find_clips
+    read_clip
+"""
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+
+AUDIO_EXTENSIONS = (".au", ".wav", ".ogg", ".flac")
+
+
+class AudioFileError(ValueError):
+    """An audio file that cannot be used (unreadable, corrupt, too short...).
+
+    The message starts with the file's path. ``path`` holds it too.
+    """
+
+    def __init__(self, path, reason):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Clip:
+    """One clip of a GTZAN-layout folder.
+
+    Attributes
+    ----------
+    path : Path
+        The audio file.
+    genre : str
+        The name of its genre folder.
+    label : int
+        The genre's index in the selected genres.
+    clip_id : str
+        ``"<genre>/<file name>"``, unique within a data set.
+    """
+
+    path: Path
+    genre: str
+    label: int
+
+    @property
+    def clip_id(self):
+        return f"{self.genre}/{self.path.name}"
+
+
+def _audio_files(folder):
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file()
+        and p.suffix.lower() in AUDIO_EXTENSIONS
+        and not p.name.startswith(".")
+    )
+
+
+def find_clips(folder, genres=None, clips_per_genre=None):
+    """List the clips of a GTZAN-layout folder.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Root folder: one sub-folder per genre.
+    genres : int, sequence of str or None
+        Genres to use: all (None), the first `genres` in alphabetical order
+        (an int, as the study's "5 genres"), or the named ones, in the order
+        given (labels follow that order).
+    clips_per_genre : int or None
+        The first `clips_per_genre` files of each genre, in name order (all
+        when None). A genre with fewer files is an error.
+
+    Returns
+    -------
+    clips : list of Clip
+    genres : list of str
+        The selected genre names; ``clips[i].label`` indexes it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for g in ("rock", "blues"):
+    ...     (root / g).mkdir()
+    ...     for i in range(3):
+    ...         _ = (root / g / f"{g}.{i:05d}.wav").write_bytes(b"")
+    >>> clips, names = find_clips(root, clips_per_genre=2)
+    >>> names, [c.clip_id for c in clips][1:3]
+    (['blues', 'rock'], ['blues/blues.00001.wav', 'rock/rock.00000.wav'])
+    >>> find_clips(root, genres=["jazz"])
+    Traceback (most recent call last):
+    ...
+    ValueError: genre 'jazz' has no folder in ...; available genres: blues, rock
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"data folder {folder} does not exist")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"data folder {folder} is not a folder")
+    available = {
+        p.name: p
+        for p in sorted(folder.iterdir())
+        if p.is_dir() and not p.name.startswith(".") and _audio_files(p)
+    }
+    if not available:
+        raise ValueError(
+            f"{folder} has no genre sub-folders holding audio files "
+            f"({', '.join(AUDIO_EXTENSIONS)}); give the folder whose sub-folders "
+            "are the genres (GTZAN: 'genres/' or 'genres_original/')"
+        )
+    names = sorted(available)
+    if genres is None:
+        selected = names
+    elif isinstance(genres, (int, np.integer)) and not isinstance(genres, bool):
+        if not 1 <= genres <= len(names):
+            raise ValueError(
+                f"genres={genres} but {folder} has {len(names)} genres; "
+                f"choose 1 to {len(names)}"
+            )
+        selected = names[:genres]
+    else:
+        selected = [str(g) for g in genres]
+        for g in selected:
+            if g not in available:
+                raise ValueError(
+                    f"genre {g!r} has no folder in {folder}; "
+                    f"available genres: {', '.join(names)}"
+                )
+        if len(set(selected)) != len(selected):
+            raise ValueError(f"genres lists a genre twice: {selected}")
+    clips = []
+    for label, genre in enumerate(selected):
+        files = _audio_files(available[genre])
+        if clips_per_genre is not None:
+            if clips_per_genre < 1:
+                raise ValueError(f"clips_per_genre must be >= 1, got {clips_per_genre}")
+            if len(files) < clips_per_genre:
+                raise ValueError(
+                    f"genre {genre!r} has {len(files)} clips in {available[genre]}, "
+                    f"fewer than clips_per_genre={clips_per_genre}; lower it"
+                )
+            files = files[:clips_per_genre]
+        clips.extend(Clip(path, genre, label) for path in files)
+    return clips, selected
+
+
+def read_clip(path, sample_rate=22050, n_samples=660000, short="error", resample=True):
+    """Read one clip as mono float32 of exactly `n_samples` samples.
+
+    Parameters
+    ----------
+    path : str or Path
+    sample_rate : int
+        Rate the samples must have.
+    n_samples : int
+        Length of the result: longer clips are truncated (the study kept the
+        first 660,000 samples, 29.9 s).
+    short : {'error', 'pad'}
+        A shorter clip is an error, or is padded with zeros at the end.
+    resample : bool
+        Resample a clip at another rate (soxr, through librosa), or refuse it.
+
+    Raises
+    ------
+    AudioFileError
+        Missing, unreadable, corrupt, empty, wrong-rate (``resample=False``)
+        or short (``short='error'``) file; the message names it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, soundfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "tone.wav"
+    >>> soundfile.write(path, np.ones(1000, np.float32) / 2, 8000)
+    >>> y = read_clip(path, sample_rate=8000, n_samples=800)
+    >>> y.shape, y.dtype, float(y[0])
+    ((800,), dtype('float32'), 0.5)
+    >>> try:
+    ...     read_clip(path, sample_rate=8000, n_samples=2000)
+    ... except AudioFileError as err:
+    ...     print(err.reason)
+    1000 samples at 8000 Hz, shorter than the clip length 2000; ...
+    """
+    import soundfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise AudioFileError(path, "file does not exist")
+    try:
+        info = soundfile.info(str(path))
+        if info.format == "RAW":
+            # libsndfile reads any headerless .au as 8 kHz u-law noise.
+            raise AudioFileError(
+                path, "not an audio file (no audio header found); remove it"
+            )
+        native = int(info.samplerate)
+        if native != sample_rate and not resample:
+            raise AudioFileError(
+                path,
+                f"sample rate {native} Hz, expected {sample_rate} Hz; "
+                "allow resampling or convert the file",
+            )
+        # Read only what the fixed length needs (a few extra samples for the
+        # resampler's edge), not the whole file.
+        need = math.ceil(n_samples * native / sample_rate) + (
+            64 if native != sample_rate else 0
+        )
+        y, _ = soundfile.read(str(path), frames=need, dtype="float32", always_2d=True)
+    except AudioFileError:
+        raise
+    except Exception as err:  # libsndfile's errors carry no common type
+        raise AudioFileError(path, f"unreadable or corrupt audio ({err})") from None
+    y = y.mean(axis=1, dtype=np.float32) if y.shape[1] > 1 else y[:, 0]
+    if y.size == 0:
+        raise AudioFileError(path, "holds no samples")
+    if not np.all(np.isfinite(y)):
+        raise AudioFileError(path, "holds NaN or infinite samples (corrupt)")
+    if native != sample_rate:
+        import librosa
+
+        y = librosa.resample(y, orig_sr=native, target_sr=sample_rate).astype(
+            np.float32, copy=False
+        )
+        if abs(y.size - n_samples) <= 2 and y.size < n_samples:
+            y = np.pad(y, (0, n_samples - y.size))  # resampler rounding only
+    if y.size < n_samples:
+        if short != "pad":
+            raise AudioFileError(
+                path,
+                f"{y.size} samples at {sample_rate} Hz, shorter than the clip "
+                f"length {n_samples}; pad short clips, skip them or lower the "
+                "clip length",
+            )
+        y = np.pad(y, (0, n_samples - y.size))
+    return np.ascontiguousarray(y[:n_samples])

@@ -1,0 +1,383 @@
+r"""The preprocessing stage: a GTZAN-layout folder to an HDF5 frames file.
+
+:func:`preprocess` reads every selected clip, computes its CQT frames
+(:func:`pyunlocbox_gae.audio.cqt.clip_cqt`) and stores them. It is resumable:
+clips go into ``<output>.partial`` with a per-clip status flushed after every
+clip, so a run that crashes or is interrupted continues at the next
+unfinished clip. When every clip is done the final file is written from the
+partial one in one pass through :func:`pyunlocbox_gae.store.write_h5`
+(atomic rename), so a finished file is never half-written and an interrupted
+then resumed run gives the same bytes as an uninterrupted one.
+
+Frames file (``pyunlocbox_gae/frames``):
+
+* ``frames``: float32 (n_clips, n_frames, n_streams, n_bins), chunked per clip;
+* ``labels``: int (n_clips,), indices into the ``genres`` attribute;
+* ``clip_ids``: str (n_clips,), ``"<genre>/<file>"``;
+* attributes: every :class:`CQTParams` field, ``genres``, ``short``,
+  ``resample``, ``skipped`` (JSON list of ``{"path", "reason"}``), ``key``
+  (hash of the settings and input files, for caching).
+
+.. autosummary::
+    preprocess
+    load_frames
+    feature_matrix
+"""
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from pyunlocbox_gae import store
+from pyunlocbox_gae.audio.cqt import CQTParams, clip_cqt
+from pyunlocbox_gae.audio.gtzan import AudioFileError, find_clips, read_clip
+
+TODO, DONE, SKIPPED = 0, 1, 2
+
+
+def _settings(params, clips, genres, short, resample):
+    """What the output depends on: settings and the input files' identities."""
+    files = []
+    for clip in clips:
+        try:
+            st = clip.path.stat()
+            files.append([clip.clip_id, st.st_size, st.st_mtime_ns])
+        except OSError:
+            files.append([clip.clip_id, None, None])
+    return dict(
+        params=params.as_attrs(),
+        genres=list(genres),
+        short=short,
+        resample=bool(resample),
+        files=files,
+    )
+
+
+def _key(settings):
+    text = json.dumps(settings, sort_keys=True).encode()
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
+
+
+def _open_partial(path, key, n_clips, frame_shape, log):
+    """Open the partial file of these settings, or start a new one."""
+    if path.exists():
+        try:
+            f = h5py.File(path, "a")
+            if f.attrs.get("key") == key and f["status"].shape == (n_clips,):
+                done = int(np.count_nonzero(f["status"][:]))
+                log(f"resuming {path.name}: {done}/{n_clips} clips already done")
+                return f
+            f.close()
+            log(f"{path.name} was made with other settings or files; starting over")
+        except (OSError, KeyError):
+            log(f"{path.name} is unreadable (interrupted while writing); starting over")
+        path.unlink()
+    f = h5py.File(path, "w")
+    f.attrs["format"] = store.FORMAT_PREFIX + "frames-partial"
+    f.attrs["key"] = key
+    f.create_dataset(
+        "frames",
+        shape=(n_clips, *frame_shape),
+        dtype=np.float32,
+        chunks=(1, *frame_shape),
+    )
+    f.create_dataset("status", shape=(n_clips,), dtype=np.int8, fillvalue=TODO)
+    f.create_dataset("reason", shape=(n_clips,), dtype=h5py.string_dtype())
+    f.flush()
+    return f
+
+
+def preprocess(
+    data,
+    output,
+    params=None,
+    genres=None,
+    clips_per_genre=None,
+    short="error",
+    resample=True,
+    on_error="raise",
+    progress=True,
+    log=print,
+):
+    """Compute the CQT frames of a GTZAN-layout folder into an HDF5 file.
+
+    Parameters
+    ----------
+    data : str or Path
+        GTZAN-layout folder (one sub-folder per genre).
+    output : str or Path
+        Frames file to write. An existing ``<output>.partial`` of the same
+        settings and input files is resumed.
+    params : CQTParams, optional
+        Framing and CQT settings (the study's by default).
+    genres, clips_per_genre
+        Selection, see :func:`pyunlocbox_gae.audio.gtzan.find_clips`.
+    short : {'error', 'pad'}
+        What to do with clips shorter than ``params.clip_samples``.
+    resample : bool
+        Resample clips at another rate, or treat them as bad files.
+    on_error : {'raise', 'skip'}
+        A bad file (unreadable, corrupt, too short, wrong rate) stops the run
+        with an error naming it, or is skipped and listed in the file's
+        ``skipped`` attribute and in the returned report.
+    progress : bool
+        Show a tqdm progress bar.
+    log : callable
+        Receives one-line messages (resuming, skipped files).
+
+    Returns
+    -------
+    dict
+        Report: ``output``, ``n_clips``, ``n_frames`` (frame vectors stored),
+        ``skipped`` (list of ``{"path", "reason"}``), ``seconds``,
+        ``frames_per_second`` (of this run's CQT work), ``cached`` (True when
+        `output` was already up to date and nothing ran).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from pyunlocbox_gae.audio.synthetic import make_dataset
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> data = make_dataset(root / "data", genres=2, clips_per_genre=2, seconds=1)
+    >>> p = CQTParams(clip_samples=22050)
+    >>> report = preprocess(data, root / "frames.h5", p, progress=False)
+    >>> report["n_clips"], report["skipped"]
+    (4, [])
+    >>> F = load_frames(root / "frames.h5")
+    >>> F["frames"].shape, F["genres"], F["labels"].tolist()
+    ((4, 21, 2, 96), ['drone', 'pulse'], [0, 0, 1, 1])
+    """
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    if short not in ("error", "pad"):
+        raise ValueError(f"short must be 'error' or 'pad', got {short!r}")
+    params = params or CQTParams()
+    output = Path(output)
+    if not output.parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot write {output}: folder {output.parent} does not exist"
+        )
+    clips, names = find_clips(data, genres, clips_per_genre)
+    settings = _settings(params, clips, names, short, resample)
+    key = _key(settings)
+    t0 = time.perf_counter()
+    cached = _cached_report(output, key)
+    if cached is not None:
+        log(f"{output.name} is up to date (same settings and input files)")
+        return cached
+    partial = output.with_name(output.name + ".partial")
+    f = _open_partial(partial, key, len(clips), params.frame_shape, log)
+    computed = 0
+    try:
+        status = f["status"][:]
+        todo = np.flatnonzero(status == TODO)
+        bar = _progress(todo.size, len(clips) - todo.size, progress, len(clips))
+        for i in todo:
+            clip = clips[i]
+            try:
+                y = read_clip(
+                    clip.path,
+                    params.sample_rate,
+                    params.clip_samples,
+                    short=short,
+                    resample=resample,
+                )
+                frames = clip_cqt(y, params)
+            except AudioFileError as err:
+                if on_error == "raise":
+                    raise
+                log(f"skipping {err}")
+                f["reason"][i] = err.reason
+                f["status"][i] = SKIPPED
+            else:
+                f["frames"][i] = frames
+                f["status"][i] = DONE
+                computed += 1
+            f.flush()  # the status on disk never runs ahead of the frames
+            bar.update(1)
+        bar.close()
+        status = f["status"][:]
+        reasons = f["reason"].asstr()[:]
+        skipped = [
+            dict(path=str(clips[i].path), reason=str(reasons[i]))
+            for i in np.flatnonzero(status == SKIPPED)
+        ]
+        keep = np.flatnonzero(status == DONE)
+        if keep.size == 0:
+            raise ValueError(f"every clip of {data} was skipped; see the reasons above")
+        _write_final(output, f, keep, clips, names, params, settings, key, skipped)
+    finally:
+        f.close()
+    os.remove(partial)
+    seconds = time.perf_counter() - t0
+    n_vectors = keep.size * params.n_frames * params.n_streams
+    return dict(
+        output=str(output),
+        n_clips=int(keep.size),
+        n_frames=int(n_vectors),
+        skipped=skipped,
+        seconds=seconds,
+        frames_per_second=computed * params.n_frames * params.n_streams / seconds,
+        cached=False,
+    )
+
+
+def _cached_report(output, key):
+    """The report of an existing, complete output of the same settings."""
+    if not output.exists():
+        return None
+    try:
+        with store.open_h5(output, "frames") as f:
+            if f.attrs.get("key") != key:
+                return None
+            n_clips, n_frames, n_streams = f["frames"].shape[:3]
+            skipped = json.loads(f.attrs["skipped"])
+    except ValueError:  # not ours or truncated: recompute it
+        return None
+    return dict(
+        output=str(output),
+        n_clips=int(n_clips),
+        n_frames=int(n_clips * n_frames * n_streams),
+        skipped=skipped,
+        seconds=0.0,
+        frames_per_second=0.0,
+        cached=True,
+    )
+
+
+def _progress(total, initial, enabled, n):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=n, initial=initial, disable=not enabled, desc="CQT", unit="clip")
+
+
+def _write_final(output, f, keep, clips, names, params, settings, key, skipped):
+    attrs = params.as_attrs()
+    attrs.update(
+        genres=json.dumps(names),
+        short=settings["short"],
+        resample=settings["resample"],
+        skipped=json.dumps(skipped),
+        key=key,
+    )
+    frames = f["frames"]
+    with store.write_h5(output, "frames", **attrs) as out:
+        dset = out.create_dataset(
+            "frames",
+            shape=(keep.size, *frames.shape[1:]),
+            dtype=np.float32,
+            chunks=(1, *frames.shape[1:]),
+        )
+        for j, i in enumerate(keep):  # clip by clip: never the whole set in memory
+            dset[j] = frames[i]
+        out.create_dataset("labels", data=np.array([clips[i].label for i in keep]))
+        out.create_dataset(
+            "clip_ids",
+            data=np.array([clips[i].clip_id for i in keep], dtype=object),
+            dtype=h5py.string_dtype(),
+        )
+
+
+def load_frames(path):
+    """Read a frames file written by :func:`preprocess`.
+
+    Returns
+    -------
+    dict
+        ``frames`` (float32, (n_clips, n_frames, n_streams, n_bins)),
+        ``labels``, ``clip_ids``, ``genres``, ``params`` (:class:`CQTParams`),
+        ``skipped`` and ``key``.
+    """
+    with store.open_h5(path, "frames") as f:
+        a = f.attrs
+        params = CQTParams(
+            sample_rate=int(a["sample_rate"]),
+            clip_samples=int(a["clip_samples"]),
+            frame_size=int(a["frame_size"]),
+            frame_hop=int(a["frame_hop"]),
+            n_bins=int(a["n_bins"]),
+            bins_per_octave=int(a["bins_per_octave"]),
+            fmin=_fmin(a["fmin"]),
+            frames_per_clip=int(a["frames_per_clip"]) or None,
+        )
+        return dict(
+            frames=f["frames"][...],
+            labels=f["labels"][...],
+            clip_ids=list(f["clip_ids"].asstr()[...]),
+            genres=json.loads(a["genres"]),
+            params=params,
+            skipped=json.loads(a["skipped"]),
+            key=str(a["key"]),
+        )
+
+
+def _fmin(text):
+    try:
+        return float(text)
+    except ValueError:
+        return str(text)
+
+
+SCALINGS = ("none", "minmax", "standard")
+
+
+def feature_matrix(frames, log=False, scaling="minmax", noise=0.0, seed=1):
+    """The feature-learning input: one row per frame, scaled, optionally noisy.
+
+    Rows are ordered clip by clip, frames of all streams in time order (the
+    study's flattening of ``Xs``). Scaling is per feature over all frames
+    (label-free, as the study's transductive setting); noise of std `noise`
+    is added after scaling, as in the study's noise experiment.
+
+    Parameters
+    ----------
+    frames : ndarray (n_clips, n_frames, n_streams, n_bins)
+        Modified in place when float32 and contiguous (no copy is made): pass
+        a copy to keep it.
+    log : bool
+        Compress magnitudes with log(1 + x) first.
+    scaling : {'minmax', 'standard', 'none'}
+        Per feature to [0, 1], to zero mean and unit variance, or none.
+    noise : float
+        Standard deviation of the Gaussian noise added after scaling.
+    seed : int
+        Seed of the noise.
+
+    Returns
+    -------
+    ndarray of float32, shape (n_clips * n_frames * n_streams, n_bins)
+
+    Examples
+    --------
+    >>> F = np.arange(24, dtype=np.float32).reshape(1, 3, 2, 4)
+    >>> X = feature_matrix(F)
+    >>> X.shape, float(X.min()), float(X.max()), np.shares_memory(X, F)
+    ((6, 4), 0.0, 1.0, True)
+    """
+    if scaling not in SCALINGS:
+        raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+    if noise < 0:
+        raise ValueError(f"noise must be a standard deviation >= 0, got {noise}")
+    frames = np.asarray(frames, dtype=np.float32)
+    X = frames.reshape(-1, frames.shape[-1])
+    if log:
+        np.log1p(X, out=X)
+    if scaling == "minmax":
+        low = X.min(axis=0)
+        span = X.max(axis=0) - low
+        X -= low
+        X /= np.where(span > 0, span, 1)
+    elif scaling == "standard":
+        mean = X.mean(axis=0, dtype=np.float64).astype(np.float32)
+        std = X.std(axis=0, dtype=np.float64).astype(np.float32)
+        X -= mean
+        X /= np.where(std > 0, std, 1)
+    if noise:
+        rng = np.random.default_rng(seed)
+        X += np.float32(noise) * rng.standard_normal(X.shape, dtype=np.float32)
+    return X
