@@ -190,3 +190,43 @@ def test_cli_sweep_writes_results(tmp_path, capsys):
     assert payload["param"] == "lg" and payload["config"]["n_atoms"] == 16
     assert [r["value"] for r in payload["rows"]] == [0, 10]
     assert "lg" in capsys.readouterr().out
+
+
+TINY_AUDIO = """
+[dataset]
+clips_per_genre = 6
+[cqt]
+clip_samples = 22050
+frames_per_clip = 0
+[autoencoder]
+n_atoms = 16
+max_outer = 3
+[classification]
+n_splits = 3
+n_repeats = 1
+n_vectors = 2
+"""
+
+
+def test_demo_gtzan_through_the_audio_pipeline(tmp_path, capsys):
+    from pyunlocbox_gae.audio.synthetic import make_dataset
+
+    root = make_dataset(tmp_path / "genres", genres=3, clips_per_genre=6, seconds=1.0)
+    (tmp_path / "tiny.toml").write_text(TINY_AUDIO)
+    argv = ["demo", "--gtzan", str(root), "--quick", "--noise", "0.1"]
+    argv += ["--config", str(tmp_path / "tiny.toml"), "--output", str(tmp_path / "o")]
+    assert main(argv + ["--no-progress"]) == 0
+    payload = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert payload["representations"] == ["raw", "codes, lg=0", "codes, lg=100"]
+    assert payload["n_clips"] == 18 and payload["chance"] == pytest.approx(100 / 3)
+    for rep, cells in payload["table"].items():
+        assert len(cells) == 1
+        assert cells[0][0] > payload["chance"], rep  # the genres are learnable
+    assert (tmp_path / "o" / "demo.png").exists()
+    assert "codes, lg=100" in capsys.readouterr().out
+
+
+def test_demo_gtzan_missing_folder_is_one_line(tmp_path, capsys):
+    assert main(["demo", "--gtzan", str(tmp_path / "nope"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "GTZAN-layout folder" in err

@@ -29,6 +29,11 @@ def add_commands(subparsers):
         "pipeline instead",
     )
     p.add_argument(
+        "--config",
+        metavar="TOML",
+        help="with --gtzan: pipeline settings (tables of `gae run` configs)",
+    )
+    p.add_argument(
         "--lg",
         default="100",
         help="graph weights of the rows with a graph, comma-separated (default 100)",
@@ -76,13 +81,31 @@ def run_demo(args):
     _quiet_pygsp()
 
     output = Path(args.output or DEFAULT_OUTPUT)
+    noises, lgs = _floats(args.noise, "noise"), _floats(args.lg, "lg")
+    print(f"gae demo: results in {output.resolve()}", flush=True)
     if args.gtzan:
         from pyunlocbox_gae.experiments.gtzan import demo_gtzan
 
-        return demo_gtzan(args.gtzan, output, quick=args.quick)
+        if args.assignments:
+            raise ValueError("--set applies to digits; with --gtzan use --config")
+        out = demo_gtzan(
+            args.gtzan,
+            output,
+            quick=args.quick,
+            noises=noises,
+            lgs=lgs,
+            config=args.config,
+            progress=not args.no_progress,
+        )
+        print(
+            f"\n{args.gtzan}: {out['n_clips']} clips of {len(out['genres'])} "
+            "genres, linear SVM on clip vectors, CV grouped by clip; "
+            "accuracy (%) mean ± std:\n"
+        )
+        return _finish(out, output)
+    if args.config:
+        raise ValueError("--config applies to --gtzan; for digits use --set KEY=VALUE")
     config = parse_assignments(args.assignments)
-    noises, lgs = _floats(args.noise, "noise"), _floats(args.lg, "lg")
-    print(f"gae demo: results in {output.resolve()}", flush=True)
     out = experiments.demo(
         output=output,
         quick=args.quick,
@@ -98,6 +121,12 @@ def run_demo(args):
         f"C={cfg['C']:g}, stratified {cfg['n_splits']}-fold x {cfg['n_repeats']}; "
         "accuracy (%) mean ± std:\n"
     )
+    return _finish(out, output)
+
+
+def _finish(out, output):
+    from pyunlocbox_gae import experiments
+
     print(experiments.format_table(out))
     print(f"\nchance {out['chance']:.1f} %; {out['seconds']:.0f} s")
     for name in ("results.json", "results.csv", "demo.png"):
