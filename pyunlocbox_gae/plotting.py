@@ -215,9 +215,8 @@ def plot_sweep(payload, folder, cache=None):
             xlabel=param,
         )
     ]
-    names = [n for n in ("data", "sparsity", "graph", "encoder")]
     terms = {}
-    for n in names:
+    for n in ("data", "sparsity", "graph", "encoder"):
         terms[n] = col(n)
         terms[f"{n}_unweighted"] = col(f"{n}_unweighted")
     paths.append(plot_objectives(values, terms, folder / "objectives.png", param))

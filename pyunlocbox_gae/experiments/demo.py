@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from pyunlocbox_gae.experiments import stages
 from pyunlocbox_gae.experiments.settings import make_config
-from pyunlocbox_gae.experiments.sweep import write_results
+from pyunlocbox_gae.experiments.sweep import run_point, write_results
 
 DEMO_KIND = "pyunlocbox_gae/demo"
 NOISES = (0.0, 0.1, 0.2)
@@ -77,8 +77,6 @@ def demo(
     >>> [len(cells) for cells in out["table"].values()]
     [2, 2, 2]
     """
-    from pyunlocbox_gae.experiments.sweep import run_point
-
     t0 = time.perf_counter()
     base = make_config(QUICK if quick else None)
     base = make_config(base, **(config or {}))

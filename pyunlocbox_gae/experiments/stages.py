@@ -137,8 +137,17 @@ def measure():
     """Seconds and peak traced memory (MiB) of the block, in the dict it yields.
 
     Peak memory is what Python and NumPy allocate inside the block
-    (tracemalloc), not the process's RSS; nested blocks each see their own
-    peak.
+    (tracemalloc), not the process's RSS. Blocks must not be nested (the
+    inner one resets the peak).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> with measure() as m:
+    ...     a = np.ones(2**20)  # 8 MiB
+    >>> bool(m["peak_mib"] >= 8), bool(m["seconds"] >= 0)
+    (True, True)
+
     """
     out = {}
     started = not tracemalloc.is_tracing()
