@@ -35,8 +35,9 @@ def add_commands(subparsers):
     )
     p.add_argument(
         "--lg",
-        default="100",
-        help="graph weights of the rows with a graph, comma-separated (default 100)",
+        default=None,
+        help="graph weights of the rows with a graph, comma-separated "
+        "(default 10,100; with --gtzan 100)",
     )
     p.add_argument(
         "--noise",
@@ -81,7 +82,8 @@ def run_demo(args):
     _quiet_pygsp()
 
     output = Path(args.output or DEFAULT_OUTPUT)
-    noises, lgs = _floats(args.noise, "noise"), _floats(args.lg, "lg")
+    noises = _floats(args.noise, "noise")
+    lgs = _floats(args.lg or ("100" if args.gtzan else "10,100"), "lg")
     print(f"gae demo: results in {output.resolve()}", flush=True)
     if args.gtzan:
         from pyunlocbox_gae.experiments.gtzan import demo_gtzan

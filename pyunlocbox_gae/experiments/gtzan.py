@@ -68,7 +68,7 @@ def demo_gtzan(
     output,
     quick=False,
     noises=NOISES,
-    lgs=(100.0,),
+    lgs=(100.0,),  # one graph row: each cell is a full pipeline run
     config=None,
     progress=True,
     log=print,
