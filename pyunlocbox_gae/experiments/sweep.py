@@ -51,7 +51,8 @@ def run_point(config, cache=None, data=None):
         ``baseline_std``, ``chance`` (in %), ``nnz`` (fraction of non-zero
         codes), ``objective`` and every term weighted and unweighted,
         ``n_outer``, ``z_iter``, ``d_iter``, ``e_iter`` (total inner
-        iterations), ``seconds_<stage>``, ``peak_mib_<stage>``,
+        iterations), ``seconds_<stage>``, ``peak_mib_<stage>`` (see
+        :func:`~.stages.measure`; ``memory_measure`` says how),
         ``cached_<stage>``, plus ``history`` (the estimator's history_).
     extra : dict
         ``codes`` and ``components`` (arrays, not stored in the record).
@@ -88,6 +89,7 @@ def run_point(config, cache=None, data=None):
         seconds_codes=cinfo["seconds"],
         peak_mib_codes=cinfo["peak_mib"],
         cached_codes=cinfo["cached"],
+        memory_measure=cinfo.get("memory"),
         codes_key=cinfo["key"],
         n_outer=len(history),
         z_iter=sum(h["z_iter"] + h.get("z_final_iter", 0) for h in history),
