@@ -34,8 +34,9 @@ def quiet_pygsp():
     Laplacian will not see" self-loops, which is false for the normalized
     Laplacian (the degrees include them); the levels are restored after.
     """
+    # build_logger sets DEBUG on a logger's first use: make that happen now.
     loggers = [
-        logging.getLogger(name)
+        pygsp.utils.build_logger(name)
         for name in ("pygsp", "pygsp.graphs", "pygsp.graphs.graph", "pygsp.utils")
     ]
     levels = [lg.level for lg in loggers]

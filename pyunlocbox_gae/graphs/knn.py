@@ -132,6 +132,8 @@ def knn_graph(
         symmetrize=symmetrize,
         dtype=dtype,
     )
+    if verbose:
+        print(f"[knn_graph] weights: {time.perf_counter() - t:.1f} s", flush=True)
     G = make_graph(W, lap_type=lap_type, dtype=dtype)
     G.neighbors = neighbors
     G.graph_params = dict(

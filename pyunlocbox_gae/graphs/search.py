@@ -47,14 +47,18 @@ from pyunlocbox_gae.store import fingerprint
 METRICS = ("euclidean", "cosine")
 BACKENDS = ("auto", "exact", "approximate")
 
-# Above this many samples 'auto' searches approximately: at 20,000 samples the
-# exact search already takes ~4x longer than IVF-Flat at recall 0.99 on 2 cores
-# (benchmarks/bench_graphs.py), and the gap grows linearly with N.
+# Above this many samples 'auto' searches approximately. Measured on 2 cores
+# (benchmarks/bench_graphs.py): exact 1.9 s against 2.3 s at 10k samples,
+# 195 s against 41 s at 100k; exact grows as N², IVF-Flat as ~N^1.5, so they
+# cross between 10k and 20k, where exact still costs seconds and has recall 1.
 AUTO_EXACT_MAX = 20_000
 
 # Query rows per block: bounds the (rows, k) results and sklearn's distance
 # tiles, and lets `verbose` report progress.
 QUERY_BLOCK = 16_384
+
+# Inverted lists probed per query by the approximate backend.
+NPROBE = 8
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -215,20 +219,24 @@ def _import_faiss():
     return faiss
 
 
-def _approximate(Xs, n_neighbors, random_state, verbose):
+def _approximate(Xs, n_neighbors, random_state, verbose, nlist=None, nprobe=None):
     faiss = _import_faiss()
     N, d = Xs.shape
     X32 = np.ascontiguousarray(Xs, dtype=np.float32)  # faiss works in float32
-    # ~4 sqrt(N) lists (faiss's guideline) with at least ~40 points per list
-    # so k-means trains; 16 lists probed reached recall >= 0.99 on clustered
-    # 96-d data from 20k to 1.288M samples (benchmarks/bench_graphs.py).
-    nlist = int(max(1, min(4 * np.sqrt(N), N // 40)))
-    nprobe = min(nlist, 16)
+    # ~4 sqrt(N) lists (faiss's guideline), at least 40 training points per
+    # list; probing 8 reached recall@10 >= 0.99 on clustered 96-d data at
+    # 100k samples (benchmarks/bench_graphs.py, docs/graphs.md).
+    if nlist is None:
+        nlist = int(max(1, min(4 * np.sqrt(N), N // 40)))
+    nprobe = min(nlist, NPROBE if nprobe is None else nprobe)
     seed = int(np.random.default_rng(random_state).integers(2**31 - 1))
     quantizer = faiss.IndexFlatL2(d)
     index = faiss.IndexIVFFlat(quantizer, d, nlist)
     index.cp.seed = seed
-    n_train = min(N, 64 * nlist)
+    # k-means to 1e-3 precision is wasted on a coarse partition: 10
+    # iterations instead of 25 cut the training time 2.5x at equal recall.
+    index.cp.niter = 10
+    n_train = min(N, 40 * nlist)
     train = X32
     if n_train < N:
         rows = np.sort(np.random.default_rng(seed).choice(N, n_train, replace=False))
@@ -287,7 +295,13 @@ def _drop_self(indices, distances):
 
 
 def search_neighbors(
-    X, k=10, metric="euclidean", backend="auto", random_state=None, verbose=False
+    X,
+    k=10,
+    metric="euclidean",
+    backend="auto",
+    random_state=None,
+    verbose=False,
+    ann_params=None,
 ):
     """Find the `k` nearest neighbours of every sample of X (self excluded).
 
@@ -308,6 +322,10 @@ def search_neighbors(
         result is deterministic for a fixed seed. Unused by ``'exact'``.
     verbose : bool
         Print progress.
+    ann_params : dict, optional
+        ``nlist`` (inverted lists, default ~4 sqrt(N)) and ``nprobe`` (lists
+        searched per query, default 8) of the approximate backend: a larger
+        ``nprobe`` trades time for recall.
 
     Returns
     -------
@@ -346,7 +364,9 @@ def search_neighbors(
     if backend == "exact":
         indices, params = _exact(Xs, k + 1, verbose)
     else:
-        indices, params = _approximate(Xs, k + 1, random_state, verbose)
+        indices, params = _approximate(
+            Xs, k + 1, random_state, verbose, **(ann_params or {})
+        )
     distances = _pair_distances(Xs, indices, metric)
     indices, distances = _drop_self(indices, distances)
     # Recomputed distances can reorder near-ties: keep rows sorted.

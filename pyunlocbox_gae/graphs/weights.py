@@ -121,7 +121,9 @@ def weight_matrix(
     W = sp.csr_matrix(
         (
             d.ravel(),
-            neighbors.indices.astype(itype, copy=False).ravel(),
+            # A copy: scipy sorts CSR indices in place, and a view would
+            # reorder the caller's neighbour lists.
+            neighbors.indices.astype(itype, copy=True).ravel(),
             np.arange(0, N * k + 1, k, dtype=itype),
         ),
         shape=(N, N),
