@@ -45,8 +45,11 @@ def _axis(ax, values, xlabel):
     else:
         x = np.asarray(values, dtype=float)
         positive = x[x > 0]
-        if len(positive) == len(x) and positive.max() / positive.min() >= 100:
-            ax.set_xscale("log")
+        if len(positive) and positive.max() / positive.min() >= 100:
+            if len(positive) == len(x):
+                ax.set_xscale("log")
+            elif (x >= 0).all():  # a 0 among decades (lg = 0, 1, 10, ...)
+                ax.set_xscale("symlog", linthresh=positive.min())
     ax.set_xlabel(xlabel)
     return x
 

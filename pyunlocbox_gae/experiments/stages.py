@@ -154,13 +154,14 @@ def _reset_peak_rss():
 def measure():
     """Seconds and peak memory (MiB) of the block, in the dict it yields.
 
-    Peak memory is the rise of the process's peak resident set size over its
-    size at the start of the block (``VmHWM`` after resetting it through
-    ``/proc/self/clear_refs``, Linux), which costs nothing; elsewhere it is
-    the peak of Python and NumPy allocations traced by tracemalloc, which
-    slows small NumPy-heavy loops by about 1.5× (measured), so seconds are
-    then pessimistic. ``memory`` says which was used. Blocks must not be
-    nested.
+    Peak memory is the process's peak resident set size during the block
+    (``VmHWM`` after resetting it through ``/proc/self/clear_refs``, Linux),
+    which costs nothing; it includes the interpreter and the libraries (a
+    rise over the start would read 0 when the block reuses memory freed by
+    an earlier one). Elsewhere it is the peak of the Python and NumPy
+    allocations of the block, traced by tracemalloc, which slows small
+    NumPy-heavy loops by about 1.5× (measured), so seconds are then
+    pessimistic. ``memory`` says which was used. Blocks must not be nested.
 
     Examples
     --------
@@ -172,9 +173,7 @@ def measure():
     """
     out = {}
     rss = _reset_peak_rss()
-    if rss:
-        before = _status_kib("VmRSS")
-    else:
+    if not rss:
         started = not tracemalloc.is_tracing()
         if started:
             tracemalloc.start()
@@ -186,7 +185,7 @@ def measure():
     finally:
         out["seconds"] = time.perf_counter() - t
         if rss:
-            out["peak_mib"] = max(_status_kib("VmHWM") - before, 0) / 2**10
+            out["peak_mib"] = _status_kib("VmHWM") / 2**10
             out["memory"] = "rss"
         else:
             _, peak = tracemalloc.get_traced_memory()
