@@ -6,9 +6,10 @@ fidelity term dwarfed the ℓ1 term; it asked for automatic tuning. No
 library tunes the weights of a sum of terms against each other, hence this
 small fixed-point search: fit briefly, compare each weighted term with the
 geometric mean of all of them, move each free weight (in log scale) by a
-damped secant step towards that mean, and fit again. ``ld`` is held fixed
-as the scale of the whole objective (the study notes that ls is redundant
-with ld).
+damped secant step towards that mean, and fit again; a round that ends
+worse than the best one halves the step, which starts again from the
+best. ``ld`` is held fixed as the scale of the whole objective (the study
+notes that ls is redundant with ld).
 
 .. autosummary::
     balance_weights
@@ -34,6 +35,14 @@ def term_spread(entry, terms=("data", "sparsity", "graph", "encoder")):
     """
     values = [entry[t] for t in terms if entry.get(t, 0) > 0]
     return max(values) / min(values) if values else 1.0
+
+
+def _gaps(row, free):
+    """log(term / geometric mean of the terms) of each free term."""
+    active = [t for t in ("data", *free) if row[t] > 0]
+    mean = sum(math.log(row[t]) for t in active) / len(active)
+    # A term that vanished (all codes zero) counts as 1000 times too small.
+    return {t: math.log(row[t]) - mean if row[t] > 0 else -math.log(1e3) for t in free}
 
 
 def balance_weights(
@@ -115,7 +124,8 @@ def balance_weights(
     free = {term: name for term, name in _FREE.items() if weights[name] > 0}
     report = []
     slope = dict.fromkeys(free, 1.0)  # d log(term / mean) / d log(weight)
-    previous = None
+    best = None  # weights, gaps and spread of the best round so far
+    damping = step
     for _ in range(max(rounds, 1)):
         model = GraphAutoEncoder(
             n_atoms,
@@ -132,26 +142,26 @@ def balance_weights(
             row[f"{term}_unweighted"] = float(entry[f"{term}_unweighted"])
         row["spread"] = term_spread(row)
         report.append(row)
-        if row["spread"] <= tol:
-            break
-        active = [t for t in ("data", *free) if row[t] > 0]
-        mean = sum(math.log(row[t]) for t in active) / len(active)
-        # A term that vanished (all codes zero) counts as 1000 times too small.
-        gap = {
-            t: math.log(row[t]) - mean if row[t] > 0 else -math.log(1e3) for t in free
-        }
-        for term, name in free.items():
-            if previous is not None:
-                # Secant estimate of the slope: a weighted term does not
-                # always grow with its weight (a large lg flattens the codes
-                # and the graph term falls), so the direction is measured.
-                dw = math.log(weights[name]) - math.log(previous[0][name])
+        gap = _gaps(row, free)
+        if best is not None:
+            # Secant estimate of each slope against the best round: a
+            # weighted term does not always grow with its weight (a large lg
+            # flattens the codes and the graph term falls), so the direction
+            # is measured, not assumed.
+            for term, name in free.items():
+                dw = math.log(weights[name]) - math.log(best[0][name])
                 if abs(dw) > 1e-6:
-                    s = (gap[term] - previous[1][term]) / dw
+                    s = (gap[term] - best[1][term]) / dw
                     slope[term] = math.copysign(max(abs(s), 0.2), s)
-        previous = (dict(weights), gap)
+        if best is None or row["spread"] < best[2]:
+            best = (dict(weights), gap, row["spread"])
+        else:  # worse: the terms are coupled; step back, shorter
+            damping /= 2
+        if best[2] <= tol:
+            break
+        weights = dict(best[0])
         for term, name in free.items():
-            move = -step * gap[term] / slope[term]
+            move = -damping * best[1][term] / slope[term]
             weights[name] *= math.exp(min(max(move, -math.log(100)), math.log(100)))
     best = min(report, key=lambda r: r["spread"])
     out = {name: best[name] for name in ("ld", "ls", "lg", "le")}
