@@ -152,6 +152,23 @@ def test_balance_weights_brings_terms_within_factor_10():
     assert min(after[t] for t in ("data", "sparsity", "graph")) > 0
 
 
+def test_balance_weights_tunes_only_what_it_is_asked():
+    config = make_config(n_samples=200, noise=0.1)
+    X, _ = stages.load_data(config)
+    graph = pyunlocbox_gae.graphs.knn_graph(X, backend="exact")
+    fit = dict(n_atoms=16, max_outer=3, random_state=0)
+    # ls = 1 held: a graph term that reaches the others exists (with ls = 10
+    # it would not: the weighted graph term saturates as lg grows).
+    weights = experiments.balance_weights(
+        X, graph, ls=1.0, lg=0.01, tune=("lg",), **fit
+    )
+    assert weights["ls"] == 1.0 and weights["lg"] > 0.01
+    after = GraphAutoEncoder(graph=graph, **weights, **fit).fit(X).history_[-1]
+    assert balance.term_spread(after) <= 10
+    with pytest.raises(ValueError, match="tune takes 'ls', 'lg' and/or 'le'"):
+        experiments.balance_weights(X, graph, tune=("ld",))
+
+
 def test_balance_weights_needs_graph_for_lg():
     with pytest.raises(ValueError, match="lg > 0 needs graph="):
         experiments.balance_weights(np.ones((10, 3)), lg=1.0)

@@ -39,7 +39,7 @@ def term_spread(entry, terms=("data", "sparsity", "graph", "encoder")):
 
 def _gaps(row, free):
     """log(term / geometric mean of the terms) of each free term."""
-    active = [t for t in ("data", *free) if row[t] > 0]
+    active = [t for t in ("data", *_FREE) if row[t] > 0]  # fixed ones count too
     mean = sum(math.log(row[t]) for t in active) / len(active)
     # A term that vanished (all codes zero) counts as 1000 times too small.
     return {t: math.log(row[t]) - mean if row[t] > 0 else -math.log(1e3) for t in free}
@@ -58,6 +58,7 @@ def balance_weights(
     rounds=8,
     tol=3.0,
     step=0.7,
+    tune=None,
     random_state=0,
     return_report=False,
     **params,
@@ -86,6 +87,11 @@ def balance_weights(
         the round they come from).
     step : float
         Damping of the update in log scale (1: a full secant step).
+    tune : sequence of {'ls', 'lg', 'le'}, optional
+        The weights to adjust (default: every one that is on); the others
+        keep their value, but their terms still count in the balance. With
+        fewer free weights a balance may not exist (the weighted graph term
+        saturates as lg grows): the best round is returned either way.
     random_state : int
     return_report : bool
         Also return the report: one dict per round with the weights, every
@@ -121,7 +127,10 @@ def balance_weights(
     )
     if weights["ld"] <= 0:
         raise ValueError("ld must be positive: it sets the scale of the objective")
-    free = {term: name for term, name in _FREE.items() if weights[name] > 0}
+    tune = set(_FREE.values() if tune is None else tune)
+    if not tune <= set(_FREE.values()):
+        raise ValueError(f"tune takes 'ls', 'lg' and/or 'le', got {sorted(tune)}")
+    free = {t: name for t, name in _FREE.items() if weights[name] > 0 and name in tune}
     report = []
     slope = dict.fromkeys(free, 1.0)  # d log(term / mean) / d log(weight)
     best = None  # weights, gaps and spread of the best round so far
