@@ -82,6 +82,7 @@ def demo(
     base = make_config(base, **(config or {}))
     lgs = [0.0] + [float(lg) for lg in lgs if lg]
     reps = ["raw"] + [_label(lg) for lg in lgs]
+    stages.check_estimators(make_config(base, lg=lg) for lg in lgs)
     folder = None if output is None else Path(output)
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -245,6 +245,21 @@ def estimator(config, graph=None):
     return GraphAutoEncoder(graph=graph, lap_type=config["lap_type"], **params)
 
 
+def check_estimators(configs):
+    """Refuse now, not after the first fits, a parameter the estimator refuses.
+
+    Examples
+    --------
+    >>> from pyunlocbox_gae.experiments.settings import make_config
+    >>> check_estimators([make_config(ls=-1)])
+    Traceback (most recent call last):
+    ...
+    sklearn.utils._param_validation.InvalidParameterError: The 'ls' parameter ...
+    """
+    for config in configs:
+        estimator(config)._validate_params()  # scikit-learn's check, no fit
+
+
 def codes_stage(X, config, graph=None, graph_key=None, cache=None, x_key=None):
     """Transductive codes of X (fit_transform), learned once per key.
 

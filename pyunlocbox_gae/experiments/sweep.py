@@ -204,6 +204,7 @@ def sweep(param, values, config=None, output=None, progress=True, plots=True):
     if not values:
         raise ValueError("give at least one value to sweep")
     config = make_config(config)
+    stages.check_estimators(make_config(config, **{param: v}) for v in values)
     config.pop(param)
     payload = dict(
         kind=RESULTS_KIND,
