@@ -494,9 +494,10 @@ class GraphAutoEncoder(
         if reset and self.n_atoms > X.shape[0]:
             raise ValueError(
                 f"n_atoms={self.n_atoms} is more than the {X.shape[0]} samples "
-                "of X: with as many atoms as samples the auto-encoder can store "
-                "each sample as its own atom and learns nothing; use "
-                f"n_atoms <= {X.shape[0]} (or more samples)"
+                "of X: one atom per sample already reproduces X exactly with "
+                "one non-zero code each (a memorised, useless dictionary), so "
+                f"more atoms only add cost; use n_atoms <= {X.shape[0]} (or "
+                "more samples)"
             )
         return X
 

@@ -261,7 +261,8 @@ CASES = [
         "n_atoms > n_samples",
         fit(n_atoms=13),
         ValueError,
-        r"n_atoms=13 is more than the 12 samples .* use n_atoms <= 12",
+        r"n_atoms=13 is more than the 12 samples .* memorised, useless .* use "
+        "n_atoms <= 12",
     ),
     Case(
         "negative weight",
