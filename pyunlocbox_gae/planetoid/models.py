@@ -102,7 +102,7 @@ class _Planetoid(BaseEstimator):
         "window": [Interval(Integral, 1, None, closed="left")],
         "walk_length": [Interval(Integral, 2, None, closed="left")],
         "n_walks": [Interval(Integral, 1, None, closed="left")],
-        "label_context": [Interval(Real, 0, 1, closed="both")],
+        "label_context": [Interval(Real, 0, 1, closed="both"), None],
         "negative": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "graph_batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -124,7 +124,7 @@ class _Planetoid(BaseEstimator):
         window=3,
         walk_length=10,
         n_walks=10,
-        label_context=0.2,
+        label_context=None,
         negative=5,
         batch_size=200,
         graph_batch_size=200,
@@ -218,7 +218,9 @@ class _Planetoid(BaseEstimator):
     def _sample_context(self, rng, walks, labelled, y_node):
         """A batch of (centre, context, gamma) triplets (Algorithm 1 of the paper)."""
         B, k, n_nodes = self.graph_batch_size, self.negative, len(y_node)
-        n_label = rng.binomial(B, self.label_context) if len(labelled) > 1 else 0
+        share = self.label_context
+        share = self._default_label_context if share is None else share
+        n_label = rng.binomial(B, share) if len(labelled) > 1 else 0
         i_g, c_g = window_pairs(walks, self.window, B - n_label, random_state=rng)
         # Label context: a labelled node and a random node of its class.
         ylab = y_node[labelled]
@@ -365,8 +367,13 @@ class PlanetoidT(_Planetoid):
     window, walk_length, n_walks : int
         Graph context: vertices at most `window` steps apart on `n_walks`
         walks of `walk_length` from every vertex (the paper: 3, 10).
-    label_context : float in [0, 1]
-        Fraction of context pairs drawn from the labels (same class).
+    label_context : float in [0, 1] or None
+        Fraction of context pairs drawn from the labels (same class). None:
+        0 for Planetoid-T, 0.2 for Planetoid-I. Measured on synthetic
+        graphs (docs/embedding.md), the label context lowers Planetoid-T's
+        accuracy (the labelled nodes' free embeddings then encode their
+        labels, which the test nodes' embeddings cannot) and raises
+        Planetoid-I's.
     negative : int
         Negative pairs per positive pair.
     batch_size, graph_batch_size : int
@@ -402,6 +409,7 @@ class PlanetoidT(_Planetoid):
     """
 
     _decayed = ("W1", "W2", "V1", "V2")
+    _default_label_context = 0.0
 
     def _init_embedding(self, n_nodes, n_features, n_classes, rng, dtype):
         d, h = self.n_components, self.hidden
@@ -464,6 +472,7 @@ class PlanetoidI(_Planetoid):
     """
 
     _decayed = ("W1", "We", "V1", "V2")
+    _default_label_context = 0.2
 
     def _init_embedding(self, n_nodes, n_features, n_classes, rng, dtype):
         d = self.n_components
