@@ -30,7 +30,7 @@ keeps the parameters of the best validation accuracy.
 Implementation: plain NumPy with analytic gradients (checked against finite
 differences in the tests) and Adam. An autograd library (PyTorch) would be a
 heavy new dependency for two shallow networks whose gradients are a few
-matrix products; Adam is hand-written (15 lines) for the same reason, with
+matrix products; Adam is hand-written (:mod:`._adam`) for the same reason, with
 lazy updates of the embedding tables so that a batch costs O(batch), not
 O(n_nodes).
 """
@@ -44,6 +44,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from pyunlocbox_gae.planetoid._adam import Adam
 from pyunlocbox_gae.walks import as_adjacency, random_walks, window_pairs
 
 
@@ -59,38 +60,6 @@ def _rows(X, idx):
 def _glorot(rng, shape, dtype):
     bound = np.sqrt(6.0 / sum(shape))
     return rng.uniform(-bound, bound, shape).astype(dtype)
-
-
-class _Adam:
-    """Adam; a gradient given as (rows, values) updates only those rows."""
-
-    def __init__(self, params, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.lr, self.b1, self.b2, self.eps = lr, beta1, beta2, eps
-        self.m = {k: np.zeros_like(v) for k, v in params.items()}
-        self.v = {k: np.zeros_like(v) for k, v in params.items()}
-        self.t = dict.fromkeys(params, 0)
-
-    def step(self, params, grads):
-        for k, g in grads.items():
-            self.t[k] += 1
-            t = self.t[k]
-            scale = self.lr * np.sqrt(1 - self.b2**t) / (1 - self.b1**t)
-            if isinstance(g, tuple):  # sparse rows: aggregate repeats first
-                rows, vals = g
-                rows, inv = np.unique(rows, return_inverse=True)
-                agg = np.zeros((len(rows), vals.shape[1]), dtype=vals.dtype)
-                np.add.at(agg, inv, vals)
-                m = self.b1 * self.m[k][rows] + (1 - self.b1) * agg
-                v = self.b2 * self.v[k][rows] + (1 - self.b2) * agg * agg
-                self.m[k][rows], self.v[k][rows] = m, v
-                params[k][rows] -= scale * m / (np.sqrt(v) + self.eps)
-            else:
-                m, v = self.m[k], self.v[k]
-                m *= self.b1
-                m += (1 - self.b1) * g
-                v *= self.b2
-                v += (1 - self.b2) * g * g
-                params[k] -= scale * m / (np.sqrt(v) + self.eps)
 
 
 class _Planetoid(BaseEstimator):
@@ -298,7 +267,7 @@ class _Planetoid(BaseEstimator):
         rng = check_random_state(self.random_state)
         dtype = X.dtype
         p = self._init_params(n, X.shape[1], len(self.classes_), rng, dtype)
-        opt = _Adam(p, self.learning_rate)
+        opt = Adam(p, self.learning_rate)
         walks = random_walks(A, self.n_walks, self.walk_length, random_state=rng)
 
         def context_step():
