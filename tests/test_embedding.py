@@ -285,8 +285,9 @@ def test_cli_reads_hdf5_graph(tmp_path, sbm):
     from pyunlocbox_gae.cli import embed as cli_embed
 
     A = sbm[0]
-    with store.write_h5(tmp_path / "g.h5", "graph", shape=A.shape) as f:
-        g = f.create_group("W")
+    with store.write_h5(tmp_path / "g.h5", "graph") as f:
+        g = f.create_group("W")  # the layout of pyunlocbox_gae.graphs.save_graph
+        g.attrs["shape"] = A.shape
         for k in ("data", "indices", "indptr"):
             g.create_dataset(k, data=getattr(A, k))
     # the layout read when pyunlocbox_gae.graphs (and its load_graph) is absent
