@@ -206,8 +206,9 @@ def add_commands(subparsers):
         "--methods",
         nargs="+",
         choices=METHOD_NAMES,
+        metavar="METHOD",
         default=list(METHOD_NAMES),
-        help="methods to run (default all)",
+        help=f"methods to run, among {', '.join(METHOD_NAMES)} (default all)",
     )
     q.add_argument("--n-val", type=_positive, default=500, help="validation nodes")
     q.add_argument(
