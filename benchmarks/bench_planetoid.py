@@ -44,7 +44,7 @@ def main():
     if args.folder:
         data = load_planetoid(args.folder, args.name)
     else:
-        n_val = min(500, args.nodes // 5)
+        n_val = min(500, args.nodes // 5)  # the public split: 20 per class, 500, 1000
         data = make_sbm_dataset(
             args.nodes,
             args.classes,
@@ -54,7 +54,7 @@ def main():
             words_per_node=18,
             feature_signal=args.signal,
             n_val=n_val,
-            n_test=min(1000, args.nodes // 3),
+            n_test=min(1000, args.nodes - n_val - 20 * args.classes),
             random_state=0,
         )
     print(data.summary())
