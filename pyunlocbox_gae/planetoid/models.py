@@ -47,7 +47,7 @@ from sklearn.utils.validation import check_is_fitted
 from pyunlocbox_gae.planetoid._adam import Adam
 from pyunlocbox_gae.walks import as_adjacency, random_walks, window_pairs
 
-#: Positive context pairs per node of the default pre-training.
+#: Positive context pairs per node of Planetoid-T's default pre-training.
 PRETRAIN_PAIRS_PER_NODE = 400
 
 
@@ -77,7 +77,7 @@ class _Planetoid(BaseEstimator):
         "label_context": [Interval(Real, 0, 1, closed="both"), None],
         "negative": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "graph_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "graph_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "l2": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -99,7 +99,7 @@ class _Planetoid(BaseEstimator):
         label_context=None,
         negative=5,
         batch_size=200,
-        graph_batch_size=1000,
+        graph_batch_size=None,
         learning_rate=0.01,
         l2=5e-4,
         max_iter=500,
@@ -189,7 +189,7 @@ class _Planetoid(BaseEstimator):
     # -- sampling -------------------------------------------------------
     def _sample_context(self, rng, walks, labelled, y_node):
         """A batch of (centre, context, gamma) triplets (Algorithm 1 of the paper)."""
-        B, k, n_nodes = self.graph_batch_size, self.negative, len(y_node)
+        B, k, n_nodes = self.graph_batch_size_, self.negative, len(y_node)
         share = self.label_context
         share = self._default_label_context if share is None else share
         n_label = rng.binomial(B, share) if len(labelled) > 1 else 0
@@ -213,6 +213,18 @@ class _Planetoid(BaseEstimator):
         n_pos = len(i_g) + len(i_l)
         gamma = np.r_[np.ones(n_pos), -np.ones(len(i_ng) + len(i_nl))]
         return np.r_[i_g, i_l, i_ng, i_nl], np.r_[c_g, c_l, c_ng, c_nl], gamma
+
+    def _schedule(self, n_nodes):
+        """Context batch size and pre-training steps (defaults per model)."""
+        B = self.graph_batch_size
+        B = self._default_graph_batch_size if B is None else B
+        steps = self.pretrain_steps
+        if steps is None:
+            steps = 200
+            if self._sized_pretraining:
+                pairs = PRETRAIN_PAIRS_PER_NODE * n_nodes / B
+                steps = max(steps, int(np.ceil(pairs)))
+        return B, steps
 
     # -- fitting --------------------------------------------------------
     def _check_X(self, X):
@@ -287,10 +299,7 @@ class _Planetoid(BaseEstimator):
             return loss
 
         self.loss_curve_ = []
-        self.pretrain_steps_ = self.pretrain_steps
-        if self.pretrain_steps_ is None:
-            pairs = PRETRAIN_PAIRS_PER_NODE * n / self.graph_batch_size
-            self.pretrain_steps_ = max(200, int(np.ceil(pairs)))
+        self.graph_batch_size_, self.pretrain_steps_ = self._schedule(n)
         for _ in range(self.pretrain_steps_):
             context_step()
         best, self.best_iter_ = -1.0, 0
@@ -352,8 +361,11 @@ class PlanetoidT(_Planetoid):
         Planetoid-I's.
     negative : int
         Negative pairs per positive pair.
-    batch_size, graph_batch_size : int
-        Labelled nodes and positive context pairs per step.
+    batch_size : int
+        Labelled nodes per step.
+    graph_batch_size : int or None
+        Positive context pairs per step. None: 1000 for Planetoid-T, 200 for
+        Planetoid-I.
     learning_rate : float
         Adam step.
     l2 : float
@@ -363,12 +375,15 @@ class PlanetoidT(_Planetoid):
         `label_steps` labelled steps, after the pre-training; the validation
         accuracy is checked every `eval_every` rounds.
     pretrain_steps : int or None
-        Context steps before the first labelled step. None: enough for
-        about 400 positive pairs per node, at least 200 steps (a fixed
-        number under-trains the free embeddings of large graphs: on a
-        Cora-sized graph, 200 steps of 200 pairs left Planetoid-T below the
-        features-only baseline, 55% against 58%, and 1,000 steps of 1,000
-        pairs lifted it to 81%).
+        Context steps before the first labelled step. None: for
+        Planetoid-T, enough for about 400 positive pairs per node (at least
+        200 steps), for Planetoid-I 200 steps. Measured on a Cora-sized
+        synthetic graph (docs/embedding.md): a fixed 200 steps of 200 pairs
+        under-trains Planetoid-T's free embeddings (55%, below the 58% of
+        features-only LR; sized pre-training with 1000-pair batches: 81%),
+        while Planetoid-I, whose embedding is a function of the features,
+        does best with the small schedule (79% against 73% with 1000-pair
+        batches).
     random_state : int, RandomState instance or None
 
     Attributes
@@ -393,6 +408,8 @@ class PlanetoidT(_Planetoid):
 
     _decayed = ("W1", "W2", "V1", "V2")
     _default_label_context = 0.0
+    _default_graph_batch_size = 1000
+    _sized_pretraining = True
 
     def _init_embedding(self, n_nodes, n_features, n_classes, rng, dtype):
         d, h = self.n_components, self.hidden
@@ -456,6 +473,8 @@ class PlanetoidI(_Planetoid):
 
     _decayed = ("W1", "We", "V1", "V2")
     _default_label_context = 0.2
+    _default_graph_batch_size = 200
+    _sized_pretraining = False
 
     def _init_embedding(self, n_nodes, n_features, n_classes, rng, dtype):
         d = self.n_components
