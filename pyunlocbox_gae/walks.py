@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 STOP = -1  # fills a walk after a vertex without out-going edges
+_BLOCK = 8192  # walks generated per kernel call
 
 
 def as_adjacency(graph, dtype=None):
@@ -187,9 +188,13 @@ def iter_walks(adjacency, n_walks=80, walk_length=40, *, random_state=None):
     nodes = np.arange(n, dtype=idx)
     for _ in range(int(n_walks)):
         starts = rng.permutation(nodes)
-        uniforms = rng.random_sample((n, int(walk_length) - 1))
         out = np.empty((n, int(walk_length)), dtype=idx)
-        _walk_kernel(indptr, indices, cdf, starts, uniforms, out)
+        # Uniforms by blocks of rows: the same stream as one (n, length-1)
+        # draw, without its float64 array (8x the walks' own memory).
+        for a in range(0, n, _BLOCK):
+            b = min(a + _BLOCK, n)
+            uniforms = rng.random_sample((b - a, int(walk_length) - 1))
+            _walk_kernel(indptr, indices, cdf, starts[a:b], uniforms, out[a:b])
         yield out
 
 

@@ -11,7 +11,7 @@ from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
-from pyunlocbox_gae import embedding
+from pyunlocbox_gae import embedding, walks
 from pyunlocbox_gae.cli import main
 from pyunlocbox_gae.embedding import (
     DeepWalk,
@@ -120,6 +120,14 @@ def test_walks_reproducible_under_seed(weighted_digraph):
     assert (one != other).any()
     streamed = np.concatenate(list(iter_walks(weighted_digraph, 3, 10, random_state=5)))
     np.testing.assert_array_equal(one, streamed)
+
+
+def test_walks_do_not_depend_on_the_block_size(weighted_digraph, monkeypatch):
+    whole = random_walks(weighted_digraph, 3, 10, random_state=5)
+    monkeypatch.setattr(walks, "_BLOCK", 7)  # 30 vertices: 5 blocks per pass
+    np.testing.assert_array_equal(
+        random_walks(weighted_digraph, 3, 10, random_state=5), whole
+    )
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5])
