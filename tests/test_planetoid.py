@@ -185,6 +185,24 @@ def test_gradients_match_finite_differences(cls, sparse_features, rng):
     _check_gradients(lambda: model._context(p, X, i, c, gamma)[0], p, grads, rng)
 
 
+def test_context_loss_stable_for_large_scores():
+    """Scores of +-1e4 in float32: no overflow warning, exact limits."""
+    model = PlanetoidT(n_components=2, hidden=2)
+    p = model._init_params(4, 3, 2, check_random_state(0), np.float32)
+    p["E"][:] = 100
+    p["C"][:] = 50
+    X = np.ones((4, 3), np.float32)
+    gamma = np.array([1.0, -1.0], np.float32)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        loss, grads = model._context(p, X, np.array([0, 1]), np.array([2, 3]), gamma)
+    # pair 1 is right (loss 0, gradient 0), pair 2 wrong by 1e4: loss 1e4 / 2
+    assert loss == pytest.approx(5000.0)
+    rows, g = grads["C"]
+    np.testing.assert_allclose(g[0], 0)
+    np.testing.assert_allclose(g[1], 0.5 * 100)  # -gamma * 1 * e_i / 2
+    assert g.dtype == np.float32
+
+
 @pytest.mark.parametrize("method", ["planetoid_t", "planetoid_i"])
 def test_planetoid_beats_features_only_and_needs_the_graph(sbm, method):
     lr = cmp.run_method("features_lr", sbm)

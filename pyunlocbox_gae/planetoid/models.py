@@ -39,6 +39,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
@@ -181,7 +182,8 @@ class _Planetoid(BaseEstimator):
         Cc = p["C"][c]
         s = gamma * np.einsum("ij,ij->i", E, Cc)
         loss = float(np.logaddexp(0, -s).mean())
-        g = (-gamma / (1 + np.exp(s)) / len(i)).astype(E.dtype)[:, None]
+        # d/ds log(1 + e^-s) = -sigmoid(-s); expit does not overflow
+        g = (-gamma * expit(-s) / len(i)).astype(E.dtype)[:, None]
         grads = {"C": (c, g * E)}
         grads.update(self._embed_grad(p, X, i, g * Cc, cache))
         return loss, grads
