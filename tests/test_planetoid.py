@@ -93,6 +93,21 @@ def test_unpickler_admits_the_format(tmp_path):
     assert back["g"] == {0: [1, 2]} and back["s"] == 1.5
 
 
+# pickle.dumps(defaultdict(list, {0: [1, 2], 1: [0], 2: [0]}), 2) by Python 2.7.18,
+# as the .graph files were written: it names __builtin__.list
+PY2_GRAPH = (
+    b"\x80\x02ccollections\ndefaultdict\nq\x00c__builtin__\nlist\nq\x01\x85q\x02Rq"
+    b"\x03(K\x00]q\x04(K\x01K\x02eK\x01]q\x05K\x00aK\x02]q\x06K\x00au."
+)
+
+
+def test_unpickler_reads_a_python2_graph(tmp_path):
+    path = tmp_path / "ind.x.graph"
+    path.write_bytes(PY2_GRAPH)
+    graph = safe_load_pickle(path)
+    assert graph == {0: [1, 2], 1: [0], 2: [0]} and graph.default_factory is list
+
+
 # -- the loader ---------------------------------------------------------------------
 
 
