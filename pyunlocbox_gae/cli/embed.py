@@ -51,25 +51,9 @@ def read_graph(path):
             raise ValueError(
                 f"{path} is not a scipy sparse matrix saved by save_npz ({err})"
             ) from None
-    try:  # the graph files of pyunlocbox_gae.graphs, when that module is there
-        from pyunlocbox_gae.graphs import load_graph
-    except ImportError:
-        return as_adjacency(_read_h5_csr(path))
+    from pyunlocbox_gae.graphs import load_graph
+
     return as_adjacency(load_graph(path))
-
-
-def _read_h5_csr(path):
-    """CSR parts (data, indices, indptr) at the root or in a W/adjacency group."""
-    with store.open_h5(path, "graph") as f:
-        for group in (f, f.get("W"), f.get("adjacency")):
-            if group is not None and all(k in group for k in ("data", "indices")):
-                indptr = group["indptr"][...]
-                n = len(indptr) - 1
-                shape = tuple(group.attrs.get("shape", f.attrs.get("shape", (n, n))))
-                return sp.csr_matrix(
-                    (group["data"][...], group["indices"][...], indptr), shape=shape
-                )
-    raise ValueError(f"{path} holds no CSR adjacency (data, indices, indptr)")
 
 
 def cmd_embed(args):
