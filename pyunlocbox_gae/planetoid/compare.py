@@ -1,0 +1,300 @@
+r"""Baselines and the semi-supervised comparison over seeds.
+
+.. autosummary::
+    METHODS
+    PUBLISHED
+    normalized_adjacency
+    propagate
+    run_method
+    compare
+    format_table
+
+Every method gets the same split: it trains on the labelled training nodes
+(and, for the graph methods, on the graph and the features of every node),
+chooses what it chooses on the validation nodes, and is scored once on the
+test nodes.
+
+* ``features_lr``: logistic regression on the features alone.
+* ``propagated_lr``: logistic regression on :math:`\hat A^k X`, the features
+  averaged k times over neighbourhoods, with
+  :math:`\hat A = D^{-1/2}(A + I)D^{-1/2}` (the SGC baseline, Wu et al.
+  2019).
+* ``gae``: the graph auto-encoder of this package with the citation graph as
+  its Dirichlet graph and the features as X; logistic regression on the
+  codes.
+* ``planetoid_t``, ``planetoid_i``: :mod:`pyunlocbox_gae.planetoid.models`.
+"""
+
+import logging
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+from pyunlocbox_gae.planetoid.models import PlanetoidI, PlanetoidT
+from pyunlocbox_gae.walks import as_adjacency
+
+METHODS = ("features_lr", "propagated_lr", "gae", "planetoid_t", "planetoid_i")
+
+#: Test accuracy (%) on the public split, as published: Planetoid (Yang et
+#: al. 2016, Table 3), GCN (Kipf and Welling 2017), GAT (Velickovic et al.
+#: 2018).
+PUBLISHED = {
+    "cora": {"planetoid_t": 75.7, "planetoid_i": 61.2, "gcn": 81.5, "gat": 83.0},
+    "citeseer": {"planetoid_t": 62.9, "planetoid_i": 64.7, "gcn": 70.3, "gat": 72.5},
+}
+
+_CS = (0.01, 0.1, 1.0, 10.0, 100.0)
+
+
+def normalized_adjacency(adjacency, self_loops=True):
+    """The symmetrically normalised adjacency D^-1/2 (A + I) D^-1/2, CSR.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[0, 1.0], [1.0, 0]])
+    >>> normalized_adjacency(A).toarray()
+    array([[0.5, 0.5],
+           [0.5, 0.5]])
+    """
+    A = as_adjacency(adjacency)
+    if self_loops:
+        A = A + sp.identity(A.shape[0], dtype=A.dtype, format="csr")
+    d = np.asarray(A.sum(axis=1)).ravel()
+    inv = np.zeros_like(d)
+    np.power(d, -0.5, where=d > 0, out=inv)
+    D = sp.diags(inv.astype(A.dtype))
+    return sp.csr_matrix(D @ A @ D)
+
+
+def propagate(X, adjacency, k=2):
+    """Features averaged `k` times over the graph: normalized_adjacency^k X.
+
+    Sparse features stay sparse (the neighbourhoods of citation graphs are
+    small), dense stay dense; the dtype of X is kept.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[0, 1.0], [1.0, 0]])
+    >>> propagate(np.array([[1.0], [3.0]], dtype=np.float32), A, k=1)
+    array([[2.],
+           [2.]], dtype=float32)
+    """
+    S = normalized_adjacency(adjacency)
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    S = S.astype(dtype)
+    for _ in range(k):
+        X = S @ X
+    return X
+
+
+def _fit_lr(Z, data, random_state=0):
+    """Logistic regression on the training nodes, C chosen on validation."""
+    best = None
+    y = data.labels
+    for C in _CS:
+        clf = LogisticRegression(C=C, max_iter=2000, random_state=random_state)
+        clf.fit(Z[data.train], y[data.train])
+        acc = clf.score(Z[data.val], y[data.val]) if len(data.val) else 0.0
+        if best is None or acc > best[0]:
+            best = (acc, clf)
+    return best[1]
+
+
+def _lr_accuracy(Z, data, seed):
+    clf = _fit_lr(Z, data, seed)
+    return float(clf.score(Z[data.test], data.labels[data.test]))
+
+
+def _gae_codes(data, seed, n_atoms=64, ld=10.0, ls=0.5, lg=100.0, max_outer=5, **kw):
+    """Codes of the graph auto-encoder with the data's graph as Dirichlet graph."""
+    import pygsp
+
+    from pyunlocbox_gae import GraphAutoEncoder
+
+    for name in ("pygsp", "pygsp.graphs"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    X = data.features
+    X = np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float32)
+    W = as_adjacency(data.adjacency, dtype=np.float32)
+    G = pygsp.graphs.Graph(W, lap_type="normalized")  # isolated nodes: L row 0
+    G.L = sp.csr_matrix(G.L, dtype=np.float32)  # float32 codes, float32 L
+    gae = GraphAutoEncoder(
+        n_atoms,
+        ld=ld,
+        ls=ls,
+        lg=lg,
+        graph=G,
+        max_outer=max_outer,
+        random_state=seed,
+        **kw,
+    )
+    return gae.fit_transform(X)
+
+
+def run_method(name, data, seed=0, **params):
+    """Test accuracy of one method on `data` (a PlanetoidData) for one seed.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`METHODS`.
+    data : PlanetoidData
+    seed : int
+    **params
+        Parameters of the method (``k`` for ``propagated_lr``; those of
+        GraphAutoEncoder for ``gae``; those of PlanetoidT/I).
+
+    Returns
+    -------
+    float
+        Accuracy on ``data.test``.
+
+    Examples
+    --------
+    >>> from pyunlocbox_gae.planetoid import make_sbm_dataset
+    >>> data = make_sbm_dataset(random_state=0)
+    >>> acc = run_method("propagated_lr", data, k=2)
+    >>> bool(acc > run_method("features_lr", data))
+    True
+    """
+    if name == "features_lr":
+        return _lr_accuracy(data.features, data, seed)
+    if name == "propagated_lr":
+        return _lr_accuracy(
+            propagate(data.features, data.adjacency, **params), data, seed
+        )
+    if name == "gae":
+        return _lr_accuracy(_gae_codes(data, seed, **params), data, seed)
+    if name in ("planetoid_t", "planetoid_i"):
+        cls = PlanetoidT if name == "planetoid_t" else PlanetoidI
+        model = cls(random_state=seed, **params)
+        model.fit(
+            data.features,
+            data.y_train(),
+            data.adjacency,
+            validation=(data.val, data.labels[data.val]) if len(data.val) else None,
+        )
+        pred = (
+            model.predict(data.test)
+            if name == "planetoid_t"
+            else model.predict(data.features[data.test])
+        )
+        return float((pred == data.labels[data.test]).mean())
+    raise ValueError(f"unknown method {name!r}; choose among {', '.join(METHODS)}")
+
+
+def compare(
+    data,
+    methods=METHODS,
+    seeds=5,
+    params=None,
+    progress=None,
+    previous=None,
+    checkpoint=None,
+):
+    """Accuracy of every method over seeds, on the data's split.
+
+    Parameters
+    ----------
+    data : PlanetoidData
+    methods : sequence of str
+    seeds : int
+        Seeds 0 .. seeds-1 (the split stays the same; the seed moves the
+        initialisations, walks and samples; the logistic regressions are
+        deterministic).
+    params : dict, optional
+        ``{method: {parameter: value}}``.
+    progress : callable, optional
+        Called with (method, seed, accuracy, seconds) after every run.
+    previous : dict, optional
+        Results of an interrupted call with the same arguments: the runs it
+        holds are reused, not run again.
+    checkpoint : callable, optional
+        Called with the results so far after every run (to save them).
+
+    Returns
+    -------
+    dict
+        ``{"dataset", "summary", "methods": {method: {"accuracy": [...],
+        "mean", "std", "seconds", "published"}}}``, accuracies in %.
+
+    Examples
+    --------
+    >>> from pyunlocbox_gae.planetoid import make_sbm_dataset
+    >>> r = compare(make_sbm_dataset(random_state=0), ["features_lr"], seeds=2)
+    >>> acc = r["methods"]["features_lr"]
+    >>> len(acc["accuracy"]), acc["std"]
+    (2, 0.0)
+    """
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise ValueError(
+            f"unknown method(s) {', '.join(unknown)}; choose among {', '.join(METHODS)}"
+        )
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    params = params or {}
+    published = PUBLISHED.get(data.name.lower(), {})
+    out = {"dataset": data.name, "summary": data.summary(), "methods": {}}
+    done = (previous or {}).get("methods", {})
+    for name in methods:
+        old = done.get(name, {})
+        accs = list(old.get("accuracy", []))[:seeds]
+        seconds = list(old.get("seconds_per_run", []))[: len(accs)]
+        for seed in range(len(accs), seeds):
+            t = time.perf_counter()
+            acc = 100 * run_method(name, data, seed, **params.get(name, {}))
+            seconds.append(time.perf_counter() - t)
+            accs.append(acc)
+            out["methods"][name] = _summary(accs, seconds, published.get(name))
+            if progress is not None:
+                progress(name, seed, acc, seconds[-1])
+            if checkpoint is not None:
+                checkpoint(out)
+        out["methods"][name] = _summary(accs, seconds, published.get(name))
+    for name in ("gcn", "gat"):
+        if name in published:
+            out["methods"].setdefault(name, {"published": published[name]})
+    return out
+
+
+def _summary(accs, seconds, published):
+    return {
+        "accuracy": accs,
+        "mean": float(np.mean(accs)),
+        "std": float(np.std(accs)),
+        "seconds": float(np.mean(seconds)) if seconds else float("nan"),
+        "seconds_per_run": seconds,
+        "published": published,
+    }
+
+
+def format_table(results):
+    """A markdown table of :func:`compare` results.
+
+    Examples
+    --------
+    >>> r = {"dataset": "cora", "methods": {
+    ...     "features_lr": {"mean": 57.1, "std": 0.0, "seconds": 0.5,
+    ...                     "published": None},
+    ...     "gcn": {"published": 81.5}}}
+    >>> print(format_table(r))
+    | method | accuracy (%) | seconds per run | published (%) |
+    |---|---|---|---|
+    | features_lr | 57.1 ± 0.0 | 0.5 | – |
+    | gcn | – | – | 81.5 |
+    """
+    lines = [
+        "| method | accuracy (%) | seconds per run | published (%) |",
+        "|---|---|---|---|",
+    ]
+    for name, r in results["methods"].items():
+        acc = f"{r['mean']:.1f} ± {r['std']:.1f}" if "mean" in r else "–"
+        sec = f"{r['seconds']:.1f}" if "seconds" in r else "–"
+        pub = "–" if r.get("published") is None else f"{r['published']:.1f}"
+        lines.append(f"| {name} | {acc} | {sec} | {pub} |")
+    return "\n".join(lines)

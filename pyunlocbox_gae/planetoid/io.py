@@ -1,0 +1,328 @@
+r"""The public Planetoid data format: a safe loader, its standard split, a writer.
+
+.. autosummary::
+    load_planetoid
+    write_planetoid
+    safe_load_pickle
+    UnsafePickleError
+
+A data set ``<name>`` is eight files in one folder (Yang, Cohen and
+Salakhutdinov 2016, as distributed with Kipf and Welling's GCN code):
+``ind.<name>.x`` / ``.y`` (features and one-hot labels of the labelled
+training nodes), ``.allx`` / ``.ally`` (every node that is not a test node,
+the training nodes first), ``.tx`` / ``.ty`` (the test nodes, in the order of
+``.test.index``), ``.graph`` (a dict of adjacency lists) and ``.test.index``
+(the node index of every test node, one a line).
+
+All but the index are Python pickles, and unpickling runs code: a pickle can
+name any importable callable (``os.system``) and have it called. The loader
+therefore admits only the classes the format uses (NumPy arrays and dtypes,
+SciPy sparse matrices, dict, list, defaultdict) and refuses anything else
+before it is imported.
+"""
+
+import collections
+import copyreg
+import pickle
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from pyunlocbox_gae import store
+from pyunlocbox_gae.planetoid.data import PlanetoidData
+
+PARTS = ("x", "y", "tx", "ty", "allx", "ally", "graph")
+
+
+class UnsafePickleError(ValueError, pickle.UnpicklingError):
+    """A pickle names a class or function outside the Planetoid format."""
+
+
+def _latin1_encode(text, encoding="utf-8"):
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise UnsafePickleError(
+            f"refusing _codecs.encode with encoding {encoding!r} in a pickle"
+        )
+    return text.encode("latin1")
+
+
+def _allowed_globals():
+    reconstruct = np.zeros(1).__reduce__()[0]  # NumPy's array rebuilder
+    scalar = np.float64(0).__reduce__()[0]  # NumPy's scalar rebuilder
+    allowed = {}
+    # NumPy 1 pickles name numpy.core, NumPy 2 numpy._core: admit both.
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed[module, "_reconstruct"] = reconstruct
+        allowed[module, "scalar"] = scalar
+    allowed["numpy", "ndarray"] = np.ndarray
+    allowed["numpy", "dtype"] = np.dtype
+    # Old SciPy pickles name the public modules, new ones the private ones.
+    for kind in ("csr", "csc", "coo", "lil"):
+        cls = getattr(sp, f"{kind}_matrix")
+        for module in (f"scipy.sparse.{kind}", f"scipy.sparse._{kind}"):
+            allowed[module, f"{kind}_matrix"] = cls
+    # Python 2 pickles name copy_reg and __builtin__.
+    for module in ("copy_reg", "copyreg"):
+        allowed[module, "_reconstructor"] = copyreg._reconstructor
+    for module in ("__builtin__", "builtins"):
+        for cls in (object, list, dict, set, tuple, int, float):
+            allowed[module, cls.__name__] = cls
+    # Python 3 writes bytes at protocol 2 as _codecs.encode(text, "latin1").
+    allowed["_codecs", "encode"] = _latin1_encode
+    allowed["collections", "defaultdict"] = collections.defaultdict
+    allowed["collections", "OrderedDict"] = collections.OrderedDict
+    return allowed
+
+
+_ALLOWED = _allowed_globals()
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only the globals of the Planetoid format."""
+
+    def __init__(self, file, source):
+        super().__init__(file, encoding="latin1")  # NumPy arrays from Python 2
+        self.source = source
+
+    def find_class(self, module, name):
+        try:
+            return _ALLOWED[module, name]
+        except KeyError:
+            raise UnsafePickleError(
+                f"{self.source}: refusing to load '{module}.{name}' from a pickle: "
+                "Planetoid files hold only NumPy arrays, SciPy sparse matrices, "
+                "dicts and lists, so this file is not a Planetoid file or was "
+                "tampered with; do not use it"
+            ) from None
+
+    def persistent_load(self, pid):
+        raise UnsafePickleError(
+            f"{self.source}: refusing a pickle with persistent ids (not a "
+            "Planetoid file)"
+        )
+
+
+def safe_load_pickle(path):
+    """Unpickle a file admitting only the types of the Planetoid format.
+
+    Raises
+    ------
+    UnsafePickleError (a ValueError)
+        If the pickle names any other class or function; nothing it names
+        is imported or called.
+    ValueError
+        If the file is not a readable pickle.
+
+    Examples
+    --------
+    >>> import os, pickle, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "evil")
+    >>> with open(path, "wb") as f:
+    ...     pickle.dump(os.system, f)
+    >>> safe_load_pickle(path)
+    Traceback (most recent call last):
+    ...
+    pyunlocbox_gae.planetoid.io.UnsafePickleError: ...refusing to load 'posix.system'...
+    """
+    path = Path(path)
+    with open(path, "rb") as f:
+        try:
+            return _RestrictedUnpickler(f, path).load()
+        except UnsafePickleError:
+            raise
+        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError) as err:
+            raise ValueError(
+                f"{path} is not a readable Planetoid pickle ({err}); download the "
+                "file again"
+            ) from None
+
+
+def _paths(folder, name):
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder of Planetoid files")
+    paths = {part: folder / f"ind.{name}.{part}" for part in PARTS}
+    paths["test.index"] = folder / f"ind.{name}.test.index"
+    missing = [p.name for p in paths.values() if not p.exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{folder} lacks the Planetoid file(s) {', '.join(missing)} of data set "
+            f"{name!r} (is --name right?)"
+        )
+    return paths
+
+
+def _matrix(value, path, ndim_name):
+    if sp.issparse(value):
+        # Rebuild from the arrays: old pickles carry attributes that newer
+        # SciPy versions no longer have.
+        value = sp.csr_matrix(value.tocsr() if value.format != "csr" else value)
+        return sp.csr_matrix(
+            (value.data, value.indices, value.indptr), shape=value.shape
+        )
+    if isinstance(value, np.ndarray) and value.ndim == 2:
+        return value
+    raise ValueError(
+        f"{path} should hold a 2-D {ndim_name} matrix, got {type(value).__name__}"
+    )
+
+
+def _labels(onehot):
+    onehot = np.asarray(onehot.todense() if sp.issparse(onehot) else onehot)
+    labels = onehot.argmax(axis=1).astype(np.int64)
+    labels[onehot.sum(axis=1) == 0] = -1  # unlabelled rows (Citeseer has some)
+    return labels
+
+
+def load_planetoid(folder, name, n_val=500):
+    """Load a Planetoid data set and its standard split.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Folder holding the ``ind.<name>.*`` files.
+    name : str
+        ``cora``, ``citeseer``, ``pubmed`` or any other name in the format.
+    n_val : int, default=500
+        Validation nodes: those right after the training nodes.
+
+    Returns
+    -------
+    PlanetoidData
+        Nodes ordered as in the graph; ``train`` is the labelled nodes of
+        ``.y`` (20 per class in the public splits), ``val`` the next `n_val`
+        nodes, ``test`` the nodes of ``.test.index`` (1,000).
+
+    Notes
+    -----
+    Citeseer lists test nodes whose index range has gaps: some nodes of the
+    graph are in no file. As in Kipf and Welling's loader they get zero
+    features and no label (-1 here) and are in no part of the split.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pyunlocbox_gae.planetoid import make_sbm_dataset
+    >>> data = make_sbm_dataset(random_state=0)
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = write_planetoid(folder, "toy", data)
+    >>> back = load_planetoid(folder, "toy", n_val=100)
+    >>> len(back.train), len(back.val), len(back.test), back.n_nodes
+    (60, 100, 200, 600)
+    """
+    paths = _paths(folder, name)
+    parts = {part: safe_load_pickle(paths[part]) for part in PARTS}
+    try:
+        test_index = np.loadtxt(paths["test.index"], dtype=np.int64, ndmin=1)
+    except ValueError as err:
+        raise ValueError(
+            f"{paths['test.index']}: not a list of integers ({err})"
+        ) from None
+    x, allx, tx = (_matrix(parts[p], paths[p], "feature") for p in ("x", "allx", "tx"))
+    y, ally, ty = (_matrix(parts[p], paths[p], "label") for p in ("y", "ally", "ty"))
+    graph = parts["graph"]
+    if not isinstance(graph, dict):
+        raise ValueError(f"{paths['graph']} should hold a dict of adjacency lists")
+    n_allx, n_train = allx.shape[0], y.shape[0]
+    checks = [
+        (x.shape[0] == n_train, "x and y have different numbers of rows"),
+        (tx.shape[0] == ty.shape[0] == len(test_index), "tx, ty, test.index differ"),
+        (ally.shape[0] == n_allx, "allx and ally have different numbers of rows"),
+        (len(test_index) == 0 or test_index.min() >= n_allx, "test nodes overlap allx"),
+        (n_train + n_val <= n_allx, f"fewer than {n_train} + {n_val} non-test nodes"),
+        (len(np.unique(test_index)) == len(test_index), "repeated test indices"),
+    ]
+    for ok, what in checks:
+        if not ok:
+            raise ValueError(f"{folder}: inconsistent Planetoid files ({what})")
+    neighbours = [np.asarray(list(v), dtype=np.int64) for v in graph.values()]
+    keys = np.fromiter(graph.keys(), dtype=np.int64, count=len(graph))
+    top = max([n_allx - 1, *test_index.tolist(), *keys.tolist()] + [0])
+    top = max(top, max((int(v.max()) for v in neighbours if len(v)), default=0))
+    n = top + 1
+
+    # Row of every node in [allx; tx; a zero row]; the nodes in no file (the
+    # Citeseer gaps) point at the zero row.
+    row = np.full(n, n_allx + len(test_index), dtype=np.int64)
+    row[:n_allx] = np.arange(n_allx)
+    row[test_index] = n_allx + np.arange(len(test_index))
+    feats = sp.vstack([allx, tx, sp.csr_matrix((1, allx.shape[1]))], format="csr")
+    features = feats[row].astype(np.float32)
+    labels = np.r_[_labels(ally), _labels(ty), -1][row]
+
+    counts = np.array([len(v) for v in neighbours])
+    src, dst = np.repeat(keys, counts), np.concatenate(neighbours + [np.zeros(0, int)])
+    A = sp.csr_matrix(
+        (np.ones(2 * len(src), dtype=np.float32), (np.r_[src, dst], np.r_[dst, src])),
+        shape=(n, n),
+    )
+    A.data[:] = 1  # undirected 0/1 graph (as networkx.from_dict_of_lists)
+    return PlanetoidData(
+        name=name,
+        features=features,
+        labels=labels,
+        adjacency=A,
+        train=np.arange(n_train),
+        val=np.arange(n_train, n_train + n_val),
+        test=np.sort(test_index),
+    )
+
+
+def write_planetoid(folder, name, data, drop=(), random_state=0):
+    """Write a data set in the Planetoid format (for tests and examples).
+
+    Nodes are renumbered as the format wants them: training nodes first,
+    then validation nodes, then the other non-test nodes, then the test
+    nodes, listed in ``.test.index`` in a shuffled order.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Existing folder.
+    name : str
+    data : PlanetoidData
+    drop : sequence of int
+        Test nodes (original indices) to leave out of every file except the
+        graph, which reproduces the Citeseer gaps.
+    random_state : int
+        Seed of the test-index order.
+
+    Returns
+    -------
+    ndarray
+        ``order``: node ``i`` of the files is node ``order[i]`` of `data`.
+    """
+    drop = np.asarray(drop, dtype=np.int64)
+    if not np.isin(drop, data.test).all():
+        raise ValueError("drop must list test nodes only")
+    rest = np.setdiff1d(np.arange(data.n_nodes), np.r_[data.train, data.val, data.test])
+    order = np.r_[data.train, data.val, rest, data.test]
+    new = np.empty_like(order)
+    new[order] = np.arange(len(order))
+    n_allx = len(order) - len(data.test)
+    kept = np.setdiff1d(data.test, drop)
+    test_new = np.random.default_rng(random_state).permutation(new[kept])
+    X = sp.csr_matrix(data.features, dtype=np.float32)
+    onehot = np.eye(data.n_classes, dtype=np.int64)[data.labels]
+    A = sp.csr_matrix(data.adjacency)[order][:, order]
+    graph = collections.defaultdict(list)
+    for i in range(len(order)):
+        graph[i] = A.indices[A.indptr[i] : A.indptr[i + 1]].tolist()
+    parts = dict(
+        x=X[data.train],
+        y=onehot[data.train],
+        allx=X[order[:n_allx]],
+        ally=onehot[order[:n_allx]],
+        tx=X[order[test_new]],
+        ty=onehot[order[test_new]],
+        graph=graph,
+    )
+    folder = Path(folder)
+    for part, value in parts.items():
+        with store.atomic_path(folder / f"ind.{name}.{part}") as tmp:
+            with open(tmp, "wb") as f:
+                pickle.dump(value, f, protocol=2)
+    with store.atomic_path(folder / f"ind.{name}.test.index") as tmp:
+        tmp.write_text("".join(f"{i}\n" for i in test_new))
+    return order

@@ -1,0 +1,345 @@
+"""Planetoid format, restricted unpickler, Planetoid-T/-I, baselines and CLI."""
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.utils import check_random_state
+
+from pyunlocbox_gae.cli import main
+from pyunlocbox_gae.planetoid import (
+    PlanetoidI,
+    PlanetoidT,
+    UnsafePickleError,
+    load_planetoid,
+    make_sbm_dataset,
+    safe_load_pickle,
+    write_planetoid,
+)
+from pyunlocbox_gae.planetoid import compare as cmp
+
+
+@pytest.fixture(scope="module")
+def sbm():
+    """Labels follow the blocks; 20 words of 300 carry the class weakly."""
+    return make_sbm_dataset(600, 3, 300, words_per_node=20, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def standard(tmp_path_factory):
+    """A Planetoid-format folder with the public split's sizes and 7 gaps."""
+    data = make_sbm_dataset(
+        2000, 4, 50, n_per_class=20, n_val=500, n_test=1000, random_state=1
+    )
+    folder = tmp_path_factory.mktemp("planetoid")
+    drop = data.test[::150][:7]
+    order = write_planetoid(folder, "toy", data, drop=drop)
+    return data, folder, order, drop
+
+
+# -- the restricted unpickler ------------------------------------------------------
+
+
+class _Payload:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.path}",)
+
+
+def test_unpickler_refuses_code_execution(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "ind.toy.x"
+    evil.write_bytes(pickle.dumps(_Payload(marker), protocol=2))
+    with pytest.raises(
+        UnsafePickleError, match=r"refusing to load '(posix|nt)\.system'"
+    ):
+        safe_load_pickle(evil)
+    assert not marker.exists()  # nothing was run
+
+
+def test_unpickler_refuses_other_classes(tmp_path):
+    from collections import Counter
+
+    path = tmp_path / "p"
+    path.write_bytes(pickle.dumps({"a": Counter("ab")}, protocol=2))
+    with pytest.raises(ValueError, match=r"refusing to load 'collections\.Counter'"):
+        safe_load_pickle(path)
+    path.write_bytes(pickle.dumps(b"\xff".decode("latin1").encode("utf-16"), 2))
+    assert safe_load_pickle(path) == b"\xff".decode("latin1").encode("utf-16")
+    path.write_bytes(b"\x80\x02garbage")
+    with pytest.raises(ValueError, match="is not a readable Planetoid pickle"):
+        safe_load_pickle(path)
+
+
+def test_unpickler_admits_the_format(tmp_path):
+    from collections import defaultdict
+
+    value = dict(
+        x=sp.csr_matrix(np.eye(3, dtype=np.float32)),
+        y=np.eye(3, dtype=np.int64),
+        g=defaultdict(list, {0: [1, 2]}),
+        s=np.float64(1.5),
+    )
+    path = tmp_path / "ok"
+    path.write_bytes(pickle.dumps(value, protocol=2))
+    back = safe_load_pickle(path)
+    assert (back["x"] != value["x"]).nnz == 0 and back["x"].dtype == np.float32
+    np.testing.assert_array_equal(back["y"], value["y"])
+    assert back["g"] == {0: [1, 2]} and back["s"] == 1.5
+
+
+# pickle.dumps(defaultdict(list, {0: [1, 2], 1: [0], 2: [0]}), 2) by Python 2.7.18,
+# as the .graph files were written: it names __builtin__.list
+PY2_GRAPH = (
+    b"\x80\x02ccollections\ndefaultdict\nq\x00c__builtin__\nlist\nq\x01\x85q\x02Rq"
+    b"\x03(K\x00]q\x04(K\x01K\x02eK\x01]q\x05K\x00aK\x02]q\x06K\x00au."
+)
+
+
+def test_unpickler_reads_a_python2_graph(tmp_path):
+    path = tmp_path / "ind.x.graph"
+    path.write_bytes(PY2_GRAPH)
+    graph = safe_load_pickle(path)
+    assert graph == {0: [1, 2], 1: [0], 2: [0]} and graph.default_factory is list
+
+
+# -- the loader ---------------------------------------------------------------------
+
+
+def test_standard_split_sizes_and_citeseer_gaps(standard):
+    data, folder, order, drop = standard
+    back = load_planetoid(folder, "toy")
+    assert len(back.train) == 80 and len(back.val) == 500
+    assert len(back.test) == 1000 - len(drop)
+    assert (np.bincount(back.labels[back.train]) == 20).all()  # 20 per class
+    assert np.intersect1d(back.train, back.val).size == 0
+    assert np.intersect1d(back.val, back.test).size == 0
+    # every node as in the data, renumbered by `order`
+    assert back.n_nodes == data.n_nodes
+    gaps = np.flatnonzero(np.isin(order, drop))
+    known = np.setdiff1d(np.arange(back.n_nodes), gaps)
+    np.testing.assert_array_equal(back.labels[known], data.labels[order[known]])
+    X = sp.csr_matrix(data.features)[order]
+    assert abs(back.features[known] - X[known]).sum() == 0
+    A = sp.csr_matrix(data.adjacency)[order][:, order]
+    assert (back.adjacency != A).nnz == 0  # gaps keep their edges
+    # the gaps (Citeseer's isolated test nodes): no features, no label, no split
+    assert back.features[gaps].nnz == 0 and (back.labels[gaps] == -1).all()
+    assert not np.isin(gaps, np.r_[back.train, back.val, back.test]).any()
+    assert back.features.dtype == np.float32
+
+
+def test_loader_errors(tmp_path, standard):
+    _, folder, _, _ = standard
+    with pytest.raises(FileNotFoundError, match=r"lacks the Planetoid file\(s\) ind"):
+        load_planetoid(folder, "cora")
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        load_planetoid(tmp_path / "nowhere", "toy")
+    for name in os.listdir(folder):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    (tmp_path / "ind.toy.ty").write_bytes(pickle.dumps(np.eye(4)[:3], protocol=2))
+    with pytest.raises(ValueError, match=r"inconsistent Planetoid files \(tx, ty"):
+        load_planetoid(tmp_path, "toy")
+
+
+# -- the models ---------------------------------------------------------------------
+
+
+def _dense(grad, shape):
+    if isinstance(grad, tuple):
+        rows, vals = grad
+        out = np.zeros(shape)
+        np.add.at(out, rows, vals)
+        return out
+    return grad
+
+
+def _check_gradients(loss_fn, params, grads, rng, n_checks=12, eps=1e-6):
+    for key, value in params.items():
+        analytic = (
+            _dense(grads[key], value.shape) if key in grads else np.zeros(value.shape)
+        )
+        flat = value.reshape(-1)
+        for j in rng.choice(flat.size, min(n_checks, flat.size), replace=False):
+            old = flat[j]
+            flat[j] = old + eps
+            up = loss_fn()
+            flat[j] = old - eps
+            down = loss_fn()
+            flat[j] = old
+            numeric = (up - down) / (2 * eps)
+            assert analytic.reshape(-1)[j] == pytest.approx(
+                numeric, rel=1e-5, abs=1e-8
+            ), (key, j)
+
+
+@pytest.mark.parametrize("cls", [PlanetoidT, PlanetoidI])
+@pytest.mark.parametrize("sparse_features", [False, True])
+def test_gradients_match_finite_differences(cls, sparse_features, rng):
+    n, F, K = 12, 7, 3
+    X = rng.random((n, F)) * (rng.random((n, F)) < 0.6)
+    if sparse_features:
+        X = sp.csr_matrix(X)
+    model = cls(n_components=4, hidden=5, l2=0.1)
+    p = model._init_params(n, F, K, check_random_state(0), np.float64)
+    for key in p:  # move off zero (biases, context vectors) and off ReLU kinks
+        p[key] += 0.3 * rng.standard_normal(p[key].shape)
+    idx, y = np.array([0, 3, 3, 5]), np.array([0, 2, 2, 1])
+    loss, grads = model._supervised(p, X, idx, y)
+    assert np.isfinite(loss) and "C" not in grads
+    _check_gradients(lambda: model._supervised(p, X, idx, y)[0], p, grads, rng)
+    i, c = np.array([1, 2, 2, 7, 0]), np.array([4, 4, 9, 1, 0])
+    gamma = np.array([1.0, -1.0, 1.0, -1.0, 1.0])
+    loss, grads = model._context(p, X, i, c, gamma)
+    assert "V1" not in grads
+    _check_gradients(lambda: model._context(p, X, i, c, gamma)[0], p, grads, rng)
+
+
+def test_context_loss_stable_for_large_scores():
+    """Scores of +-1e4 in float32: no overflow warning, exact limits."""
+    model = PlanetoidT(n_components=2, hidden=2)
+    p = model._init_params(4, 3, 2, check_random_state(0), np.float32)
+    p["E"][:] = 100
+    p["C"][:] = 50
+    X = np.ones((4, 3), np.float32)
+    gamma = np.array([1.0, -1.0], np.float32)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        loss, grads = model._context(p, X, np.array([0, 1]), np.array([2, 3]), gamma)
+    # pair 1 is right (loss 0, gradient 0), pair 2 wrong by 1e4: loss 1e4 / 2
+    assert loss == pytest.approx(5000.0)
+    rows, g = grads["C"]
+    np.testing.assert_allclose(g[0], 0)
+    np.testing.assert_allclose(g[1], 0.5 * 100)  # -gamma * 1 * e_i / 2
+    assert g.dtype == np.float32
+
+
+@pytest.mark.parametrize("method", ["planetoid_t", "planetoid_i"])
+def test_planetoid_beats_features_only_and_needs_the_graph(sbm, method):
+    lr = cmp.run_method("features_lr", sbm)
+    full = cmp.run_method(method, sbm, seed=0, max_iter=150)
+    blind = cmp.run_method(
+        method, sbm, seed=0, max_iter=150, graph_steps=0, pretrain_steps=0
+    )
+    assert full > lr + 0.05
+    assert full > blind + 0.05  # the gain comes from the graph context
+
+
+def test_planetoid_reproducible_and_float32(sbm):
+    kw = dict(max_iter=20, pretrain_steps=10, random_state=3)
+    y = sbm.y_train()
+    one = PlanetoidT(**kw).fit(sbm.features, y, sbm.adjacency)
+    two = PlanetoidT(**kw).fit(sbm.features, y, sbm.adjacency)
+    np.testing.assert_array_equal(one.predict_proba(), two.predict_proba())
+    assert one.embedding_.dtype == np.float32 and one.embedding_.shape == (600, 50)
+    assert one.predict_proba().dtype == np.float32
+    m = PlanetoidI(**kw).fit(sbm.features, y, sbm.adjacency)
+    assert m.transform(sbm.features[:4]).shape == (4, 50)
+    assert m.predict_proba(sbm.features[:4]).dtype == np.float32
+    assert len(one.loss_curve_) == 20
+
+
+def test_planetoid_input_errors(sbm):
+    m = PlanetoidT(max_iter=1)
+    with pytest.raises(ValueError, match="at least two classes"):
+        m.fit(sbm.features, np.full(600, -1), sbm.adjacency)
+    with pytest.raises(ValueError, match="X has 600 nodes but the graph has 10"):
+        m.fit(sbm.features, sbm.y_train(), sbm.adjacency[:10, :10])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        m.fit(np.full((600, 2), np.nan), sbm.y_train(), sbm.adjacency)
+
+
+# -- baselines and the comparison ----------------------------------------------------
+
+
+def test_propagation_is_the_normalised_adjacency_power(rng):
+    A = sp.random(20, 20, density=0.2, random_state=0)
+    A = ((A + A.T) > 0).astype(float)
+    X = rng.random((20, 3)).astype(np.float32)
+    M = A.toarray() + np.eye(20)
+    d = M.sum(1)
+    S = M / np.sqrt(np.outer(d, d))
+    out = cmp.propagate(X, A, k=3)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, S @ S @ S @ X, rtol=1e-5)
+
+
+def test_graph_baselines_beat_features_only(sbm):
+    lr = cmp.run_method("features_lr", sbm)
+    assert cmp.run_method("propagated_lr", sbm, k=2) > lr + 0.1
+    assert cmp.run_method("gae", sbm, seed=0, max_outer=3) > lr + 0.1
+
+
+def test_compare_resumes(sbm):
+    calls = []
+    saved = []
+    first = cmp.compare(
+        sbm,
+        ["features_lr"],
+        seeds=2,
+        progress=lambda *a: calls.append(a),
+        checkpoint=lambda r: saved.append(json.loads(json.dumps(r))),
+    )
+    assert len(calls) == 2 and len(saved) == 2
+    assert saved[0]["methods"]["features_lr"]["accuracy"] == [calls[0][2]]
+    again = cmp.compare(
+        sbm,
+        ["features_lr"],
+        seeds=3,
+        progress=lambda *a: calls.append(a),
+        previous=first,
+    )
+    assert len(calls) == 3 and calls[-1][1] == 2  # only seed 2 ran
+    assert (
+        again["methods"]["features_lr"]["accuracy"][:2]
+        == (first["methods"]["features_lr"]["accuracy"])
+    )
+    with pytest.raises(ValueError, match="unknown method.*gcn"):
+        cmp.compare(sbm, ["gcn"])
+
+
+def test_published_anchors_in_the_table(sbm):
+    from dataclasses import replace
+
+    r = cmp.compare(replace(sbm, name="Cora"), ["features_lr"], seeds=1)
+    assert r["methods"]["gcn"] == {"published": 81.5}
+    table = cmp.format_table(r)
+    assert "| gat | – | – | 83.0 |" in table
+
+
+# -- command line ---------------------------------------------------------------------
+
+
+def test_cli_planetoid(tmp_path, standard, capsys):
+    from pyunlocbox_gae.cli import embed as cli_embed
+
+    assert cli_embed.METHOD_NAMES == cmp.METHODS
+    _, folder, _, _ = standard
+    out = tmp_path / "results.json"
+    args = [
+        "planetoid",
+        str(folder),
+        "--name",
+        "toy",
+        "--seeds",
+        "2",
+        "--out",
+        str(out),
+    ]
+    args += ["--methods", "features_lr", "propagated_lr"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "| propagated_lr |" in printed and "split 80 train / 500 val / 993" in printed
+    )
+    results = json.loads(out.read_text())
+    assert len(results["methods"]["propagated_lr"]["accuracy"]) == 2
+    assert results["config"]["seeds"] == 2
+    assert main(args[:-3] + ["--methods", "features_lr"]) == 2
+    assert "holds results of other settings" in capsys.readouterr().err
+    assert main(args[:-3] + ["--methods", "features_lr", "--restart"]) == 0
+    assert list(json.loads(out.read_text())["methods"]) == ["features_lr"]
