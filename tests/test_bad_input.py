@@ -27,6 +27,7 @@ import scipy.sparse as sp
 from pyunlocbox_gae import GraphAutoEncoder, cli, config, functions, graphs
 from pyunlocbox_gae.audio import gtzan
 from pyunlocbox_gae.audio.synthetic import make_dataset
+from pyunlocbox_gae.planetoid import UnsafePickleError, safe_load_pickle
 
 
 @dataclasses.dataclass
@@ -178,6 +179,25 @@ def diverging(run):
         return run(tmp, mp)
 
     return wrapped
+
+
+def write_pickled_npz(tmp):
+    """An .npz whose array is a pickled Python object (loading it runs code)."""
+    np.savez(
+        tmp / "graph.npz",
+        format=np.array("csr"),
+        shape=np.array([2, 2]),
+        indptr=np.array([0, 1, 2]),
+        indices=np.array([1, 0]),
+        data=np.array([{"not": "a weight"}, None], dtype=object),
+    )
+
+
+def write_evil_pickle(tmp):
+    import pickle
+
+    with open(tmp / "ind.cora.x", "wb") as f:
+        pickle.dump(os.system, f)
 
 
 def read_clip(name, **kwargs):
@@ -659,6 +679,40 @@ CASES = [
         gae("demo", "--gtzan", "{tmp}/none", "--output", "{tmp}/o", "--no-progress"),
         CommandLineError,
         "none is not a folder: --gtzan expects a GTZAN-layout folder",
+    ),
+    Case(
+        "gae embed: graph file of an unknown kind",
+        gae("embed", "{tmp}/graph.txt", "{tmp}/emb.h5"),
+        CommandLineError,
+        r"graph.txt: a graph file ends in .npz \(scipy.sparse.save_npz\) or .h5",
+    ),
+    Case(
+        "gae embed: .npz holding a pickled object",
+        gae("embed", "{tmp}/graph.npz", "{tmp}/emb.h5"),
+        CommandLineError,
+        "graph.npz is not a scipy sparse matrix saved by save_npz .*allow_pickle",
+        write_pickled_npz,
+    ),
+    Case(
+        "gae embed: a model file as the graph",
+        gae("embed", "{tmp}/model.h5", "{tmp}/emb.h5"),
+        CommandLineError,
+        "model.h5 holds 'pyunlocbox_gae/model', expected a 'pyunlocbox_gae/graph'",
+        write_model,
+    ),
+    Case(
+        "gae embed: unwritable output folder",
+        gae_unwritable("embed", "{tmp}/graph.h5", "{ro}/emb.h5"),
+        CommandLineError,
+        "gae: error: cannot write .*emb.h5: folder .*readonly is not writable",
+        lambda tmp: (write_graph(tmp), make_readonly(tmp)),
+    ),
+    Case(
+        "planetoid pickle that runs code",
+        lambda tmp, mp: safe_load_pickle(tmp / "ind.cora.x"),
+        UnsafePickleError,
+        "refusing to load 'posix.system'",
+        write_evil_pickle,
     ),
     Case(
         "gae: k >= n_samples",

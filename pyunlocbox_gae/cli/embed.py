@@ -59,6 +59,7 @@ def read_graph(path):
 def cmd_embed(args):
     from pyunlocbox_gae.embedding import DeepWalk
 
+    store.check_writable(args.out)  # before the walks and the training
     A = read_graph(args.graph)
     overrides = {
         k: v
@@ -91,6 +92,7 @@ def cmd_planetoid(args):
     from pyunlocbox_gae.planetoid import load_planetoid
     from pyunlocbox_gae.planetoid.compare import compare, format_table
 
+    store.check_writable(args.out)  # before the data and the fits
     data = load_planetoid(args.folder, args.name, n_val=args.n_val)
     print(data.summary(), flush=True)
     params = {
