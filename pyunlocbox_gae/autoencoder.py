@@ -192,15 +192,21 @@ def alternate(
         entry["z_iter"], entry["z_time"], halvings = _block(
             zfuns, problem.Z, zsolver, eval_every=eval_every, name="codes step", **inner
         )
-        entry["d_iter"], entry["d_time"], more = _stats_block(
-            problem.data_d, problem.ball_d, problem.D, solver, inner, "dictionary"
+        more = []  # halvings of the dictionary and encoder steps
+        entry["d_iter"], entry["d_time"] = _stats_block(
+            problem.data_d, problem.ball_d, problem.D, solver, inner, "dictionary", more
         )
-        halvings += more
         if problem.E is not None:
-            entry["e_iter"], entry["e_time"], more = _stats_block(
-                problem.encoder_e, problem.ball_e, problem.E, solver, inner, "encoder"
+            entry["e_iter"], entry["e_time"] = _stats_block(
+                problem.encoder_e,
+                problem.ball_e,
+                problem.E,
+                solver,
+                inner,
+                "encoder",
+                more,
             )
-            halvings += more
+        halvings += sum(more)
         entry.update(problem.terms())
         entry["nnz"] = _linalg.count_nonzero(problem.Z) / max(problem.Z.size, 1)
         entry["halvings"] = halvings
@@ -223,16 +229,20 @@ def alternate(
     return history
 
 
-def _stats_block(term, ball, x, solver, inner, what):
-    """Dictionary or encoder step: FISTA (or ISTA) on cached statistics."""
+def _stats_block(term, ball, x, solver, inner, what="dictionary", halvings=None):
+    """Dictionary or encoder step: FISTA (or ISTA) on cached statistics.
+
+    Returns its iterations and seconds; the step halvings of the divergence
+    guard are appended to the list `halvings` when one is given.
+    """
     if term.lambda_ == 0:
-        return 0, 0.0, 0
+        return 0, 0.0
     t = time.perf_counter()
     term.prepare()  # the statistics serve the step size and the whole solve
     try:
         lip = term.lipschitz()
         if lip <= 0:  # all codes are zero: the term does not depend on x
-            return 0, time.perf_counter() - t, 0
+            return 0, time.perf_counter() - t
         name = "ista" if solver == "ista" else "fista"
         ret = solvers.solve(
             [ball, term],
@@ -244,7 +254,9 @@ def _stats_block(term, ball, x, solver, inner, what):
         )
     finally:
         term.release()
-    return ret["niter"], time.perf_counter() - t, ret["halvings"]
+    if halvings is not None:
+        halvings.append(ret["halvings"])
+    return ret["niter"], time.perf_counter() - t
 
 
 def _init_dictionary(init, X, n_atoms, rng, dtype):
