@@ -234,15 +234,8 @@ def _init_dictionary(init, X, n_atoms, rng, dtype):
 
 def _graph_for(graph, X_api, lap_type, graph_params):
     """The graph over the samples of X as a PyGSP graph with a float L."""
-    try:
-        from pyunlocbox_gae import graphs  # the estimator builds graphs on demand
-    except ImportError:  # until the graph module lands: PyGSP graphs as given
-        if hasattr(graph, "L") and hasattr(graph, "W"):
-            return graph
-        raise ValueError(
-            "lg > 0 needs graph= a pygsp.graphs.Graph over the "
-            "samples (the k-NN builder is not available)"
-        ) from None
+    from pyunlocbox_gae import graphs  # on demand: only graph fits need PyGSP
+
     N = X_api.shape[0]
     if graph is None:
         params = dict(graph_params or {})

@@ -1,0 +1,52 @@
+r"""k-nearest-neighbour graphs over the samples, for the Dirichlet term.
+
+The path from data to graph, one module per step:
+
+* :mod:`~pyunlocbox_gae.graphs.search`: neighbour lists (exact or
+  approximate), the expensive step, done once: :func:`search_neighbors`,
+  :class:`Neighbors`, :func:`recall_at_k`.
+* :mod:`~pyunlocbox_gae.graphs.weights`: kernel weights and symmetrisation
+  from stored lists, without searching again: :func:`weight_matrix`.
+* :mod:`~pyunlocbox_gae.graphs.graph`: a PyGSP graph with W and L in float32
+  and an upper bound of the largest eigenvalue: :func:`make_graph`,
+  :func:`as_graph`, :func:`laplacian`.
+* :mod:`~pyunlocbox_gae.graphs.knn`: the builder :func:`knn_graph`.
+* :mod:`~pyunlocbox_gae.graphs.io`: HDF5 files: :func:`save_graph`,
+  :func:`load_graph`, :func:`save_neighbors`, :func:`load_neighbors`.
+
+Examples
+--------
+>>> import numpy as np
+>>> from pyunlocbox_gae import graphs
+>>> X = np.random.default_rng(0).random((50, 4)).astype(np.float32)
+>>> G = graphs.knn_graph(X, k=5)
+>>> G.W.dtype, G.L.dtype
+(dtype('float32'), dtype('float32'))
+"""
+
+from pyunlocbox_gae.graphs.graph import as_graph, laplacian, make_graph
+from pyunlocbox_gae.graphs.io import (
+    load_graph,
+    load_neighbors,
+    save_graph,
+    save_neighbors,
+)
+from pyunlocbox_gae.graphs.knn import knn_graph
+from pyunlocbox_gae.graphs.search import Neighbors, recall_at_k, search_neighbors
+from pyunlocbox_gae.graphs.weights import default_sigma, weight_matrix
+
+__all__ = [
+    "Neighbors",
+    "as_graph",
+    "default_sigma",
+    "knn_graph",
+    "laplacian",
+    "load_graph",
+    "load_neighbors",
+    "make_graph",
+    "recall_at_k",
+    "save_graph",
+    "save_neighbors",
+    "search_neighbors",
+    "weight_matrix",
+]

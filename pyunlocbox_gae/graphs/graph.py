@@ -1,0 +1,204 @@
+r"""PyGSP graphs whose W and L keep the requested dtype, with a safe lmax.
+
+PyGSP 0.6.1 computes the normalized Laplacian in float64 whatever W's dtype,
+and its Lanczos ``lmax`` estimate (tolerance 5e-3, times 1.01) is not an
+upper bound of the spectrum, which a gradient step 1/lmax needs. Here L is
+computed in float64 and stored in the requested dtype, and the largest
+eigenvalue comes from :func:`pyunlocbox_gae._linalg.laplacian_lmax`, a Ritz
+value plus its residual, never below the true value. It is stored as
+``G.lmax_exact`` (read by the estimator) and as PyGSP's cached ``G.lmax``.
+
+.. autosummary::
+    laplacian
+    make_graph
+    as_graph
+"""
+
+import contextlib
+import logging
+
+import numpy as np
+import pygsp
+import scipy.sparse as sp
+
+from pyunlocbox_gae._linalg import laplacian_lmax
+
+LAP_TYPES = ("normalized", "combinatorial")
+
+
+@contextlib.contextmanager
+def quiet_pygsp():
+    """Silence PyGSP's loggers for a block.
+
+    PyGSP attaches DEBUG stream handlers to its loggers and warns that "the
+    Laplacian will not see" self-loops, which is false for the normalized
+    Laplacian (the degrees include them); the levels are restored after.
+    """
+    # build_logger sets DEBUG on a logger's first use: make that happen now.
+    loggers = [
+        pygsp.utils.build_logger(name)
+        for name in ("pygsp", "pygsp.graphs", "pygsp.graphs.graph", "pygsp.utils")
+    ]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _check_lap_type(lap_type):
+    if lap_type not in LAP_TYPES:
+        raise ValueError(f"lap_type must be one of {LAP_TYPES}, got {lap_type!r}")
+
+
+def laplacian(W, lap_type="normalized", dtype=np.float32):
+    r"""Laplacian of a symmetric adjacency matrix, as CSR of `dtype`.
+
+    Combinatorial :math:`L = D - W`; normalized
+    :math:`L = I - D^{-1/2} W D^{-1/2}`, degrees counting self-loops (as
+    PyGSP and the original study). An isolated node (degree 0) gets a zero
+    row and column in both, as in PyGSP. Computed in float64.
+
+    Examples
+    --------
+    >>> W = sp.csr_matrix(np.array([[1.0, 1.0], [1.0, 1.0]], np.float32))
+    >>> L = laplacian(W)
+    >>> L.dtype, L.toarray().tolist()
+    (dtype('float32'), [[0.5, -0.5], [-0.5, 0.5]])
+    """
+    _check_lap_type(lap_type)
+    W64 = sp.csr_matrix(W, dtype=np.float64, copy=True)
+    degrees = np.asarray(W64.sum(axis=1)).ravel()
+    if lap_type == "combinatorial":
+        L = sp.diags(degrees, format="csr") - W64
+    else:
+        connected = degrees > 0
+        scale = np.zeros_like(degrees)
+        scale[connected] = 1 / np.sqrt(degrees[connected])
+        S = sp.diags(scale) @ W64 @ sp.diags(scale)
+        L = sp.diags(connected.astype(np.float64), format="csr") - S
+    L = sp.csr_matrix(L, dtype=dtype)
+    L.sort_indices()
+    return L
+
+
+def make_graph(W, lap_type="normalized", dtype=np.float32, L=None, lmax=None):
+    """A :class:`pygsp.graphs.Graph` over a symmetric adjacency, L in `dtype`.
+
+    `W` is trusted (see :func:`as_graph` for validation) and held by
+    reference when it is already CSR of `dtype` without explicit zeros.
+    `L` and `lmax` (its upper bound), when known (e.g. read from a file),
+    are used as given instead of being computed.
+
+    Examples
+    --------
+    >>> W = sp.csr_matrix(np.array([[0, 1], [1, 0]], np.float32))
+    >>> G = make_graph(W)
+    >>> G.W.dtype, G.L.dtype, G.lap_type
+    (dtype('float32'), dtype('float32'), 'normalized')
+    >>> round(G.lmax_exact, 6), G.lmax == G.lmax_exact
+    (2.0, True)
+    """
+    _check_lap_type(lap_type)
+    W = sp.csr_matrix(W, dtype=dtype)
+    if W.nnz and not W.data.all():
+        W = W.copy()  # PyGSP's eliminate_zeros would edit the caller's matrix
+        W.eliminate_zeros()
+    L = laplacian(W, lap_type, dtype) if L is None else sp.csr_matrix(L, dtype=dtype)
+    with quiet_pygsp():
+        # 'combinatorial' keeps PyGSP from building a float64 normalized L
+        # that would be thrown away at once.
+        G = pygsp.graphs.Graph(W, lap_type="combinatorial")
+    G.lap_type = lap_type
+    G.L = L
+    G.lmax_exact = laplacian_lmax(L) if lmax is None else float(lmax)
+    # PyGSP's cache: G.lmax and estimate_lmax() now return the safe bound.
+    G._lmax, G._lmax_method = G.lmax_exact, "lanczos"
+    return G
+
+
+def _check_adjacency(W, n_samples):
+    N = W.shape[0]
+    if W.ndim != 2 or W.shape[0] != W.shape[1]:
+        raise ValueError(f"the graph's adjacency must be square, got shape {W.shape}")
+    if n_samples is not None and N != n_samples:
+        raise ValueError(
+            f"the graph has {N} vertices but X has {n_samples} samples; "
+            "build the graph over the same samples"
+        )
+    data = W.data
+    if not np.isfinite(data).all():
+        raise ValueError("the graph's weights contain NaN or infinite values")
+    if data.size and data.min() < 0:
+        raise ValueError(
+            f"the graph has negative weights (min {data.min():g}); the Laplacian "
+            "of such a graph is not positive semi-definite"
+        )
+    asym = abs(W - W.T)
+    worst = asym.max() if asym.nnz else 0.0
+    scale = data.max() if data.size else 0.0
+    if worst > 1e-6 * scale:
+        raise ValueError(
+            f"the graph is directed: W is not symmetric (max |W - Wᵀ| = {worst:g}); "
+            "symmetrise it first, e.g. W.maximum(W.T)"
+        )
+
+
+def as_graph(graph, n_samples=None, lap_type="normalized", dtype=np.float32):
+    """Check a graph given by the user and return it as :func:`make_graph` does.
+
+    Parameters
+    ----------
+    graph : pygsp.graphs.Graph, sparse matrix or array
+        A graph, or its weighted adjacency matrix (symmetric, non-negative,
+        finite). A graph made by this package with the same `lap_type` and
+        `dtype` is returned as is.
+    n_samples : int, optional
+        Number of vertices expected (samples of the data it is used with).
+    lap_type : {'normalized', 'combinatorial'}
+    dtype : dtype
+        Of W and L.
+
+    Returns
+    -------
+    pygsp.graphs.Graph
+        With ``lmax_exact`` set.
+
+    Examples
+    --------
+    >>> G = as_graph(np.array([[0.0, 2.0], [2.0, 0.0]]), n_samples=2,
+    ...              lap_type="combinatorial", dtype=np.float64)
+    >>> G.L.toarray().tolist(), round(G.lmax_exact, 6)
+    ([[2.0, -2.0], [-2.0, 2.0]], 4.0)
+    >>> as_graph(np.ones((2, 2)), n_samples=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: the graph has 2 vertices but X has 3 samples; ...
+    """
+    _check_lap_type(lap_type)
+    dtype = np.dtype(dtype)
+    if isinstance(graph, pygsp.graphs.Graph):
+        if (
+            getattr(graph, "lmax_exact", None) is not None
+            and graph.lap_type == lap_type
+            and graph.L.dtype == dtype
+            and graph.W.dtype == dtype
+            and (n_samples is None or graph.N == n_samples)
+        ):
+            return graph
+        W = graph.W
+    elif sp.issparse(graph):
+        W = graph
+    else:
+        W = np.asarray(graph)
+        if W.ndim != 2 or not np.issubdtype(W.dtype, np.number):
+            raise ValueError(
+                "graph must be a pygsp.graphs.Graph or a 2-D adjacency matrix, got "
+                f"{type(graph).__name__} of shape {W.shape}"
+            )
+    W = sp.csr_matrix(W)
+    _check_adjacency(W, n_samples)
+    return make_graph(W, lap_type, dtype)
