@@ -45,7 +45,7 @@ from pyunlocbox_gae import _linalg, autoencoder, functions, solvers  # noqa: E40
 
 # Sparsity weight per m, chosen so that the best codes are ~5-10 % dense on
 # this problem (ld = 1): a denser code would favour LARS-free solvers.
-DEFAULT_LS = {128: 0.1, 512: 0.1}
+DEFAULT_LS = {128: 0.05, 512: 0.05}
 
 
 class Recorder:
@@ -206,6 +206,7 @@ def main():
     p.add_argument("--ls", type=float, help="default: per m, see DEFAULT_LS")
     p.add_argument("--budget", type=float, default=120.0, help="seconds per learner")
     p.add_argument("--sklearn-budget", type=float, help="default: 3 x --budget")
+    p.add_argument("--spams-budget", type=float, help="default: 3 x --budget")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--batch", type=int, default=256, help="SPAMS / sklearn batch")
     p.add_argument("--max-inner", type=int, default=20)
@@ -239,7 +240,13 @@ def main():
                     )
                 elif name == "spams":
                     pts = run_spams(
-                        X, D_init, args.ld, ls, args.budget, args.threads, args.batch
+                        X,
+                        D_init,
+                        args.ld,
+                        ls,
+                        args.spams_budget or 3 * args.budget,
+                        args.threads,
+                        args.batch,
                     )
                 else:
                     pts = run_sklearn(
