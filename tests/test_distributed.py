@@ -136,3 +136,30 @@ def test_bad_input(client, rng):
     X[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN or infinite"):
         fit_distributed(X, G, client, n_atoms=3, lg=1.0)
+
+
+def test_block_shares_sum_to_the_full_objective(rng):
+    """Halo bookkeeping: block objectives (cross energy halved) and graph rows sum."""
+    from pyunlocbox_gae.distributed import _block_stats, _rows, _solve_block
+
+    X = rng.random((70, 5))
+    G = knn_pygsp(X, k=4, dtype=np.float64)
+    L = G.L.tocsr()
+    m, w = 6, dict(ld=2.0, ls=0.3, lg=1.5, le=0.7)
+    D = rng.standard_normal((5, m))
+    E = rng.standard_normal((m, 5)) / 3
+    Z = rng.standard_normal((70, m))
+    blocks = partition(L, 3)
+    layout = _Layout(L, blocks)
+    Zb = [Z[b] for b in blocks]
+    total = graph = 0.0
+    for b, idx in enumerate(blocks):
+        halo = [_rows(Zb[c], i) for c, i in layout.recv[b]]
+        args = (X[idx], layout.L_bb[b], layout.L_bh[b], 2.0, Zb[b], halo, D, E)
+        _, share, _ = _solve_block(*args, tuple(w.values()), dict(maxit=1))
+        total += share
+        graph += _block_stats(X[idx], Zb[b], layout.L_bb[b], layout.L_bh[b], halo, 1.0)[
+            "graph"
+        ]
+    assert total == pytest.approx(_objective(X, D.T, Z, E, G, **w), rel=1e-12)
+    assert graph == pytest.approx(np.vdot(Z, L @ Z), rel=1e-12)
