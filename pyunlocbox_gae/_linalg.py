@@ -184,7 +184,7 @@ def laplacian_lmax(L, tol=1e-6):
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _csr_matmul_add(indptr, indices, data, Y, out, alpha):
     m = Y.shape[1]
-    for i in numba.prange(Y.shape[0]):
+    for i in numba.prange(out.shape[0]):  # the rows of L, not of Y
         for jj in range(indptr[i], indptr[i + 1]):
             j = indices[jj]
             w = alpha * data[jj]
@@ -238,7 +238,7 @@ def csr_quadratic(L, Y):
     >>> csr_quadratic(L, np.array([[1.0], [3.0]]))
     4.0
     """
-    if Y.shape[0] != L.shape[0]:
+    if Y.shape[0] != L.shape[0] or L.shape[0] != L.shape[1]:
         raise ValueError(f"shapes do not match: L {L.shape}, Y {Y.shape}")
     return float(_csr_quadratic(L.indptr, L.indices, L.data, Y))
 

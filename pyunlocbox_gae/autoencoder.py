@@ -272,7 +272,7 @@ def _init_dictionary(init, X, n_atoms, rng, dtype):
             D = np.asarray(X[:, idx], dtype=np.float64)
             D = D + 1e-3 * rng.standard_normal(D.shape)  # no zero or tied atoms
     else:
-        D = np.asarray(init, dtype=np.float64)
+        D = np.array(init, dtype=np.float64)  # a copy: normalised in place below
         if D.shape != (n_atoms, n):
             raise ValueError(
                 f"dict_init has shape {D.shape}, expected "

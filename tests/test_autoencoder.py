@@ -253,3 +253,12 @@ def test_scikit_learn_estimator_checks():
         3, max_outer=3, rtol=0, transform_max_iter=3000, random_state=0
     )
     check_estimator(gae)
+
+
+def test_dict_init_array_is_not_modified():
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 6))
+    D0 = rng.random((4, 6)) * 3.0  # float64, not unit norm: normalised by the fit
+    D0_copy = D0.copy()
+    GraphAutoEncoder(n_atoms=4, dict_init=D0, max_outer=2, random_state=0).fit(X)
+    assert np.array_equal(D0, D0_copy)

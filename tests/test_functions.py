@@ -246,3 +246,17 @@ def test_bad_arguments_are_clear_errors(small_problem):
         F.dirichlet(sp.csr_matrix(np.ones((3, 4))))
     with pytest.raises(TypeError):
         F.sparsity(lamda=0.1)  # a typo is not silently swallowed
+
+
+def test_sparse_kernel_handles_rectangular_operators():
+    """out += a L Y for an L with fewer rows than Y (a block of a graph's rows)."""
+    from pyunlocbox_gae import _linalg
+
+    rng = np.random.default_rng(3)
+    L = sp.random(5, 40, density=0.2, format="csr", random_state=3, dtype=np.float32)
+    Y = rng.standard_normal((40, 6)).astype(np.float32)
+    out = np.ones((5, 6), np.float32)
+    _linalg.csr_matmul_add(L, Y, out, alpha=-0.5)
+    np.testing.assert_allclose(out, 1 - 0.5 * (L @ Y), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="shapes do not match"):
+        _linalg.csr_quadratic(L, Y)
