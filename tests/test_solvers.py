@@ -7,6 +7,7 @@ import pytest
 from conftest import knn_pygsp
 from pyunlocbox import acceleration
 from pyunlocbox import solvers as pyu_solvers
+from sklearn.exceptions import ConvergenceWarning
 
 from pyunlocbox_gae import functions as F
 from pyunlocbox_gae import solvers
@@ -142,7 +143,11 @@ def test_iterations_allocate_no_array_of_the_variables_size(rng):
 def test_divergence_is_reported_not_returned(rng):
     f, g, Z = codes_problem(rng)
     with pytest.raises(FloatingPointError, match="step is too large"):
-        with np.errstate(over="ignore", invalid="ignore"):
+        # Each halving is announced before the guard gives up.
+        with (
+            np.errstate(over="ignore", invalid="ignore"),
+            pytest.warns(ConvergenceWarning, match="step halved"),
+        ):
             solvers.solve(
                 [g, f],
                 Z,
