@@ -164,3 +164,17 @@ def test_without_halvings_no_copy_is_kept_and_trouble_raises_at_once(rng):
         solvers.solve(
             [g, f], Z, solvers.forward_backward(1e4, None), maxit=50, max_halvings=0
         )
+
+
+def test_large_codes_are_guarded_without_a_copy(rng, monkeypatch):
+    """Above GUARD_COPY_MAX_BYTES trouble stops at once: no rollback copy."""
+    from pyunlocbox_gae import autoencoder
+
+    X = data(rng)
+    shrink_lipschitz(monkeypatch, functions.fidelity_z, 8.0)  # curable by halving
+    monkeypatch.setattr(autoencoder, "GUARD_COPY_MAX_BYTES", 0)
+    with pytest.raises(
+        FloatingPointError,
+        match=r"codes step: .* no copy of a good iterate .* halved 0 times",
+    ):
+        fit(X, lg=0, max_inner=3000, rtol=1e-7)
