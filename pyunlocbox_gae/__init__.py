@@ -26,6 +26,12 @@ The data's path through the package:
   grouped cross-validation.
 * :mod:`pyunlocbox_gae.config` and :mod:`pyunlocbox_gae.pipeline`: the
   ``gae run CONFIG.toml`` chain with cached stages.
+* :mod:`pyunlocbox_gae.experiments` and :mod:`pyunlocbox_gae.plotting`:
+  ``gae demo``, sweeps with cached stages, weight balancing, figures.
+* :mod:`pyunlocbox_gae.checkpoint`: resumable fits.
+* :mod:`pyunlocbox_gae.walks`, :mod:`pyunlocbox_gae.embedding`,
+  :mod:`pyunlocbox_gae.planetoid`: DeepWalk and Planetoid graph embeddings.
+* :mod:`pyunlocbox_gae.distributed`: the alternating fit on Dask.
 * :mod:`pyunlocbox_gae.store`: HDF5 files, atomic writes, fingerprints.
 """
 
