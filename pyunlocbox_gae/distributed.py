@@ -166,11 +166,8 @@ def _halo_term(L_bh, halo, lg, Z_b):
     if not lg or L_bh is None or not halo:
         return None
     Z_h = np.concatenate(halo, axis=0) if len(halo) > 1 else halo[0]
-    # scipy's product (it allocates C, which is needed anyway):
-    # _linalg.csr_matmul_add loops over the rows of its dense operand, so it
-    # only serves square matrices, and L_bh is (N_b, |halo|).
-    C = np.asarray(L_bh @ Z_h, dtype=Z_b.dtype)
-    C *= lg
+    C = np.zeros((L_bh.shape[0], Z_h.shape[1]), dtype=Z_b.dtype)
+    _linalg.csr_matmul_add(L_bh, np.ascontiguousarray(Z_h, dtype=Z_b.dtype), C, lg)
     return C
 
 

@@ -22,7 +22,6 @@ classification. Files:
 """
 
 import csv
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -38,11 +37,6 @@ from pyunlocbox_gae.config import ALL, load_config
 # Seconds between two checkpoints of the features fit: a few minutes of work
 # at most are lost to a crash, for a write of about Z's size each time.
 CHECKPOINT_SECONDS = 300
-
-
-def _key(*parts):
-    text = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.blake2b(text, digest_size=16).hexdigest()
 
 
 def cqt_params(cfg):
@@ -73,7 +67,7 @@ def prepare_input(frames, log=False, scaling="minmax", noise=0.0, seed=1):
         genres=F["genres"],
         n_rows=X.shape[0] // n_clips,
         skipped=F["skipped"],
-        key=_key(F["key"], log, scaling, noise, seed),
+        key=store.settings_key(F["key"], log, scaling, noise, seed),
     )
     return X, info
 
@@ -105,7 +99,7 @@ def build_graph(X, output, graph_params, key, log=print):
 
     output = Path(output)
     meta = output.with_suffix(".json")
-    gkey = _key(key, graph_params)
+    gkey = store.settings_key(key, graph_params)
     if output.exists() and meta.exists():
         if json.loads(meta.read_text()).get("key") == gkey:
             log(f"{output.name} is up to date")
@@ -144,7 +138,7 @@ def compute_features(X, info, output, autoencoder, graph=None, key=None, log=pri
     cached : bool
     """
     output = Path(output)
-    fkey = _key(key, autoencoder)
+    fkey = store.settings_key(key, autoencoder)
     if output.exists():
         try:
             with store.open_h5(output, "features") as f:
@@ -336,7 +330,7 @@ def run(config, progress=True, log=print):
 
     results, sparsity = [], None
     t = time.perf_counter()
-    ckey = _key(key, ae, cls, cfg["input"])
+    ckey = store.settings_key(key, ae, cls, cfg["input"])
     previous = _cached_results(out / "report.json", ckey)
     if inductive:
         stages["features"] = "per fold (inductive)"
@@ -485,11 +479,11 @@ def features_file(frames, output, input=None, autoencoder=None, graph=None, log=
 
         if isinstance(graph, (str, Path)):
             G = graphs.load_graph(graph, X=X)
-            key = _key(key, str(graph), Path(graph).stat().st_mtime_ns)
+            key = store.settings_key(key, str(graph), Path(graph).stat().st_mtime_ns)
         else:
             params = dict(graph or {})
             G = graphs.knn_graph(X, **params)
-            key = _key(key, params)
+            key = store.settings_key(key, params)
     Z, cached = compute_features(X, info, output, cfg["autoencoder"], G, key, log)
     return dict(
         output=str(output),

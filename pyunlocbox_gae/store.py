@@ -17,6 +17,7 @@ crash never leaves a half-written file under the final name.
 
 import contextlib
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -228,6 +229,23 @@ def open_h5(path, kind, mode="r"):
             f"pyunlocbox_gae reads ({FORMAT_VERSION}); upgrade pyunlocbox_gae"
         )
     return f
+
+
+def settings_key(*parts, digest_size=16):
+    """A short hash of JSON-able settings: the cache key of a stage's output.
+
+    Keys are order-independent in dicts; values JSON cannot encode are
+    hashed by their ``str``.
+
+    Examples
+    --------
+    >>> settings_key({"a": 1, "b": 2}) == settings_key({"b": 2, "a": 1})
+    True
+    >>> len(settings_key("x")), len(settings_key("x", digest_size=10))
+    (32, 20)
+    """
+    text = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.blake2b(text, digest_size=digest_size).hexdigest()
 
 
 def fingerprint(X, block_rows=65536):

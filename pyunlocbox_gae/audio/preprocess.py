@@ -24,7 +24,6 @@ Frames file (``pyunlocbox_gae/frames``):
     feature_matrix
 """
 
-import hashlib
 import json
 import os
 import time
@@ -55,11 +54,6 @@ def _settings(params, clips, genres, short, resample):
         resample=bool(resample),
         files=files,
     )
-
-
-def _key(settings):
-    text = json.dumps(settings, sort_keys=True).encode()
-    return hashlib.blake2b(text, digest_size=16).hexdigest()
 
 
 def _open_partial(path, key, n_clips, frame_shape, log):
@@ -159,7 +153,7 @@ def preprocess(
     output = store.check_writable(output)  # before hours of CQTs
     clips, names = find_clips(data, genres, clips_per_genre)
     settings = _settings(params, clips, names, short, resample)
-    key = _key(settings)
+    key = store.settings_key(settings)
     t0 = time.perf_counter()
     cached = _cached_report(output, key)
     if cached is not None:

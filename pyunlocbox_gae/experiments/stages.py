@@ -18,7 +18,6 @@ from the last finished stage.
 """
 
 import contextlib
-import hashlib
 import json
 import time
 import tracemalloc
@@ -99,8 +98,7 @@ def key_of(*parts):
     >>> key_of({"a": 1}, "x") == key_of({"a": 1}, "x"), len(key_of(1))
     (True, 20)
     """
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
+    return store.settings_key(*parts, digest_size=10)
 
 
 class Cache:
