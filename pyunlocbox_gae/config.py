@@ -20,6 +20,8 @@ import inspect
 import sys
 from pathlib import Path
 
+from pyunlocbox_gae.graphs import knn_graph
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -142,10 +144,6 @@ def _check_type(where, value, types):
 
 
 def _graph_parameters():
-    try:
-        from pyunlocbox_gae.graphs import knn_graph
-    except ImportError:
-        return None
     skip = {"X", "dtype", "neighbors", "verbose", "lap_type"}
     return [p for p in inspect.signature(knn_graph).parameters if p not in skip] + [
         "lap_type"
@@ -195,7 +193,7 @@ def check_config(config):
         if key == "graph":
             valid = _graph_parameters()
             for name in value:
-                if valid is not None and name not in valid:
+                if name not in valid:
                     raise ValueError(
                         f"unknown config key graph.{name}{_nearest(name, valid)}"
                     )
