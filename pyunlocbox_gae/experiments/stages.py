@@ -25,7 +25,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import (
@@ -211,29 +210,14 @@ def graph_stage(X, config, cache, x_key=None):
     key = key_of("graph", x_key, group(config, "graph"))
     path = cache.path("graph", key)
     if cache.has("graph", key):
-        with store.open_h5(path, "experiment-graph") as f:
-            W = sp.csr_matrix(
-                (f["data"][...], f["indices"][...], f["indptr"][...]),
-                shape=tuple(f.attrs["shape"]),
-            )
-            info = json.loads(f.attrs["info"])
-        graph = graphs.as_graph(
-            W, n_samples=W.shape[0], lap_type=config["lap_type"], dtype=X.dtype
-        )
+        graph = graphs.load_graph(path, X=X, dtype=X.dtype)
+        with store.open_h5(path, "graph") as f:
+            info = json.loads(f.attrs["stage_info"])
         return graph, dict(info, key=key, cached=True)
     with measure() as info:
         graph = build_graph(X, config)
     if path is not None:
-        W = sp.csr_matrix(graph.W)
-        with store.write_h5(
-            path,
-            "experiment-graph",
-            shape=W.shape,
-            info=json.dumps(info),
-            params=json.dumps(group(config, "graph")),
-        ) as f:
-            for name in ("data", "indices", "indptr"):
-                f.create_dataset(name, data=getattr(W, name))
+        graphs.save_graph(path, graph, X, stage_info=json.dumps(info))
     return graph, dict(info, key=key, cached=False)
 
 

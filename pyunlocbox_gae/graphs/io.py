@@ -73,7 +73,7 @@ def _attr(value):
     return value
 
 
-def save_graph(path, G, X=None):
+def save_graph(path, G, X=None, **attrs):
     """Write a graph (and its neighbour lists, if any) to an HDF5 file.
 
     Parameters
@@ -85,6 +85,9 @@ def save_graph(path, G, X=None):
     X : array-like, optional
         The data the graph is over; its fingerprint is stored (by default,
         the one recorded when the neighbours were searched).
+    **attrs
+        Further HDF5 attributes to store with the graph (e.g. a caller's
+        record of how it was built).
 
     Examples
     --------
@@ -114,7 +117,7 @@ def save_graph(path, G, X=None):
         fingerprint=_fingerprint_of(X, nb),
         has_weights=True,
     )
-    with store.write_h5(path, KIND, **params) as f:
+    with store.write_h5(path, KIND, **attrs, **params) as f:
         _write_csr(f.create_group("W"), G.W)
         _write_csr(f.create_group("L"), G.L)
         if nb is not None:
