@@ -13,6 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
+from pyunlocbox_gae.errors import InputError
+
 # Rows per block in float64-accumulated reductions: big enough for BLAS to
 # run at full speed, small enough that a converted block stays in cache.
 BLOCK = 8192
@@ -81,7 +83,7 @@ def vdot64(a, b=None):
         return float(_dot_rows(rows, rows))
     b = np.asarray(b)
     if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} and {b.shape}")
+        raise InputError(f"shapes differ: {a.shape} and {b.shape}")
     ra, rb = (_rows(x) for x in _as_row_major(a, b))
     return float(_dot_rows(ra, rb))
 
@@ -222,7 +224,7 @@ def csr_matmul_add(L, Y, out, alpha=1.0):
     [[-4.0, -6.0], [4.0, 6.0]]
     """
     if out.shape != (L.shape[0], Y.shape[1]) or Y.shape[0] != L.shape[1]:
-        raise ValueError(
+        raise InputError(
             f"shapes do not match: L {L.shape}, Y {Y.shape}, out {out.shape}"
         )
     _csr_matmul_add(L.indptr, L.indices, L.data, Y, out, out.dtype.type(alpha))
@@ -239,7 +241,7 @@ def csr_quadratic(L, Y):
     4.0
     """
     if Y.shape[0] != L.shape[0] or L.shape[0] != L.shape[1]:
-        raise ValueError(f"shapes do not match: L {L.shape}, Y {Y.shape}")
+        raise InputError(f"shapes do not match: L {L.shape}, Y {Y.shape}")
     return float(_csr_quadratic(L.indptr, L.indices, L.data, Y))
 
 

@@ -31,6 +31,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pyunlocbox_gae import _linalg, checkpoint, functions, solvers, store
+from pyunlocbox_gae.errors import InputError
 
 TERMS = ("data", "sparsity", "graph", "encoder")
 
@@ -284,7 +285,7 @@ def _init_dictionary(init, X, n_atoms, rng, dtype):
     else:
         D = np.array(init, dtype=np.float64)  # a copy: normalised in place below
         if D.shape != (n_atoms, n):
-            raise ValueError(
+            raise InputError(
                 f"dict_init has shape {D.shape}, expected "
                 f"(n_atoms, n_features) = {(n_atoms, n)}"
             )
@@ -500,7 +501,7 @@ class GraphAutoEncoder(
     def _validate(self, X, reset):
         if getattr(X, "dtype", None) is not None and X.dtype.kind == "c":
             # Before scikit-learn's check, whose message prints the whole array.
-            raise ValueError(
+            raise InputError(
                 f"Complex data not supported: X holds {X.dtype} values; take "
                 "magnitudes (np.abs) or stack real and imaginary parts as features"
             )
@@ -514,7 +515,7 @@ class GraphAutoEncoder(
             ensure_min_samples=2 if reset else 1,
         )
         if reset and self.n_atoms > X.shape[0]:
-            raise ValueError(
+            raise InputError(
                 f"n_atoms={self.n_atoms} is more than the {X.shape[0]} samples "
                 "of X: one atom per sample already reproduces X exactly with "
                 "one non-zero code each (a memorised, useless dictionary), so "
@@ -632,7 +633,7 @@ class GraphAutoEncoder(
         ld, ls, lg, le = self._weights()
         if self.transform_algorithm == "encoder":
             if self.encoder_ is None:
-                raise ValueError(
+                raise InputError(
                     "transform_algorithm='encoder' needs an encoder: fit with le > 0"
                 )
             Z = X @ self.encoder_.T.astype(X.dtype)
@@ -644,7 +645,7 @@ class GraphAutoEncoder(
         G = None
         if self.transform_algorithm == "graph":
             if not lg:
-                raise ValueError("transform_algorithm='graph' needs lg > 0")
+                raise InputError("transform_algorithm='graph' needs lg > 0")
             G = _graph_for(graph, X, self.lap_type, self.graph_params)
         problem = _Problem(
             X.T, Z_api.T, D, E, ld, ls, lg if G is not None else 0.0, le, graph=G
@@ -666,7 +667,7 @@ class GraphAutoEncoder(
         check_is_fitted(self)
         Z = np.asarray(Z)
         if Z.ndim != 2 or Z.shape[1] != self.n_atoms:
-            raise ValueError(
+            raise InputError(
                 f"Z must have shape (n_samples, {self.n_atoms}), got {Z.shape}"
             )
         return Z @ self.components_.astype(Z.dtype if Z.dtype.kind == "f" else float)
@@ -728,13 +729,13 @@ class GraphAutoEncoder(
             try:
                 model = cls(**json.loads(f.attrs["params"]))
             except (json.JSONDecodeError, TypeError) as err:
-                raise ValueError(
+                raise InputError(
                     f"{path} holds model parameters that this version of "
                     f"pyunlocbox_gae cannot read ({err}); fit and save it again"
                 ) from None
             model.components_ = f["components"][...]
             if model.components_.shape[:1] != (model.n_atoms,):
-                raise ValueError(
+                raise InputError(
                     f"{path} is damaged: its components have shape "
                     f"{model.components_.shape}, expected ({model.n_atoms}, "
                     "n_features); fit and save it again"

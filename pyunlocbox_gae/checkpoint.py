@@ -33,12 +33,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from pyunlocbox_gae import store
+from pyunlocbox_gae.errors import AccessError, CheckpointMismatch, MissingFileError
 
 KIND = "checkpoint"
-
-
-class CheckpointMismatch(ValueError):
-    """A checkpoint written by another fit (other data, graph or parameters)."""
 
 
 #: Parameters of :class:`~pyunlocbox_gae.GraphAutoEncoder` that change the
@@ -179,12 +176,12 @@ class Checkpointer:
         self.writes, self.write_time = 0, 0.0
         parent = self.path.parent
         if not parent.is_dir():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"cannot write checkpoint {self.path}: folder {parent} does not "
                 "exist; create it first"
             )
         if not os.access(parent, os.W_OK):
-            raise PermissionError(
+            raise AccessError(
                 f"cannot write checkpoint {self.path}: folder {parent} is not "
                 "writable; pass checkpoint= a path in a writable folder"
             )

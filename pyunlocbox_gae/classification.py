@@ -33,6 +33,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
+from pyunlocbox_gae.errors import InputError
+
 PROTOCOLS = ("grouped", "leaky")
 CLASSIFIERS = ("svc", "linear_svc")
 SCALINGS = ("none", "minmax", "standard")
@@ -62,15 +64,15 @@ def clip_vectors(rows, n_vectors=6):
     """
     rows = np.asarray(rows)
     if rows.ndim != 3:
-        raise ValueError(
+        raise InputError(
             f"rows must have shape (n_clips, n_rows, n_features), got {rows.shape}"
         )
     if not isinstance(n_vectors, (int, np.integer)) or n_vectors < 1:
-        raise ValueError(f"n_vectors must be a positive integer, got {n_vectors!r}")
+        raise InputError(f"n_vectors must be a positive integer, got {n_vectors!r}")
     n_rows = rows.shape[1]
     window = int(n_rows // (n_vectors + 0.5))
     if window < 1:
-        raise ValueError(
+        raise InputError(
             f"clips of {n_rows} frames are too short for n_vectors={n_vectors} "
             f"windows (each needs at least one frame); lower n_vectors"
         )
@@ -84,9 +86,9 @@ def clip_vectors(rows, n_vectors=6):
 
 def _svm(classifier, C, scaling, random_state=None):
     if classifier not in CLASSIFIERS:
-        raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {classifier!r}")
+        raise InputError(f"classifier must be one of {CLASSIFIERS}, got {classifier!r}")
     if scaling not in SCALINGS:
-        raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+        raise InputError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
     if classifier == "svc":  # the study's choice: svm.SVC(kernel='linear')
         svm = SVC(kernel="linear", C=C)
     else:
@@ -154,7 +156,7 @@ class VectorSVM(ClassifierMixin, BaseEstimator):
         X = np.asarray(X)
         k = self.vectors_per_clip
         if X.ndim != 2 or X.shape[1] % k:
-            raise ValueError(
+            raise InputError(
                 f"X must have shape (n_clips, vectors_per_clip * n_features) with "
                 f"vectors_per_clip={k}, got {X.shape}"
             )
@@ -220,7 +222,7 @@ def cv_splits(
     if protocol == "grouped":
         counts = np.unique(labels, return_counts=True)[1]
         if counts.min() < n_splits:
-            raise ValueError(
+            raise InputError(
                 f"grouped {n_splits}-fold cross-validation needs at least "
                 f"{n_splits} clips per genre, the smallest genre has "
                 f"{counts.min()}; lower n_splits or add clips"
@@ -242,7 +244,7 @@ def cv_splits(
             )
             yield from cv.split(np.zeros(n))
     else:
-        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        raise InputError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
 
 
 def evaluate(
@@ -292,7 +294,7 @@ def evaluate(
     vectors = np.asarray(vectors)
     labels = np.asarray(labels)
     if vectors.ndim != 3 or vectors.shape[0] != labels.size:
-        raise ValueError(
+        raise InputError(
             "vectors must have shape (n_clips, vectors_per_clip, n_features) with "
             f"one label per clip; got {vectors.shape} and {labels.size} labels"
         )
@@ -395,7 +397,7 @@ class PerFrame(TransformerMixin, BaseEstimator):
     def _frames(self, X):
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] % self.n_features:
-            raise ValueError(
+            raise InputError(
                 f"X must have shape (n_clips, n_rows * {self.n_features}), "
                 f"got {X.shape}"
             )

@@ -20,6 +20,7 @@ import inspect
 import sys
 from pathlib import Path
 
+from pyunlocbox_gae.errors import InputError, MissingFileError
 from pyunlocbox_gae.graphs import knn_graph
 
 if sys.version_info >= (3, 11):
@@ -138,7 +139,7 @@ def _check_type(where, value, types):
         ok = isinstance(value, types)
     if not ok:
         names = " or ".join(t.__name__ for t in types)
-        raise ValueError(
+        raise InputError(
             f"config key {where} must be {names}, got {type(value).__name__} {value!r}"
         )
 
@@ -169,58 +170,58 @@ def check_config(config):
     >>> check_config({"cqt": {"n_bin": 84}})
     Traceback (most recent call last):
     ...
-    ValueError: unknown config key cqt.n_bin; did you mean 'n_bins'?
+    pyunlocbox_gae.errors.InputError: unknown config key cqt.n_bin; did you mean 'n_bins'?
     >>> check_config({"autoencoder": {"ld": "ten"}})
     Traceback (most recent call last):
     ...
-    ValueError: config key autoencoder.ld must be float, got str 'ten'
+    pyunlocbox_gae.errors.InputError: config key autoencoder.ld must be float, got str 'ten'
     >>> check_config({"cqt": {"n_bins": 84}})["cqt"]["n_bins"]
     84
     """
     if not isinstance(config, dict):
-        raise ValueError(f"a config is a table (dict), got {type(config).__name__}")
+        raise InputError(f"a config is a table (dict), got {type(config).__name__}")
     out = default_config()
     for key, value in config.items():
         if key not in SCHEMA:
-            raise ValueError(f"unknown config key {key}{_nearest(key, list(SCHEMA))}")
+            raise InputError(f"unknown config key {key}{_nearest(key, list(SCHEMA))}")
         spec = SCHEMA[key]
         if not isinstance(spec, dict):
             _check_type(key, value, spec[1])
             out[key] = value
             continue
         if not isinstance(value, dict):
-            raise ValueError(f"config key {key} must be a table ([{key}])")
+            raise InputError(f"config key {key} must be a table ([{key}])")
         if key == "graph":
             valid = _graph_parameters()
             for name in value:
                 if name not in valid:
-                    raise ValueError(
+                    raise InputError(
                         f"unknown config key graph.{name}{_nearest(name, valid)}"
                     )
             out[key] = dict(value)
             continue
         for name, item in value.items():
             if name not in spec:
-                raise ValueError(
+                raise InputError(
                     f"unknown config key {key}.{name}{_nearest(name, list(spec))}"
                 )
             _check_type(f"{key}.{name}", item, spec[name][1])
             choices = CHOICES.get((key, name))
             if choices and item not in choices:
-                raise ValueError(
+                raise InputError(
                     f"config key {key}.{name} must be one of {list(choices)}, "
                     f"got {item!r}"
                 )
             out[key][name] = item
     genres = out["dataset"]["genres"]
     if isinstance(genres, str) and genres != ALL:
-        raise ValueError(
+        raise InputError(
             f"config key dataset.genres must be 'all', an int or a list of "
             f"names, got {genres!r}"
         )
     for protocol in out["classification"]["protocols"]:
         if protocol not in ("grouped", "leaky"):
-            raise ValueError(
+            raise InputError(
                 "config key classification.protocols lists 'grouped' and/or "
                 f"'leaky', got {protocol!r}"
             )
@@ -246,12 +247,12 @@ def load_config(source):
         return check_config(source)
     path = Path(source)
     if not path.is_file():
-        raise FileNotFoundError(f"config file {path} does not exist")
+        raise MissingFileError(f"config file {path} does not exist")
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
     except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"{path} is not valid TOML: {err}") from None
+        raise InputError(f"{path} is not valid TOML: {err}") from None
     config = check_config(raw)
     for key in ("data", "output"):
         if config[key] is not None and not Path(config[key]).is_absolute():

@@ -40,6 +40,7 @@ from scipy.sparse.csgraph import reverse_cuthill_mckee
 from sklearn.utils import check_random_state
 
 from pyunlocbox_gae import _linalg, autoencoder, functions, solvers
+from pyunlocbox_gae.errors import InputError
 
 __all__ = ["fit_distributed", "partition"]
 
@@ -72,10 +73,10 @@ def partition(L, n_blocks):
     [[1, 3, 5], [0, 2, 4]]
     """
     if L is None:
-        raise ValueError("partition needs the graph's matrix; got None")
+        raise InputError("partition needs the graph's matrix; got None")
     N = L.shape[0]
     if not 1 <= int(n_blocks) <= max(N, 1):
-        raise ValueError(
+        raise InputError(
             f"n_blocks must be between 1 and the number of samples ({N}), "
             f"got {n_blocks}"
         )
@@ -274,7 +275,7 @@ def _laplacian(graph):
         return None
     L = getattr(graph, "L", graph)
     if not sp.issparse(L) or L.ndim != 2 or L.shape[0] != L.shape[1]:
-        raise ValueError(
+        raise InputError(
             "graph must be a pygsp.graphs.Graph or a square sparse Laplacian, "
             f"got {type(graph).__name__}"
         )
@@ -359,19 +360,19 @@ def fit_distributed(
     """
     X = np.asarray(X)
     if X.ndim != 2 or X.dtype not in (np.float32, np.float64):
-        raise ValueError(
+        raise InputError(
             f"X must be a 2-D float32 or float64 array (n_samples, n_features), "
             f"got {X.dtype} with shape {X.shape}"
         )
     if not np.all(np.isfinite(X)):
-        raise ValueError("X holds NaN or infinite values: clean them first")
+        raise InputError("X holds NaN or infinite values: clean them first")
     ld, ls, lg, le = (float(v or 0.0) for v in (ld, ls, lg, le))
     N, n = X.shape
     L = _laplacian(graph) if lg else None
     if lg and L is None:
-        raise ValueError("lg > 0 needs graph= (a pygsp graph or its Laplacian)")
+        raise InputError("lg > 0 needs graph= (a pygsp graph or its Laplacian)")
     if L is not None and L.shape[0] != N:
-        raise ValueError(
+        raise InputError(
             f"the graph has {L.shape[0]} vertices but X has {N} samples: "
             "build the graph over the same samples"
         )

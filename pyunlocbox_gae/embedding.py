@@ -31,6 +31,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from pyunlocbox_gae import store
+from pyunlocbox_gae.errors import InputError, MissingDependencyError
 from pyunlocbox_gae.walks import as_adjacency, iter_walks
 
 #: The paper's settings and a cheaper one (accuracy cost in docs/embedding.md).
@@ -44,7 +45,7 @@ def _import_gensim():
     try:
         from gensim.models import Word2Vec
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "DeepWalk needs gensim: pip install 'pyunlocbox-gae[embed]'"
         ) from None
     return Word2Vec
@@ -175,10 +176,10 @@ class DeepWalk(TransformerMixin, BaseEstimator):
         >>> DeepWalk.from_preset("fast")
         Traceback (most recent call last):
         ...
-        ValueError: unknown preset 'fast'; choose one of ['cheap', 'paper']
+        pyunlocbox_gae.errors.InputError: unknown preset 'fast'; choose one of ['cheap', 'paper']
         """
         if name not in PRESETS:
-            raise ValueError(
+            raise InputError(
                 f"unknown preset {name!r}; choose one of {sorted(PRESETS)}"
             )
         return cls(**{**PRESETS[name], **params})
@@ -255,7 +256,7 @@ class DeepWalk(TransformerMixin, BaseEstimator):
         if graph is not None:
             n = as_adjacency(graph).shape[0]
             if n != self.n_nodes_:
-                raise ValueError(
+                raise InputError(
                     f"DeepWalk was fitted on a graph of {self.n_nodes_} vertices, "
                     f"got one of {n}: DeepWalk is transductive, fit it on this graph"
                 )
@@ -293,7 +294,7 @@ def save_embedding(path, embedding, **attrs):
     """
     embedding = np.asarray(embedding)
     if embedding.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"an embedding is a (n_nodes, dim) array, got shape {embedding.shape}"
         )
     with store.write_h5(
@@ -321,7 +322,7 @@ def load_embedding(path):
                 value = value.item()
             attrs[key] = None if value == "None" else value
     if attrs.get("fingerprint") != store.fingerprint(embedding):
-        raise ValueError(
+        raise InputError(
             f"{path}: the embedding does not match its fingerprint (corrupted "
             "file); compute it again"
         )
@@ -362,7 +363,7 @@ def multilabel_f1(Y_true, scores, protocol="threshold", threshold=0.5):
     Y_true = np.asarray(Y_true).astype(bool)
     scores = np.asarray(scores, dtype=float)
     if Y_true.shape != scores.shape or Y_true.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"Y_true and scores must be (n_samples, n_labels) arrays of the same "
             f"shape, got {Y_true.shape} and {scores.shape}"
         )
@@ -376,7 +377,7 @@ def multilabel_f1(Y_true, scores, protocol="threshold", threshold=0.5):
         none = ~pred.any(axis=1)
         pred[none, scores[none].argmax(axis=1)] = True
     else:
-        raise ValueError(f"protocol must be 'oracle' or 'threshold', got {protocol!r}")
+        raise InputError(f"protocol must be 'oracle' or 'threshold', got {protocol!r}")
     return {
         avg: float(f1_score(Y_true, pred, average=avg, zero_division=0))
         for avg in ("micro", "macro")

@@ -55,6 +55,7 @@ from pyunlocbox import functions
 from scipy.linalg import blas
 
 from pyunlocbox_gae import _linalg
+from pyunlocbox_gae.errors import InputError
 
 # Samples per block when a term evaluates itself: bounds temporaries to
 # (n or m) x BLOCK whatever the number of samples.
@@ -64,18 +65,18 @@ BLOCK = 2048
 def _weight(value, name="lambda_"):
     value = float(value)
     if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite non-negative number, got {value}")
+        raise InputError(f"{name} must be a finite non-negative number, got {value}")
     return value
 
 
 def _matrix(A, name):
     if not hasattr(A, "ndim") or A.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"{name} must be a 2-D array, got {type(A).__name__} "
             f"with shape {getattr(A, 'shape', None)}"
         )
     if A.dtype.kind not in "fiub":
-        raise ValueError(
+        raise InputError(
             f"{name} holds {A.dtype} values; the terms take real numbers: "
             f"convert it, e.g. {name}.astype(np.float32)"
         )
@@ -84,7 +85,7 @@ def _matrix(A, name):
 
 def _check_inner(a, b, what):
     if a != b:
-        raise ValueError(f"shapes do not match: {what} ({a} != {b})")
+        raise InputError(f"shapes do not match: {what} ({a} != {b})")
 
 
 def _axpy(alpha, x, y):
@@ -320,7 +321,7 @@ class dirichlet(_term):
         self.graph = graph
         L = self.L
         if L.ndim != 2 or L.shape[0] != L.shape[1]:
-            raise ValueError(f"the Laplacian must be square, got shape {L.shape}")
+            raise InputError(f"the Laplacian must be square, got shape {L.shape}")
         self._lmax = None if lmax is None else _weight(lmax, "lmax")
 
     @property
@@ -342,7 +343,7 @@ class dirichlet(_term):
 
     def _check(self, Z):
         if Z.shape[1] != self.L.shape[0]:
-            raise ValueError(
+            raise InputError(
                 f"the graph has {self.L.shape[0]} vertices but Z has "
                 f"{Z.shape[1]} samples (columns): build the graph over the "
                 "same samples"
@@ -387,7 +388,7 @@ class dirichlet(_term):
         W = getattr(self.graph, "W", None)
         lap_type = getattr(self.graph, "lap_type", None)
         if W is None or lap_type not in ("combinatorial", "normalized"):
-            raise ValueError(
+            raise InputError(
                 "gradient_operator() needs a PyGSP graph with W and "
                 "a combinatorial or normalized lap_type"
             )
@@ -516,7 +517,7 @@ class proj_columns_b2(_term, functions.proj):
         super().__init__()
         self.radius = float(radius)
         if not self.radius > 0:
-            raise ValueError(f"radius must be positive, got {radius}")
+            raise InputError(f"radius must be positive, got {radius}")
 
     def _eval(self, x):
         return 0.0

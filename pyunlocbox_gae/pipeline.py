@@ -33,6 +33,7 @@ from pyunlocbox_gae.audio.cqt import CQTParams
 from pyunlocbox_gae.audio.preprocess import feature_matrix, load_frames, preprocess
 from pyunlocbox_gae.checkpoint import CheckpointMismatch
 from pyunlocbox_gae.config import ALL, load_config
+from pyunlocbox_gae.errors import InputError, MissingFileError
 
 # Seconds between two checkpoints of the features fit: a few minutes of work
 # at most are lost to a crash, for a write of about Z's size each time.
@@ -148,7 +149,7 @@ def compute_features(X, info, output, autoencoder, graph=None, key=None, log=pri
         except ValueError:
             pass
     if autoencoder["lg"] and graph is None:
-        raise ValueError("lg > 0 needs a graph over the frames")
+        raise InputError("lg > 0 needs a graph over the frames")
     store.check_writable(output)  # now, not after a fit of hours
     model = _autoencoder(autoencoder, graph=graph)
     # The fit saves its state next to the output every few minutes and
@@ -286,7 +287,7 @@ def run(config, progress=True, log=print):
     cfg = load_config(config)
     for key in ("data", "output"):
         if not cfg[key]:
-            raise ValueError(
+            raise InputError(
                 f"the config needs {key} = ... (data: the GTZAN-layout folder, "
                 "output: the results folder)"
             )
@@ -534,7 +535,7 @@ def _kind(path):
 
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist")
+        raise MissingFileError(f"{path} does not exist")
     try:
         with h5py.File(path, "r") as f:
             found = f.attrs.get("format", "")
@@ -544,7 +545,7 @@ def _kind(path):
         found = found.decode()
     kind = found.removeprefix(store.FORMAT_PREFIX)
     if kind not in ("frames", "features"):
-        raise ValueError(
+        raise InputError(
             f"{path} is neither a frames file (gae preprocess) nor a features "
             "file (gae features)"
         )

@@ -24,6 +24,8 @@ from pyunlocbox import acceleration
 from pyunlocbox import solvers as _solvers
 from sklearn.exceptions import ConvergenceWarning
 
+from pyunlocbox_gae.errors import ConvergenceError, InputError
+
 SOLVERS = ("fista", "ista", "primal_dual")
 
 
@@ -151,7 +153,7 @@ def make_solver(name, step):
         return forward_backward(step=step, accel=None)
     if name == "primal_dual":
         return _solvers.mlfbf(step=step)
-    raise ValueError(f"unknown solver {name!r}: choose one of {', '.join(SOLVERS)}")
+    raise InputError(f"unknown solver {name!r}: choose one of {', '.join(SOLVERS)}")
 
 
 def _term_name(f):
@@ -309,7 +311,7 @@ def solve(
     (3, array([[0.5, 2.5]]))
     """
     if maxit < 1 or eval_every < 1:
-        raise ValueError("maxit and eval_every must be at least 1")
+        raise InputError("maxit and eval_every must be at least 1")
     tstart = time.perf_counter()
     if not hasattr(solver, "verbosity"):
         solver.verbosity = "NONE"
@@ -324,7 +326,7 @@ def solve(
         try:
             current = float(np.sum(solver.objective(x0)))
             if not np.isfinite(current):
-                raise FloatingPointError(
+                raise ConvergenceError(
                     f"{name}: the objective is {current} at the starting point "
                     f"({_blame(solver, x0, x0)}): the data or the starting "
                     "point holds NaN/inf or values too large for the dtype"
@@ -361,7 +363,7 @@ def solve(
                     if halvings >= max_halvings:
                         if good is not None:  # never leave a diverged iterate
                             x0[...] = good
-                        raise FloatingPointError(
+                        raise ConvergenceError(
                             f"{message}. The step was halved {halvings} times "
                             "without curing it: the step is too large for this "
                             "term (check its Lipschitz constant) or the data "

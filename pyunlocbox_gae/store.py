@@ -24,6 +24,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from pyunlocbox_gae.errors import (
+    AccessError,
+    FileFormatError,
+    InputError,
+    MissingFileError,
+)
+
 FORMAT_PREFIX = "pyunlocbox_gae/"
 FORMAT_VERSION = 1
 
@@ -46,16 +53,16 @@ def check_writable(path):
     >>> check_writable("/no/such/folder/out.h5")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: cannot write /no/such/folder/out.h5: folder /no/such/folder ...
+    pyunlocbox_gae.errors.MissingFileError: cannot write /no/such/folder/out.h5: folder /no/such/folder ...
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"cannot write {path}: folder {parent} does not exist; create it first"
         )
     if not os.access(parent, os.W_OK):
-        raise PermissionError(
+        raise AccessError(
             f"cannot write {path}: folder {parent} is not writable; "
             "choose another output folder"
         )
@@ -129,7 +136,7 @@ def _attr(value):
     return value
 
 
-class MissingItemError(ValueError, KeyError):
+class MissingItemError(FileFormatError, KeyError):
     """A file marked as ours lacks a dataset or attribute that it must hold.
 
     A ValueError (a user's file is damaged or foreign), and a KeyError so that
@@ -200,15 +207,15 @@ def open_h5(path, kind, mode="r"):
     >>> open_h5(path, "graph")
     Traceback (most recent call last):
     ...
-    ValueError: ...bad.h5 is not a readable HDF5 file (truncated or not HDF5)...
+    pyunlocbox_gae.errors.InputError: ...bad.h5 is not a readable HDF5 file (truncated or not HDF5)...
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist")
+        raise MissingFileError(f"{path} does not exist")
     try:
         f = _File(path, mode)
     except OSError as err:
-        raise ValueError(
+        raise InputError(
             f"{path} is not a readable HDF5 file (truncated or not HDF5): {err}; "
             "delete it and run the step that writes it again"
         ) from None
@@ -220,11 +227,11 @@ def open_h5(path, kind, mode="r"):
         what = (
             "was not written by pyunlocbox_gae" if found is None else f"holds {found!r}"
         )
-        raise ValueError(f"{path} {what}, expected a {FORMAT_PREFIX + kind!r} file")
+        raise InputError(f"{path} {what}, expected a {FORMAT_PREFIX + kind!r} file")
     version = int(f.attrs.get("format_version", 0))
     if version > FORMAT_VERSION:
         f.close()
-        raise ValueError(
+        raise InputError(
             f"{path} has format version {version}, newer than this "
             f"pyunlocbox_gae reads ({FORMAT_VERSION}); upgrade pyunlocbox_gae"
         )

@@ -22,6 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
+from pyunlocbox_gae.errors import InputError
+
 STOP = -1  # fills a walk after a vertex without out-going edges
 _BLOCK = 8192  # walks generated per kernel call
 
@@ -59,18 +61,18 @@ def as_adjacency(graph, dtype=None):
     >>> as_adjacency(np.array([[0, -1], [1, 0]]))
     Traceback (most recent call last):
     ...
-    ValueError: the adjacency has 1 negative weight(s) (smallest -1.0); ...
+    pyunlocbox_gae.errors.InputError: the adjacency has 1 negative weight(s) (smallest -1.0); ...
     """
     W = getattr(graph, "W", graph)
     if not sp.issparse(W):
         W = np.asarray(W)
         if W.dtype == object:
-            raise ValueError(
+            raise InputError(
                 "the graph must be a pygsp.graphs.Graph or an adjacency matrix "
                 f"(scipy sparse or array), got {type(graph).__name__}"
             )
     if W.ndim != 2 or W.shape[0] != W.shape[1]:
-        raise ValueError(
+        raise InputError(
             f"the adjacency must be a square (n_nodes, n_nodes) matrix, got shape "
             f"{W.shape}"
         )
@@ -82,13 +84,13 @@ def as_adjacency(graph, dtype=None):
         A = sp.csr_matrix(W, dtype=dtype)
     values = A.data
     if not np.isfinite(values).all():
-        raise ValueError(
+        raise InputError(
             f"the adjacency has {int((~np.isfinite(values)).sum())} NaN or infinite "
             "weight(s); fix or drop those edges"
         )
     negative = values < 0
     if negative.any():
-        raise ValueError(
+        raise InputError(
             f"the adjacency has {int(negative.sum())} negative weight(s) (smallest "
             f"{float(values.min())}); random walks need non-negative weights"
         )
@@ -145,7 +147,7 @@ def _index_dtype(n_nodes):
 def _check_walk_params(n_walks, walk_length):
     for name, value in (("n_walks", n_walks), ("walk_length", walk_length)):
         if int(value) != value or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            raise InputError(f"{name} must be a positive integer, got {value!r}")
 
 
 def iter_walks(adjacency, n_walks=80, walk_length=40, *, random_state=None):
@@ -265,11 +267,11 @@ def window_pairs(walks, window, size, *, random_state=None):
     """
     walks = np.asarray(walks)
     if walks.ndim != 2 or walks.shape[1] < 2:
-        raise ValueError(
+        raise InputError(
             f"walks must be a 2-D array with at least 2 steps, got {walks.shape}"
         )
     if int(window) != window or window < 1:
-        raise ValueError(f"window must be a positive integer, got {window!r}")
+        raise InputError(f"window must be a positive integer, got {window!r}")
     rng = check_random_state(random_state)
     n, length = walks.shape
     centres = np.empty(size, dtype=walks.dtype)
@@ -291,7 +293,7 @@ def window_pairs(walks, window, size, *, random_state=None):
         keep = todo[taken]
         centres[keep], contexts[keep] = a[ok2], b[ok2]
         todo = np.delete(todo, taken)
-    raise ValueError(
+    raise InputError(
         "could not sample context pairs: the walks hardly have two steps "
         "(is the graph empty of edges?)"
     )

@@ -19,6 +19,8 @@ import warnings
 
 import numpy as np
 
+from pyunlocbox_gae.errors import InputError
+
 
 @dataclasses.dataclass(frozen=True)
 class CQTParams:
@@ -56,7 +58,7 @@ class CQTParams:
     >>> CQTParams(sample_rate=2000)
     Traceback (most recent call last):
     ...
-    ValueError: the CQT's upper edge is at 1046.5 Hz, above the Nyquist ...
+    pyunlocbox_gae.errors.InputError: the CQT's upper edge is at 1046.5 Hz, above the Nyquist ...
     """
 
     sample_rate: int = 22050
@@ -72,24 +74,24 @@ class CQTParams:
         for name in ("sample_rate", "clip_samples", "frame_size", "frame_hop"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
         for name in ("n_bins", "bins_per_octave"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
         if self.frame_size % self.frame_hop:
-            raise ValueError(
+            raise InputError(
                 f"frame_size={self.frame_size} must be a multiple of "
                 f"frame_hop={self.frame_hop} (frames are taken as "
                 "frame_size/frame_hop offset streams)"
             )
         if self.fmin_hz <= 0:
-            raise ValueError(f"fmin must be a positive frequency, got {self.fmin!r}")
+            raise InputError(f"fmin must be a positive frequency, got {self.fmin!r}")
         nyquist = self.sample_rate / 2
         # The top bin's filter reaches about one bin above its centre.
         edge = self.fmin_hz * 2 ** (self.n_bins / self.bins_per_octave)
         if edge >= nyquist:
-            raise ValueError(
+            raise InputError(
                 f"the CQT's upper edge is at {edge:.1f} Hz, above the "
                 f"Nyquist frequency {nyquist:.1f} Hz of sample_rate="
                 f"{self.sample_rate}; lower n_bins or fmin, or raise sample_rate"
@@ -98,14 +100,14 @@ class CQTParams:
         if self.frame_size & (self.frame_size - 1):
             octaves = math.ceil(self.n_bins / self.bins_per_octave)
             if self.frame_size % 2 ** (octaves - 1):
-                raise ValueError(
+                raise InputError(
                     f"frame_size={self.frame_size} must be divisible by "
                     f"2**(octaves-1) = {2 ** (octaves - 1)} for librosa's "
                     f"multi-rate CQT over {octaves} octaves; use a power of 2"
                 )
         full = self._stream_frames()
         if full < 1:
-            raise ValueError(
+            raise InputError(
                 f"clip_samples={self.clip_samples} is shorter than one frame "
                 f"in every stream (frame_size={self.frame_size}, "
                 f"frame_hop={self.frame_hop}); use longer clips or smaller frames"
@@ -115,12 +117,12 @@ class CQTParams:
                 not isinstance(self.frames_per_clip, (int, np.integer))
                 or self.frames_per_clip < 1
             ):
-                raise ValueError(
+                raise InputError(
                     f"frames_per_clip must be a positive integer or None, "
                     f"got {self.frames_per_clip!r}"
                 )
             if self.frames_per_clip > full:
-                raise ValueError(
+                raise InputError(
                     f"frames_per_clip={self.frames_per_clip} but clips of "
                     f"{self.clip_samples} samples have {full} frames per stream; "
                     "lower frames_per_clip or lengthen the clips"
@@ -134,7 +136,7 @@ class CQTParams:
             try:
                 return float(librosa.note_to_hz(self.fmin))
             except Exception:
-                raise ValueError(
+                raise InputError(
                     f"fmin={self.fmin!r} is not a note name (e.g. 'C2') or a "
                     "frequency in Hz"
                 ) from None
@@ -203,7 +205,7 @@ def clip_cqt(y, params):
 
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1 or y.size < params.clip_samples:
-        raise ValueError(
+        raise InputError(
             f"expected a mono clip of at least {params.clip_samples} samples, "
             f"got shape {y.shape}"
         )

@@ -23,10 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from pyunlocbox_gae.errors import FileFormatError, InputError, MissingFileError
+
 AUDIO_EXTENSIONS = (".au", ".wav", ".ogg", ".flac")
 
 
-class AudioFileError(ValueError):
+class AudioFileError(FileFormatError):
     """An audio file that cannot be used (unreadable, corrupt, too short...).
 
     The message starts with the file's path. ``path`` holds it too.
@@ -108,11 +110,11 @@ def find_clips(folder, genres=None, clips_per_genre=None):
     >>> find_clips(root, genres=["jazz"])
     Traceback (most recent call last):
     ...
-    ValueError: genre 'jazz' has no folder in ...; available genres: blues, rock
+    pyunlocbox_gae.errors.InputError: genre 'jazz' has no folder in ...; available genres: blues, rock
     """
     folder = Path(folder)
     if not folder.exists():
-        raise FileNotFoundError(f"data folder {folder} does not exist")
+        raise MissingFileError(f"data folder {folder} does not exist")
     if not folder.is_dir():
         raise NotADirectoryError(f"data folder {folder} is not a folder")
     available = {
@@ -121,7 +123,7 @@ def find_clips(folder, genres=None, clips_per_genre=None):
         if p.is_dir() and not p.name.startswith(".") and _audio_files(p)
     }
     if not available:
-        raise ValueError(
+        raise InputError(
             f"{folder} has no genre sub-folders holding audio files "
             f"({', '.join(AUDIO_EXTENSIONS)}); give the folder whose sub-folders "
             "are the genres (GTZAN: 'genres/' or 'genres_original/')"
@@ -131,7 +133,7 @@ def find_clips(folder, genres=None, clips_per_genre=None):
         selected = names
     elif isinstance(genres, (int, np.integer)) and not isinstance(genres, bool):
         if not 1 <= genres <= len(names):
-            raise ValueError(
+            raise InputError(
                 f"genres={genres} but {folder} has {len(names)} genres; "
                 f"choose 1 to {len(names)}"
             )
@@ -140,20 +142,20 @@ def find_clips(folder, genres=None, clips_per_genre=None):
         selected = [str(g) for g in genres]
         for g in selected:
             if g not in available:
-                raise ValueError(
+                raise InputError(
                     f"genre {g!r} has no folder in {folder}; "
                     f"available genres: {', '.join(names)}"
                 )
         if len(set(selected)) != len(selected):
-            raise ValueError(f"genres lists a genre twice: {selected}")
+            raise InputError(f"genres lists a genre twice: {selected}")
     clips = []
     for label, genre in enumerate(selected):
         files = _audio_files(available[genre])
         if clips_per_genre is not None:
             if clips_per_genre < 1:
-                raise ValueError(f"clips_per_genre must be >= 1, got {clips_per_genre}")
+                raise InputError(f"clips_per_genre must be >= 1, got {clips_per_genre}")
             if len(files) < clips_per_genre:
-                raise ValueError(
+                raise InputError(
                     f"genre {genre!r} has {len(files)} clips in {available[genre]}, "
                     f"fewer than clips_per_genre={clips_per_genre}; lower it"
                 )

@@ -34,6 +34,7 @@ import numpy as np
 from pyunlocbox_gae import store
 from pyunlocbox_gae.audio.cqt import CQTParams, clip_cqt
 from pyunlocbox_gae.audio.gtzan import AudioFileError, find_clips, read_clip
+from pyunlocbox_gae.errors import InputError
 
 TODO, DONE, SKIPPED = 0, 1, 2
 
@@ -146,9 +147,9 @@ def preprocess(
     ((4, 21, 2, 96), ['drone', 'pulse'], [0, 0, 1, 1])
     """
     if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        raise InputError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     if short not in ("error", "pad"):
-        raise ValueError(f"short must be 'error' or 'pad', got {short!r}")
+        raise InputError(f"short must be 'error' or 'pad', got {short!r}")
     params = params or CQTParams()
     output = store.check_writable(output)  # before hours of CQTs
     clips, names = find_clips(data, genres, clips_per_genre)
@@ -199,7 +200,7 @@ def preprocess(
         ]
         keep = np.flatnonzero(status == DONE)
         if keep.size == 0:
-            raise ValueError(f"every clip of {data} was skipped; see the reasons above")
+            raise InputError(f"every clip of {data} was skipped; see the reasons above")
         _write_final(output, f, keep, clips, names, params, settings, key, skipped)
     finally:
         f.close()
@@ -350,9 +351,9 @@ def feature_matrix(frames, log=False, scaling="minmax", noise=0.0, seed=1):
     ((6, 4), 0.0, 1.0, True)
     """
     if scaling not in SCALINGS:
-        raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+        raise InputError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
     if noise < 0:
-        raise ValueError(f"noise must be a standard deviation >= 0, got {noise}")
+        raise InputError(f"noise must be a standard deviation >= 0, got {noise}")
     frames = np.asarray(frames, dtype=np.float32)
     X = frames.reshape(-1, frames.shape[-1])
     if log:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pyunlocbox_gae import store
+from pyunlocbox_gae.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,23 +122,23 @@ def make_dataset(
 
     if isinstance(genres, (int, np.integer)):
         if not 1 <= genres <= len(GENRES):
-            raise ValueError(f"genres must be 1 to {len(GENRES)}, got {genres}")
+            raise InputError(f"genres must be 1 to {len(GENRES)}, got {genres}")
         names = list(GENRES)[:genres]
     else:
         names = list(genres)
         unknown = [g for g in names if g not in GENRES]
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"unknown synthetic genres {unknown}; choose from {list(GENRES)}"
             )
     if clips_per_genre < 1 or seconds <= 0 or sample_rate <= 0:
-        raise ValueError(
+        raise InputError(
             "clips_per_genre, seconds and sample_rate must be positive, got "
             f"{clips_per_genre}, {seconds}, {sample_rate}"
         )
     subtype = {"wav": "PCM_16", "au": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS"}
     if format not in subtype:
-        raise ValueError(f"format must be one of {list(subtype)}, got {format!r}")
+        raise InputError(f"format must be one of {list(subtype)}, got {format!r}")
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     for g, name in enumerate(names):

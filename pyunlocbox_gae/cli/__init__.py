@@ -15,6 +15,7 @@ import sys
 import warnings
 
 import pyunlocbox_gae
+from pyunlocbox_gae.errors import GAEError
 
 # Sub-command groups come from every module of this package that defines
 # ``add_commands``; listing them here first fixes the order of `gae --help`.
@@ -30,17 +31,31 @@ def command_modules():
     return sorted(found, key=lambda name: (rank.get(name, len(rank)), name))
 
 
-# Exceptions that mean "the user asked for something that cannot be done".
+# Exceptions that mean "the user asked for something that cannot be done":
+# every deliberate error of the package (GAEError), and the operating
+# system's word on a path the user named. Anything else is a bug and keeps
+# its traceback.
 USER_ERRORS = (
-    ValueError,
+    GAEError,
     FileNotFoundError,
+    FileExistsError,
     PermissionError,
     IsADirectoryError,
     NotADirectoryError,
-    KeyError,
-    ImportError,  # an optional extra that is not installed (message says which)
-    FloatingPointError,  # a fit that diverged: the message names step and term
 )
+
+
+def _user_errors():
+    """USER_ERRORS, plus scikit-learn's parameter errors once it is loaded.
+
+    The estimators check their parameters with scikit-learn's own validation
+    (a ValueError subclass); asked for here only if scikit-learn was
+    imported, so that ``gae --help`` does not import it.
+    """
+    validation = sys.modules.get("sklearn.utils._param_validation")
+    if validation is None:
+        return USER_ERRORS
+    return (*USER_ERRORS, validation.InvalidParameterError)
 
 
 def build_parser():
@@ -78,8 +93,8 @@ def main(argv=None):
             if not args.debug:  # one line per warning, like the errors
                 warnings.showwarning = _one_line_warning
             return args.func(args) or 0
-    except USER_ERRORS as err:
-        if args.debug:
+    except Exception as err:
+        if args.debug or not isinstance(err, _user_errors()):
             raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"gae: error: {message}", file=sys.stderr)

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from pyunlocbox_gae.errors import InputError
+
 DEFAULT_OUTPUT = "gae-demo"
 
 
@@ -61,7 +63,7 @@ def _floats(text, what):
     try:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(
+        raise InputError(
             f"--{what} expects comma-separated numbers, got {text!r}"
         ) from None
 
@@ -89,7 +91,7 @@ def run_demo(args):
         from pyunlocbox_gae.experiments.gtzan import demo_gtzan
 
         if args.assignments:
-            raise ValueError("--set applies to digits; with --gtzan use --config")
+            raise InputError("--set applies to digits; with --gtzan use --config")
         out = demo_gtzan(
             args.gtzan,
             output,
@@ -106,7 +108,7 @@ def run_demo(args):
         )
         return _finish(out, output)
     if args.config:
-        raise ValueError("--config applies to --gtzan; for digits use --set KEY=VALUE")
+        raise InputError("--config applies to --gtzan; for digits use --set KEY=VALUE")
     config = parse_assignments(args.assignments)
     out = experiments.demo(
         output=output,

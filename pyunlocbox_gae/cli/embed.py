@@ -11,6 +11,7 @@ from pathlib import Path
 import scipy.sparse as sp
 
 from pyunlocbox_gae import store
+from pyunlocbox_gae.errors import InputError, MissingFileError
 
 # Kept here so that building the parser imports neither numba nor gensim;
 # tests check that they match the library.
@@ -31,24 +32,24 @@ def read_graph(path):
     >>> read_graph(path + ".txt")
     Traceback (most recent call last):
     ...
-    ValueError: ...g.npz.txt: a graph file ends in .npz (scipy.sparse.save_npz) ...
+    pyunlocbox_gae.errors.InputError: ...g.npz.txt: a graph file ends in .npz (scipy.sparse.save_npz) ...
     """
     from pyunlocbox_gae.walks import as_adjacency
 
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".npz", ".h5", ".hdf5"):
-        raise ValueError(
+        raise InputError(
             f"{path}: a graph file ends in .npz (scipy.sparse.save_npz) or .h5 "
             "(gae graph build)"
         )
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist")
+        raise MissingFileError(f"{path} does not exist")
     if suffix == ".npz":
         try:
             return as_adjacency(sp.load_npz(path))
         except (ValueError, OSError, KeyError) as err:
-            raise ValueError(
+            raise InputError(
                 f"{path} is not a scipy sparse matrix saved by save_npz ({err})"
             ) from None
     from pyunlocbox_gae.graphs import load_graph
@@ -110,11 +111,11 @@ def cmd_planetoid(args):
         try:
             previous = json.loads(out.read_text())
         except json.JSONDecodeError:
-            raise ValueError(
+            raise InputError(
                 f"{out} is not a results file; remove it or pass --restart"
             ) from None
         if previous.get("config") != config:
-            raise ValueError(
+            raise InputError(
                 f"{out} holds results of other settings; pass --restart to "
                 "replace them or --out to write elsewhere"
             )
@@ -143,7 +144,7 @@ def cmd_planetoid(args):
 def _positive(value):
     n = int(value)
     if n < 1:
-        raise ValueError(f"expected a positive integer, got {value}")
+        raise InputError(f"expected a positive integer, got {value}")
     return n
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pyunlocbox_gae.errors import InputError, MissingFileError
+
 
 def read_features(spec, dataset=None):
     """Load a feature matrix (n_samples, n_features) from .npy or HDF5.
@@ -30,22 +32,22 @@ def read_features(spec, dataset=None):
         path, dataset = path + ".h5", inner
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist")
+        raise MissingFileError(f"{path} does not exist")
     if path.suffix == ".npy":
         return np.load(path, mmap_mode="r", allow_pickle=False)
     if path.suffix not in (".h5", ".hdf5"):
-        raise ValueError(f"{path}: features must be a .npy or .h5/.hdf5 file")
+        raise InputError(f"{path}: features must be a .npy or .h5/.hdf5 file")
     import h5py
 
     dataset = dataset or "X"
     try:
         f = h5py.File(path, "r")
     except OSError as err:
-        raise ValueError(f"{path} is not a readable HDF5 file: {err}") from None
+        raise InputError(f"{path} is not a readable HDF5 file: {err}") from None
     with f:
         if dataset not in f or not isinstance(f[dataset], h5py.Dataset):
             found = [k for k in f if isinstance(f[k], h5py.Dataset)]
-            raise ValueError(
+            raise InputError(
                 f"{path} has no dataset {dataset!r}; give one as FILE.h5:NAME "
                 f"or --dataset NAME (datasets at the root: {found})"
             )

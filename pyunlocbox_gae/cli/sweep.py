@@ -1,5 +1,7 @@
 """``gae sweep``: vary one experiment parameter, reusing cached stages."""
 
+from pyunlocbox_gae.errors import InputError
+
 DEFAULT_OUTPUT = "gae-sweep"
 
 
@@ -58,13 +60,13 @@ def run_sweep(args):
     progress, plots = not args.no_progress, not args.no_plots
     if args.from_file:
         if args.param or args.values or args.assignments:
-            raise ValueError("--from replays a file: drop --param, --values and --set")
+            raise InputError("--from replays a file: drop --param, --values and --set")
         out = experiments.sweep_from(
             args.from_file, output=args.output, progress=progress, plots=plots
         )
     else:
         if not args.param or not args.values:
-            raise ValueError(
+            raise InputError(
                 "give --param NAME --values V1,V2,... (or --from results.json)"
             )
         values = [parse_value(v.strip()) for v in args.values.split(",") if v.strip()]

@@ -19,6 +19,7 @@ notes that ls is redundant with ld).
 import math
 
 from pyunlocbox_gae.autoencoder import GraphAutoEncoder
+from pyunlocbox_gae.errors import InputError
 
 _FREE = dict(sparsity="ls", graph="lg", encoder="le")
 
@@ -118,7 +119,7 @@ def balance_weights(
     (['ld', 'le', 'lg', 'ls'], True, True)
     """
     if graph is None and lg:
-        raise ValueError("lg > 0 needs graph= the graph over the samples of X")
+        raise InputError("lg > 0 needs graph= the graph over the samples of X")
     weights = dict(
         ld=float(ld),
         ls=float(ls or 0),
@@ -126,10 +127,10 @@ def balance_weights(
         le=float(le or 0),
     )
     if weights["ld"] <= 0:
-        raise ValueError("ld must be positive: it sets the scale of the objective")
+        raise InputError("ld must be positive: it sets the scale of the objective")
     tune = set(_FREE.values() if tune is None else tune)
     if not tune <= set(_FREE.values()):
-        raise ValueError(f"tune takes 'ls', 'lg' and/or 'le', got {sorted(tune)}")
+        raise InputError(f"tune takes 'ls', 'lg' and/or 'le', got {sorted(tune)}")
     free = {t: name for t, name in _FREE.items() if weights[name] > 0 and name in tune}
     report = []
     slope = dict.fromkeys(free, 1.0)  # d log(term / mean) / d log(weight)

@@ -14,6 +14,7 @@ import copy
 import time
 from pathlib import Path
 
+from pyunlocbox_gae.errors import InputError, MissingFileError
 from pyunlocbox_gae.experiments.demo import DEMO_KIND, NOISES, _label
 
 # --quick: a few clips of three genres, short clips, a small dictionary.
@@ -44,12 +45,12 @@ def _read_toml(path):
         import tomli as tomllib
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"config file {path} does not exist")
+        raise MissingFileError(f"config file {path} does not exist")
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"{path} is not valid TOML: {err}") from None
+        raise InputError(f"{path} is not valid TOML: {err}") from None
 
 
 def _pick(report, prefix):
@@ -57,7 +58,7 @@ def _pick(report, prefix):
     for r in report["results"]:
         if r["features"].startswith(prefix) and r["protocol"] == "grouped":
             return [100 * r["mean"], 100 * r["std"]]
-    raise ValueError(
+    raise InputError(
         f"the pipeline gave no grouped result for {prefix!r}: keep 'grouped' "
         "in classification.protocols"
     )
@@ -102,7 +103,7 @@ def demo_gtzan(
 
     data = Path(data)
     if not data.is_dir():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{data} is not a folder: --gtzan expects a GTZAN-layout folder "
             "(one sub-folder of audio files per genre)"
         )

@@ -17,6 +17,8 @@ change of ``ls`` re-learns the codes but reuses the graph, and a change of
 import difflib
 import json
 
+from pyunlocbox_gae.errors import InputError
+
 # The study's settings on digits (docs: expected-results).
 DATA_DEFAULTS = dict(
     dataset="digits",  # sklearn.datasets.load_digits
@@ -73,7 +75,7 @@ def _check_key(key):
     if key not in DEFAULTS:
         near = difflib.get_close_matches(key, DEFAULTS, n=1)
         hint = f"did you mean {near[0]!r}? " if near else ""
-        raise ValueError(
+        raise InputError(
             f"unknown experiment parameter {key!r}: {hint}valid parameters are "
             + ", ".join(DEFAULTS)
         )
@@ -95,7 +97,7 @@ def make_config(base=None, **overrides):
     >>> make_config(n_atom=64)
     Traceback (most recent call last):
     ...
-    ValueError: unknown experiment parameter 'n_atom': did you mean 'n_atoms'? ...
+    pyunlocbox_gae.errors.InputError: unknown experiment parameter 'n_atom': did you mean 'n_atoms'? ...
     """
     config = dict(DEFAULTS)
     for source in (base or {}, overrides):
@@ -142,13 +144,13 @@ def parse_assignments(items):
     >>> parse_assignments(["ls"])
     Traceback (most recent call last):
     ...
-    ValueError: --set expects KEY=VALUE, got 'ls'
+    pyunlocbox_gae.errors.InputError: --set expects KEY=VALUE, got 'ls'
     """
     out = {}
     for item in items or ():
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+            raise InputError(f"--set expects KEY=VALUE, got {item!r}")
         _check_key(key.strip())
         out[key.strip()] = parse_value(value.strip())
     return out

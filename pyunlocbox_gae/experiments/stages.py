@@ -37,6 +37,7 @@ from sklearn.svm import LinearSVC
 
 from pyunlocbox_gae import graphs, store
 from pyunlocbox_gae.autoencoder import GraphAutoEncoder
+from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.experiments.settings import group
 
 DATASETS = ("digits",)
@@ -63,7 +64,7 @@ def load_data(config):
     ((200, 64), dtype('float32'), 10)
     """
     if config["dataset"] not in DATASETS:
-        raise ValueError(
+        raise InputError(
             f"unknown dataset {config['dataset']!r}: choose one of "
             f"{', '.join(DATASETS)} (use `gae demo --gtzan PATH` for audio)"
         )
@@ -71,7 +72,7 @@ def load_data(config):
     n = config["n_samples"]
     if n is not None:
         if not 20 <= n <= len(y):
-            raise ValueError(
+            raise InputError(
                 f"n_samples must be between 20 and {len(y)}, got {n}; "
                 "use None for the whole data set"
             )
@@ -82,7 +83,7 @@ def load_data(config):
     X = minmax_scale(X).astype(np.float32)
     noise = float(config["noise"])
     if noise < 0:
-        raise ValueError(f"noise must be a non-negative std, got {noise}")
+        raise InputError(f"noise must be a non-negative std, got {noise}")
     if noise:
         rng = np.random.default_rng(config["noise_seed"])
         X += noise * rng.standard_normal(X.shape, dtype=np.float32)
@@ -264,7 +265,7 @@ def codes_stage(X, config, graph=None, graph_key=None, cache=None, x_key=None):
             info["components"] = f["components"][...]
         return Z, dict(info, key=key, cached=True)
     if params["lg"] and graph is None:
-        raise ValueError("codes with lg > 0 need the graph of graph_stage()")
+        raise InputError("codes with lg > 0 need the graph of graph_stage()")
     model = estimator(config, graph if params["lg"] else None)
     with measure() as info:
         Z = model.fit_transform(X)
@@ -311,7 +312,7 @@ def classify_stage(F, y, config, cache=None, f_key=None):
             return dict(json.loads(f.attrs["info"]), key=key, cached=True)
     counts = np.bincount(np.unique(y, return_inverse=True)[1])
     if counts.min() < params["n_splits"]:
-        raise ValueError(
+        raise InputError(
             f"the smallest class has {counts.min()} samples, fewer than "
             f"n_splits={params['n_splits']}: use more samples or fewer splits"
         )

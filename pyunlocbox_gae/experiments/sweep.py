@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from pyunlocbox_gae import store
 from pyunlocbox_gae.autoencoder import TERMS
+from pyunlocbox_gae.errors import InputError, MissingFileError
 from pyunlocbox_gae.experiments import stages
 from pyunlocbox_gae.experiments.settings import DEFAULTS, make_config
 
@@ -149,13 +150,13 @@ def load_results(path):
     """Read a ``results.json`` written by :func:`sweep` (checks its kind)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist")
+        raise MissingFileError(f"{path} does not exist")
     try:
         payload = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not a JSON result file: {err}") from None
+        raise InputError(f"{path} is not a JSON result file: {err}") from None
     if not isinstance(payload, dict) or payload.get("kind") != RESULTS_KIND:
-        raise ValueError(
+        raise InputError(
             f"{path} is not a sweep result file (expected kind {RESULTS_KIND!r})"
         )
     return payload
@@ -202,7 +203,7 @@ def sweep(param, values, config=None, output=None, progress=True, plots=True):
         make_config({param: None})  # raises with the nearest valid name
     values = list(values)
     if not values:
-        raise ValueError("give at least one value to sweep")
+        raise InputError("give at least one value to sweep")
     config = make_config(config)
     stages.check_estimators(make_config(config, **{param: v}) for v in values)
     config.pop(param)

@@ -22,6 +22,7 @@ import pygsp
 import scipy.sparse as sp
 
 from pyunlocbox_gae._linalg import laplacian_lmax
+from pyunlocbox_gae.errors import InputError
 
 LAP_TYPES = ("normalized", "combinatorial")
 
@@ -51,7 +52,7 @@ def quiet_pygsp():
 
 def _check_lap_type(lap_type):
     if lap_type not in LAP_TYPES:
-        raise ValueError(f"lap_type must be one of {LAP_TYPES}, got {lap_type!r}")
+        raise InputError(f"lap_type must be one of {LAP_TYPES}, got {lap_type!r}")
 
 
 def laplacian(W, lap_type="normalized", dtype=np.float32):
@@ -123,17 +124,17 @@ def make_graph(W, lap_type="normalized", dtype=np.float32, L=None, lmax=None):
 def _check_adjacency(W, n_samples):
     N = W.shape[0]
     if W.ndim != 2 or W.shape[0] != W.shape[1]:
-        raise ValueError(f"the graph's adjacency must be square, got shape {W.shape}")
+        raise InputError(f"the graph's adjacency must be square, got shape {W.shape}")
     if n_samples is not None and N != n_samples:
-        raise ValueError(
+        raise InputError(
             f"the graph has {N} vertices but X has {n_samples} samples; "
             "build the graph over the same samples"
         )
     data = W.data
     if not np.isfinite(data).all():
-        raise ValueError("the graph's weights contain NaN or infinite values")
+        raise InputError("the graph's weights contain NaN or infinite values")
     if data.size and data.min() < 0:
-        raise ValueError(
+        raise InputError(
             f"the graph has negative weights (min {data.min():g}); the Laplacian "
             "of such a graph is not positive semi-definite"
         )
@@ -141,7 +142,7 @@ def _check_adjacency(W, n_samples):
     worst = asym.max() if asym.nnz else 0.0
     scale = data.max() if data.size else 0.0
     if worst > 1e-6 * scale:
-        raise ValueError(
+        raise InputError(
             f"the graph is directed: W is not symmetric (max |W - Wᵀ| = {worst:g}); "
             "symmetrise it first, e.g. W.maximum(W.T)"
         )
@@ -176,7 +177,7 @@ def as_graph(graph, n_samples=None, lap_type="normalized", dtype=np.float32):
     >>> as_graph(np.ones((2, 2)), n_samples=3)
     Traceback (most recent call last):
     ...
-    ValueError: the graph has 2 vertices but X has 3 samples; ...
+    pyunlocbox_gae.errors.InputError: the graph has 2 vertices but X has 3 samples; ...
     """
     _check_lap_type(lap_type)
     dtype = np.dtype(dtype)
@@ -195,7 +196,7 @@ def as_graph(graph, n_samples=None, lap_type="normalized", dtype=np.float32):
     else:
         W = np.asarray(graph)
         if W.ndim != 2 or not np.issubdtype(W.dtype, np.number):
-            raise ValueError(
+            raise InputError(
                 "graph must be a pygsp.graphs.Graph or a 2-D adjacency matrix, got "
                 f"{type(graph).__name__} of shape {W.shape}"
             )

@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pyunlocbox_gae import store
+from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.graphs.graph import make_graph
 from pyunlocbox_gae.graphs.search import Neighbors, check_features
 
@@ -103,12 +104,12 @@ def save_graph(path, G, X=None, **attrs):
     """
     lmax = getattr(G, "lmax_exact", None)
     if lmax is None:
-        raise ValueError(
+        raise InputError(
             "G has no lmax_exact: pass it through pyunlocbox_gae.graphs.as_graph first"
         )
     nb = getattr(G, "neighbors", None)
     if X is not None and check_features(X).shape[0] != G.N:
-        raise ValueError(f"the graph has {G.N} vertices but X has {len(X)} samples")
+        raise InputError(f"the graph has {G.N} vertices but X has {len(X)} samples")
     params = dict(getattr(G, "graph_params", {}) or {})
     params.update(
         n_samples=G.N,
@@ -138,11 +139,11 @@ def save_neighbors(path, neighbors, X=None):
     (30, 3)
     """
     if not isinstance(neighbors, Neighbors):
-        raise ValueError(
+        raise InputError(
             f"neighbors must be a Neighbors record, got {type(neighbors).__name__}"
         )
     if X is not None and check_features(X).shape[0] != neighbors.n_samples:
-        raise ValueError(
+        raise InputError(
             f"the neighbours are for {neighbors.n_samples} samples but X has {len(X)}"
         )
     with store.write_h5(
@@ -164,14 +165,14 @@ def _check_against(f, path, X, n_samples):
         X = check_features(X)
         n_samples = X.shape[0]
     if n_samples is not None and n_samples != stored_n:
-        raise ValueError(
+        raise InputError(
             f"{path} is a graph over {stored_n} samples but the data has "
             f"{n_samples}; build a graph for this data (gae graph build)"
         )
     stored_fp = _attr(f.attrs.get("fingerprint"))
     if X is not None and stored_fp is not None:
         if store.fingerprint(X) != stored_fp:
-            raise ValueError(
+            raise InputError(
                 f"{path} was built from other data than X (same number of samples, "
                 f"different values, dtype or features: fingerprint mismatch); "
                 "rebuild the graph for this X"
@@ -180,7 +181,7 @@ def _check_against(f, path, X, n_samples):
 
 def _read_neighbors(f, path):
     if "neighbors" not in f:
-        raise ValueError(
+        raise InputError(
             f"{path} holds no neighbour lists (the graph was not built by "
             "knn_graph); build it again to re-weight"
         )
@@ -250,7 +251,7 @@ def load_graph(path, X=None, n_samples=None, dtype=None):
     with store.open_h5(path, KIND) as f:
         _check_against(f, path, X, n_samples)
         if not bool(f.attrs.get("has_weights", True)):
-            raise ValueError(
+            raise InputError(
                 f"{path} holds only neighbour lists; build the graph with "
                 "knn_graph(X, neighbors=load_neighbors(path))"
             )

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.graphs.graph import LAP_TYPES, make_graph
 from pyunlocbox_gae.graphs.search import (
     METRICS,
@@ -113,7 +114,7 @@ def knn_graph(
     t = time.perf_counter()
     if neighbors is None:
         if X is None:
-            raise ValueError("give X, or neighbors= lists searched before")
+            raise InputError("give X, or neighbors= lists searched before")
         neighbors = search_neighbors(
             X,
             k=k,
@@ -172,33 +173,33 @@ def _check_options(metric, kernel, symmetrize, lap_type):
         ("lap_type", lap_type, LAP_TYPES),
     ):
         if value not in allowed:
-            raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+            raise InputError(f"{name} must be one of {allowed}, got {value!r}")
 
 
 def _reuse(neighbors, X, k, metric):
     """Stored lists, checked against X and the request, cut to k columns."""
     if not isinstance(neighbors, Neighbors):
-        raise ValueError(
+        raise InputError(
             f"neighbors must be a Neighbors record, got {type(neighbors).__name__}"
         )
     if X is not None:
         X = check_features(X)
         if X.shape[0] != neighbors.n_samples:
-            raise ValueError(
+            raise InputError(
                 f"the stored neighbours are for {neighbors.n_samples} samples but "
                 f"X has {X.shape[0]}; search again for this X"
             )
         if neighbors.fingerprint is not None and fingerprint(X) != (
             neighbors.fingerprint
         ):
-            raise ValueError(
+            raise InputError(
                 "X differs from the data the stored neighbours were searched on "
                 f"(shape {X.shape}, dtype {X.dtype}: fingerprint mismatch); "
                 "search again for this X"
             )
     _check_k(k, neighbors.n_samples)
     if metric != neighbors.metric:
-        raise ValueError(
+        raise InputError(
             f"the stored neighbours were searched with metric="
             f"{neighbors.metric!r}, not {metric!r}; search again"
         )

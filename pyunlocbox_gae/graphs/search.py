@@ -42,6 +42,7 @@ import warnings
 
 import numpy as np
 
+from pyunlocbox_gae.errors import InputError, MissingDependencyError
 from pyunlocbox_gae.store import fingerprint
 
 METRICS = ("euclidean", "cosine")
@@ -102,12 +103,12 @@ class Neighbors:
     def __post_init__(self):
         idx, dist = np.asarray(self.indices), np.asarray(self.distances)
         if idx.ndim != 2 or idx.shape != dist.shape:
-            raise ValueError(
+            raise InputError(
                 "indices and distances must be 2-D arrays of the same shape "
                 f"(n_samples, k); got {idx.shape} and {dist.shape}"
             )
         if self.metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
+            raise InputError(f"metric must be one of {METRICS}, got {self.metric!r}")
 
     @property
     def n_samples(self):
@@ -129,7 +130,7 @@ class Neighbors:
         [1, 0, 1, 2]
         """
         if not 1 <= k <= self.k:
-            raise ValueError(
+            raise InputError(
                 f"k={k} neighbours asked but {self.k} are stored; "
                 f"search again with k >= {k}"
             )
@@ -150,24 +151,24 @@ def check_features(X, name="X"):
     >>> check_features(np.array([[1.0, np.nan]]))
     Traceback (most recent call last):
     ...
-    ValueError: X contains NaN or infinite values...
+    pyunlocbox_gae.errors.InputError: X contains NaN or infinite values...
     """
     X = np.asarray(X)
     if X.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}"
         )
     if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {X.shape})")
+        raise InputError(f"{name} is empty (shape {X.shape})")
     if not np.issubdtype(X.dtype, np.floating):
         if np.issubdtype(X.dtype, np.integer) or X.dtype == bool:
             X = X.astype(np.float64)
         else:
-            raise ValueError(f"{name} must hold real numbers, got dtype {X.dtype}")
+            raise InputError(f"{name} must hold real numbers, got dtype {X.dtype}")
     # A chunked check: np.isfinite(X).all() would allocate a boolean copy.
     for s in range(0, X.shape[0], QUERY_BLOCK):
         if not np.isfinite(X[s : s + QUERY_BLOCK]).all():
-            raise ValueError(
+            raise InputError(
                 f"{name} contains NaN or infinite values; remove or impute them "
                 "before building a graph"
             )
@@ -186,7 +187,7 @@ def _search_space(X, metric):
     norms = np.linalg.norm(Xc, axis=1)
     zero = np.flatnonzero(norms == 0)
     if zero.size:
-        raise ValueError(
+        raise InputError(
             f"metric='cosine' is undefined for {zero.size} sample(s) equal to the "
             f"mean of X (e.g. row {zero[0]}); use metric='euclidean'"
         )
@@ -212,7 +213,7 @@ def _import_faiss():
     try:
         import faiss
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "backend='approximate' needs faiss-cpu: pip install "
             "'pyunlocbox-gae[ann]' (or use backend='exact')"
         ) from None
@@ -345,9 +346,9 @@ def search_neighbors(
     N = X.shape[0]
     k = _check_k(k, N)
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        raise InputError(f"metric must be one of {METRICS}, got {metric!r}")
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        raise InputError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "auto":
         backend = "exact" if N <= AUTO_EXACT_MAX else "approximate"
         if backend == "approximate":
@@ -385,9 +386,9 @@ def search_neighbors(
 
 def _check_k(k, n_samples):
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise ValueError(f"k must be an integer, got {k!r}")
+        raise InputError(f"k must be an integer, got {k!r}")
     if not 1 <= k < n_samples:
-        raise ValueError(
+        raise InputError(
             f"k={k} neighbours need 1 <= k < n_samples = {n_samples}; "
             "lower k or give more samples"
         )
@@ -424,7 +425,7 @@ def recall_at_k(neighbors, X, n_queries=1000, random_state=0):
     """
     X = check_features(X)
     if X.shape[0] != neighbors.n_samples:
-        raise ValueError(
+        raise InputError(
             f"the neighbours are for {neighbors.n_samples} samples but X has "
             f"{X.shape[0]}"
         )

@@ -9,6 +9,8 @@ r"""Edge weights of a k-NN graph from stored neighbour lists (no search).
 import numpy as np
 import scipy.sparse as sp
 
+from pyunlocbox_gae.errors import InputError
+
 KERNELS = ("exp", "gaussian")
 SYMMETRIZE = ("max", "mean")
 
@@ -30,7 +32,7 @@ def _check_sigma(sigma, neighbors):
     if sigma is None:
         sigma = default_sigma(neighbors)
         if not sigma > 0:
-            raise ValueError(
+            raise InputError(
                 "sigma = mean distance to the k-th neighbour is 0: every sample "
                 "has k duplicates; remove duplicate samples, raise k, or pass "
                 "sigma > 0"
@@ -39,9 +41,9 @@ def _check_sigma(sigma, neighbors):
     try:
         sigma = float(sigma)
     except (TypeError, ValueError):
-        raise ValueError(f"sigma must be a positive number, got {sigma!r}") from None
+        raise InputError(f"sigma must be a positive number, got {sigma!r}") from None
     if not (sigma > 0 and np.isfinite(sigma)):
-        raise ValueError(f"sigma must be a positive finite number, got {sigma}")
+        raise InputError(f"sigma must be a positive finite number, got {sigma}")
     return sigma
 
 
@@ -100,12 +102,12 @@ def weight_matrix(
            [0.    , 0.1353, 1.    ]], dtype=float32)
     """
     if kernel not in KERNELS:
-        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+        raise InputError(f"kernel must be one of {KERNELS}, got {kernel!r}")
     if symmetrize not in SYMMETRIZE:
-        raise ValueError(f"symmetrize must be one of {SYMMETRIZE}, got {symmetrize!r}")
+        raise InputError(f"symmetrize must be one of {SYMMETRIZE}, got {symmetrize!r}")
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
-        raise ValueError(f"dtype must be a floating type, got {dtype}")
+        raise InputError(f"dtype must be a floating type, got {dtype}")
     sigma = _check_sigma(sigma, neighbors)
     N, k = neighbors.indices.shape
     d = neighbors.distances.astype(dtype, copy=True)

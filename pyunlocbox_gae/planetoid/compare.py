@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
+from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.planetoid.models import PlanetoidI, PlanetoidT
 from pyunlocbox_gae.walks import as_adjacency
 
@@ -184,7 +185,7 @@ def run_method(name, data, seed=0, **params):
             else model.predict(data.features[data.test])
         )
         return float((pred == data.labels[data.test]).mean())
-    raise ValueError(f"unknown method {name!r}; choose among {', '.join(METHODS)}")
+    raise InputError(f"unknown method {name!r}; choose among {', '.join(METHODS)}")
 
 
 def compare(
@@ -232,11 +233,11 @@ def compare(
     """
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"unknown method(s) {', '.join(unknown)}; choose among {', '.join(METHODS)}"
         )
     if seeds < 1:
-        raise ValueError(f"seeds must be at least 1, got {seeds}")
+        raise InputError(f"seeds must be at least 1, got {seeds}")
     params = params or {}
     published = PUBLISHED.get(data.name.lower(), {})
     out = {"dataset": data.name, "summary": data.summary(), "methods": {}}

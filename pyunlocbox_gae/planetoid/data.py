@@ -12,6 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
+from pyunlocbox_gae.errors import InputError
+
 
 @dataclass
 class PlanetoidData:
@@ -95,7 +97,7 @@ def sbm_adjacency(labels, p_in, p_out, random_state=None):
     labels = np.asarray(labels)
     for name, p in (("p_in", p_in), ("p_out", p_out)):
         if not 0 <= p <= 1:
-            raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
+            raise InputError(f"{name} must be a probability in [0, 1], got {p}")
     rng = check_random_state(random_state)
     members = [np.flatnonzero(labels == k) for k in np.unique(labels)]
     rows, cols = [], []
@@ -170,7 +172,7 @@ def make_sbm_dataset(
     (dtype('float32'), (600, 100))
     """
     if n_per_class * n_classes + n_val + n_test > n_nodes:
-        raise ValueError(
+        raise InputError(
             f"the split needs {n_per_class * n_classes + n_val + n_test} nodes but "
             f"there are only {n_nodes}; lower n_per_class, n_val or n_test"
         )

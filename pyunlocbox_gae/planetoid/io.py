@@ -30,12 +30,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from pyunlocbox_gae import store
+from pyunlocbox_gae.errors import InputError, MissingFileError, UnsafeFileError
 from pyunlocbox_gae.planetoid.data import PlanetoidData
 
 PARTS = ("x", "y", "tx", "ty", "allx", "ally", "graph")
 
 
-class UnsafePickleError(ValueError, pickle.UnpicklingError):
+class UnsafePickleError(UnsafeFileError, pickle.UnpicklingError):
     """A pickle names a class or function outside the Planetoid format."""
 
 
@@ -132,7 +133,7 @@ def safe_load_pickle(path):
         except UnsafePickleError:
             raise
         except (pickle.UnpicklingError, EOFError, AttributeError, TypeError) as err:
-            raise ValueError(
+            raise InputError(
                 f"{path} is not a readable Planetoid pickle ({err}); download the "
                 "file again"
             ) from None
@@ -141,12 +142,12 @@ def safe_load_pickle(path):
 def _paths(folder, name):
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder} is not a folder of Planetoid files")
+        raise MissingFileError(f"{folder} is not a folder of Planetoid files")
     paths = {part: folder / f"ind.{name}.{part}" for part in PARTS}
     paths["test.index"] = folder / f"ind.{name}.test.index"
     missing = [p.name for p in paths.values() if not p.exists()]
     if missing:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{folder} lacks the Planetoid file(s) {', '.join(missing)} of data set "
             f"{name!r} (is --name right?)"
         )
@@ -163,7 +164,7 @@ def _matrix(value, path, ndim_name):
         )
     if isinstance(value, np.ndarray) and value.ndim == 2:
         return value
-    raise ValueError(
+    raise InputError(
         f"{path} should hold a 2-D {ndim_name} matrix, got {type(value).__name__}"
     )
 
@@ -216,14 +217,14 @@ def load_planetoid(folder, name, n_val=500):
     try:
         test_index = np.loadtxt(paths["test.index"], dtype=np.int64, ndmin=1)
     except ValueError as err:
-        raise ValueError(
+        raise InputError(
             f"{paths['test.index']}: not a list of integers ({err})"
         ) from None
     x, allx, tx = (_matrix(parts[p], paths[p], "feature") for p in ("x", "allx", "tx"))
     y, ally, ty = (_matrix(parts[p], paths[p], "label") for p in ("y", "ally", "ty"))
     graph = parts["graph"]
     if not isinstance(graph, dict):
-        raise ValueError(f"{paths['graph']} should hold a dict of adjacency lists")
+        raise InputError(f"{paths['graph']} should hold a dict of adjacency lists")
     n_allx, n_train = allx.shape[0], y.shape[0]
     checks = [
         (x.shape[0] == n_train, "x and y have different numbers of rows"),
@@ -235,7 +236,7 @@ def load_planetoid(folder, name, n_val=500):
     ]
     for ok, what in checks:
         if not ok:
-            raise ValueError(f"{folder}: inconsistent Planetoid files ({what})")
+            raise InputError(f"{folder}: inconsistent Planetoid files ({what})")
     neighbours = [np.asarray(list(v), dtype=np.int64) for v in graph.values()]
     keys = np.fromiter(graph.keys(), dtype=np.int64, count=len(graph))
     top = max([n_allx - 1, *test_index.tolist(), *keys.tolist()] + [0])
@@ -295,7 +296,7 @@ def write_planetoid(folder, name, data, drop=(), random_state=0):
     """
     drop = np.asarray(drop, dtype=np.int64)
     if not np.isin(drop, data.test).all():
-        raise ValueError("drop must list test nodes only")
+        raise InputError("drop must list test nodes only")
     rest = np.setdiff1d(np.arange(data.n_nodes), np.r_[data.train, data.val, data.test])
     order = np.r_[data.train, data.val, rest, data.test]
     new = np.empty_like(order)

@@ -45,6 +45,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.planetoid._adam import Adam
 from pyunlocbox_gae.walks import as_adjacency, random_walks, window_pairs
 
@@ -239,12 +240,12 @@ class _Planetoid(BaseEstimator):
             if X.dtype not in (np.float32, np.float64):
                 X = X.astype(np.float64)
         if X.ndim != 2:
-            raise ValueError(
+            raise InputError(
                 f"X must be a 2-D (n_nodes, n_features) matrix, got {X.shape}"
             )
         values = X.data if sp.issparse(X) else X
         if not np.isfinite(values).all():
-            raise ValueError("X has NaN or infinite values; fix them first")
+            raise InputError("X has NaN or infinite values; fix them first")
         return X
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -271,14 +272,14 @@ class _Planetoid(BaseEstimator):
         y = np.asarray(y)
         n = X.shape[0]
         if A.shape[0] != n or y.shape != (n,):
-            raise ValueError(
+            raise InputError(
                 f"X has {n} nodes but the graph has {A.shape[0]} and y has shape "
                 f"{y.shape}; give features and labels (-1 when unknown) for every "
                 "vertex of the graph"
             )
         labelled = np.flatnonzero(y >= 0)
         if len(labelled) == 0 or len(np.unique(y[labelled])) < 2:
-            raise ValueError("y must label nodes of at least two classes (-1: unknown)")
+            raise InputError("y must label nodes of at least two classes (-1: unknown)")
         y_node = y.astype(np.int64)
         self.classes_ = np.arange(int(y.max()) + 1)
         rng = check_random_state(self.random_state)
