@@ -29,7 +29,8 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).parent))
 from problem import make_problem  # noqa: E402
 
-from pyunlocbox_gae import GraphAutoEncoder, checkpoint, graphs, store  # noqa: E402
+from pyunlocbox_gae import GraphAutoEncoder, graphs, store  # noqa: E402
+from pyunlocbox_gae.model import checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 for _name in ("pygsp", "pygsp.graphs", "pygsp.graphs.graph"):  # self-loop notices

@@ -2,7 +2,7 @@
 
 For each size a stochastic block model graph (10 blocks, expected degree
 10, 60% of the edges within blocks) is embedded with the "cheap" and the
-"paper" presets of :class:`pyunlocbox_gae.embedding.DeepWalk`, every
+"paper" presets of :class:`pyunlocbox_gae.embeddings.deepwalk.DeepWalk`, every
 configuration in a fresh subprocess so that its peak resident memory is its
 own. Reported: seconds to generate the walks once (a pass of the numba
 kernel, no training), seconds of the whole fit (vertex counting pass +
@@ -33,7 +33,7 @@ DEFAULT = ["10000:cheap", "10000:paper", "100000:cheap"]
 
 
 def graph(n, blocks=10, degree=10.0, homophily=0.6, seed=0):
-    from pyunlocbox_gae.planetoid import sbm_adjacency
+    from pyunlocbox_gae.embeddings.planetoid import sbm_adjacency
 
     labels = np.arange(n) % blocks
     size = n / blocks
@@ -51,8 +51,8 @@ def one(n, preset, workers, seed):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
 
-    from pyunlocbox_gae.embedding import DeepWalk
-    from pyunlocbox_gae.walks import iter_walks
+    from pyunlocbox_gae.embeddings.deepwalk import DeepWalk
+    from pyunlocbox_gae.embeddings.walks import iter_walks
 
     A, labels = graph(n, seed=seed)
     for _ in iter_walks(A[:10, :10], 1, 2):  # compile the kernel (cached) first
@@ -109,7 +109,7 @@ def overlapping(n, communities=10, degree=10.0, homophily=0.7, seed=0):
 
 
 def multilabel(n, workers, seed):
-    from pyunlocbox_gae.embedding import DeepWalk, evaluate_multilabel
+    from pyunlocbox_gae.embeddings.deepwalk import DeepWalk, evaluate_multilabel
 
     A, Y = overlapping(n, seed=seed)
     print("| preset | fraction labelled | protocol | micro-F1 | macro-F1 |")

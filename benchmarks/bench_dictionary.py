@@ -41,7 +41,8 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).parent))
 from problem import make_problem  # noqa: E402
 
-from pyunlocbox_gae import _linalg, autoencoder, functions, solvers  # noqa: E402
+from pyunlocbox_gae import _linalg, functions, solvers  # noqa: E402
+from pyunlocbox_gae.model import estimator as autoencoder
 
 # Sparsity weight per m, chosen so that the best codes are ~5-10 % dense on
 # this problem (ld = 1): a denser code would favour LARS-free solvers.

@@ -2,7 +2,7 @@
 
 On CQT-like frames (time-correlated, ``cqt_like.py``) with a k = 10 graph,
 fits the same problem with :class:`GraphAutoEncoder` and with
-:func:`pyunlocbox_gae.distributed.fit_distributed` on a ``LocalCluster``
+:func:`pyunlocbox_gae.model.distributed.fit_distributed` on a ``LocalCluster``
 for several block counts, and reports per outer iteration: the block-Jacobi
 sweeps, the bytes of halo rows (worker to worker), of statistics (workers to
 client) and of D / E broadcasts (client to workers), next to the bytes of Z
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from cqt_like import cqt_like  # noqa: E402
 
 from pyunlocbox_gae import GraphAutoEncoder, graphs  # noqa: E402
-from pyunlocbox_gae.distributed import _Layout, fit_distributed, partition  # noqa: E402
+from pyunlocbox_gae.model.distributed import _Layout, fit_distributed, partition  # noqa: E402
 
 
 def main():

@@ -2,7 +2,7 @@
 
 No real Planetoid data (Cora, Citeseer, Pubmed) is available offline, so the
 default data set is a Cora-sized stand-in from
-:func:`pyunlocbox_gae.planetoid.make_sbm_dataset`: 2,708 nodes, 7 classes,
+:func:`pyunlocbox_gae.embeddings.planetoid.make_sbm_dataset`: 2,708 nodes, 7 classes,
 1,433 binary words (18 per node), expected degree 3.9 with 80% of the edges
 within a class (Cora's sizes and edge homophily), and the public split's
 sizes (20 labels per class, 500 validation, 1,000 test). The word signal is
@@ -23,8 +23,8 @@ import tracemalloc
 
 import numpy as np
 
-from pyunlocbox_gae.planetoid import load_planetoid, make_sbm_dataset
-from pyunlocbox_gae.planetoid.compare import METHODS, PUBLISHED, run_method
+from pyunlocbox_gae.embeddings.planetoid import load_planetoid, make_sbm_dataset
+from pyunlocbox_gae.embeddings.planetoid.compare import METHODS, PUBLISHED, run_method
 
 
 def main():

@@ -6,9 +6,10 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import knn_pygsp
 
-from pyunlocbox_gae import GraphAutoEncoder, autoencoder
+from conftest import knn_pygsp
+from pyunlocbox_gae import GraphAutoEncoder
+from pyunlocbox_gae.model import estimator as autoencoder
 
 
 def planted(rng, n=20, m=15, N=1500, s=3, noise=0.01):

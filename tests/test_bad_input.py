@@ -24,10 +24,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from pyunlocbox_gae import GraphAutoEncoder, cli, config, functions, graphs
+from pyunlocbox_gae import GraphAutoEncoder, cli, functions, graphs
 from pyunlocbox_gae.audio import gtzan
 from pyunlocbox_gae.audio.synthetic import make_dataset
-from pyunlocbox_gae.planetoid import UnsafePickleError, safe_load_pickle
+from pyunlocbox_gae.embeddings.planetoid import UnsafePickleError, safe_load_pickle
+from pyunlocbox_gae.experiments import config
 
 
 @dataclasses.dataclass

@@ -11,9 +11,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import knn_pygsp
 
-from pyunlocbox_gae import GraphAutoEncoder, checkpoint, store
+from conftest import knn_pygsp
+from pyunlocbox_gae import GraphAutoEncoder, store
+from pyunlocbox_gae.model import checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = dict(
@@ -283,8 +284,8 @@ def test_a_kill_during_a_write_leaves_the_previous_checkpoint(rng, tmp_path):
 
 
 def test_the_features_stage_resumes_and_cleans_up(rng, tmp_path, monkeypatch):
-    from pyunlocbox_gae import pipeline
-    from pyunlocbox_gae.config import default_config
+    from pyunlocbox_gae.experiments import pipeline
+    from pyunlocbox_gae.experiments.config import default_config
 
     X = data(rng, N=120)
     info = dict(genres=["a", "b"], n_rows=60, labels=np.array([0, 1]))

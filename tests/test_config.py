@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from pyunlocbox_gae import config
 from pyunlocbox_gae.audio.cqt import CQTParams
+from pyunlocbox_gae.experiments import config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "gtzan.toml"
 

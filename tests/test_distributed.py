@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import knn_pygsp
 
+from conftest import knn_pygsp
 from pyunlocbox_gae import GraphAutoEncoder
-from pyunlocbox_gae.distributed import _Layout, fit_distributed, partition
+from pyunlocbox_gae.model.distributed import _Layout, fit_distributed, partition
 
 distributed = pytest.importorskip("distributed")
 
@@ -140,7 +140,7 @@ def test_bad_input(client, rng):
 
 def test_block_shares_sum_to_the_full_objective(rng):
     """Halo bookkeeping: block objectives (cross energy halved) and graph rows sum."""
-    from pyunlocbox_gae.distributed import _block_stats, _rows, _solve_block
+    from pyunlocbox_gae.model.distributed import _block_stats, _rows, _solve_block
 
     X = rng.random((70, 5))
     G = knn_pygsp(X, k=4, dtype=np.float64)

@@ -4,9 +4,9 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import knn_pygsp
 from sklearn.exceptions import ConvergenceWarning
 
+from conftest import knn_pygsp
 from pyunlocbox_gae import GraphAutoEncoder, _linalg, functions
 
 PARAMS = dict(n_atoms=8, ld=10.0, ls=1.0, lg=2.0, max_outer=4, random_state=0)
@@ -168,7 +168,7 @@ def test_without_halvings_no_copy_is_kept_and_trouble_raises_at_once(rng):
 
 def test_large_codes_are_guarded_without_a_copy(rng, monkeypatch):
     """Above GUARD_COPY_MAX_BYTES trouble stops at once: no rollback copy."""
-    from pyunlocbox_gae import autoencoder
+    from pyunlocbox_gae.model import estimator as autoencoder
 
     X = data(rng)
     shrink_lipschitz(monkeypatch, functions.fidelity_z, 8.0)  # curable by halving

@@ -11,16 +11,22 @@ from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
-from pyunlocbox_gae import embedding, walks
 from pyunlocbox_gae.cli import main
-from pyunlocbox_gae.embedding import (
+from pyunlocbox_gae.embeddings import deepwalk as embedding
+from pyunlocbox_gae.embeddings import walks
+from pyunlocbox_gae.embeddings.deepwalk import (
     DeepWalk,
     load_embedding,
     multilabel_f1,
     save_embedding,
 )
-from pyunlocbox_gae.planetoid import sbm_adjacency
-from pyunlocbox_gae.walks import as_adjacency, iter_walks, random_walks, window_pairs
+from pyunlocbox_gae.embeddings.planetoid import sbm_adjacency
+from pyunlocbox_gae.embeddings.walks import (
+    as_adjacency,
+    iter_walks,
+    random_walks,
+    window_pairs,
+)
 
 
 @pytest.fixture

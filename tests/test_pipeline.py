@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from pyunlocbox_gae import pipeline
 from pyunlocbox_gae.audio.synthetic import make_dataset
 from pyunlocbox_gae.cli import main
+from pyunlocbox_gae.experiments import pipeline
 
 
 @pytest.fixture(scope="module")

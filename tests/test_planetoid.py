@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from pyunlocbox_gae.cli import main
-from pyunlocbox_gae.planetoid import (
+from pyunlocbox_gae.embeddings.planetoid import (
     PlanetoidI,
     PlanetoidT,
     UnsafePickleError,
@@ -19,7 +19,7 @@ from pyunlocbox_gae.planetoid import (
     safe_load_pickle,
     write_planetoid,
 )
-from pyunlocbox_gae.planetoid import compare as cmp
+from pyunlocbox_gae.embeddings.planetoid import compare as cmp
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,8 @@ import numpy as np
 from sklearn.datasets import load_sample_images
 from sklearn.feature_extraction.image import extract_patches_2d
 
-from pyunlocbox_gae import GraphAutoEncoder, plotting
+from pyunlocbox_gae import GraphAutoEncoder
+from pyunlocbox_gae.experiments import plotting
 
 OUTPUT = Path(
     sys.argv[1] if len(sys.argv) > 1 else os.environ.get("GAE_TUTORIALS_OUTPUT", ".")

@@ -23,8 +23,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from pyunlocbox_gae import pipeline  # noqa: E402
 from pyunlocbox_gae.audio.synthetic import make_dataset  # noqa: E402
+from pyunlocbox_gae.experiments import pipeline  # noqa: E402
 
 OUTPUT = Path(
     sys.argv[1] if len(sys.argv) > 1 else os.environ.get("GAE_TUTORIALS_OUTPUT", ".")
@@ -49,7 +49,7 @@ else:
     clip = dict(frames_per_clip=max(int(149 * SIZE), 20))  # the study: 149
 
 # %%
-# The configuration: the study's values (``pyunlocbox_gae.config``) with a
+# The configuration: the study's values (``pyunlocbox_gae.experiments.config``) with a
 # smaller dictionary and fewer iterations, so that it runs in a minute.
 
 config = dict(

@@ -63,7 +63,7 @@ for row in result["rows"]:
 # %%
 # The plot: accuracy against noise, one line per representation.
 
-from pyunlocbox_gae import plotting  # noqa: E402
+from pyunlocbox_gae.experiments import plotting  # noqa: E402
 
 path = plotting.plot_demo(result, OUTPUT / "tutorial5_noise_robustness.png")
 print(f"wrote {path}")

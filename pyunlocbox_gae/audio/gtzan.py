@@ -110,7 +110,7 @@ def find_clips(folder, genres=None, clips_per_genre=None):
     >>> find_clips(root, genres=["jazz"])
     Traceback (most recent call last):
     ...
-    pyunlocbox_gae.errors.InputError: genre 'jazz' has no folder in ...; available genres: blues, rock
+    pyunlocbox_gae.errors.InputError: genre 'jazz' has no folder in ...; available...
     """
     folder = Path(folder)
     if not folder.exists():

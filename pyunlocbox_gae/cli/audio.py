@@ -1,15 +1,16 @@
 r"""Audio commands: ``gae synthetic|preprocess|features|classify|run``.
 
-Thin wrappers over :mod:`pyunlocbox_gae.pipeline`: options are generated from
-the config schema (:mod:`pyunlocbox_gae.config`), so every config key of a
-stage is also an option with the same default and help.
+Thin wrappers over :mod:`pyunlocbox_gae.experiments.pipeline`: options are
+generated from the config schema (:mod:`pyunlocbox_gae.experiments.config`),
+so every config key of a stage is also an option with the same default and
+help.
 """
 
 import argparse
 import json
 from pathlib import Path
 
-from pyunlocbox_gae.config import CHOICES, SCHEMA
+from pyunlocbox_gae.experiments.config import CHOICES, SCHEMA
 
 # Keys whose names repeat across tables get distinct options.
 FLAGS = {
@@ -85,7 +86,7 @@ def _genres(value):
 
 
 def _print_results(report):
-    from pyunlocbox_gae.pipeline import summary
+    from pyunlocbox_gae.experiments.pipeline import summary
 
     print(summary(report))
 
@@ -107,8 +108,8 @@ def cmd_synthetic(args):
 
 def cmd_preprocess(args):
     from pyunlocbox_gae.audio.preprocess import preprocess
-    from pyunlocbox_gae.config import check_config
-    from pyunlocbox_gae.pipeline import cqt_params
+    from pyunlocbox_gae.experiments.config import check_config
+    from pyunlocbox_gae.experiments.pipeline import cqt_params
 
     cfg = check_config(dict(cqt=_table(args, "cqt")))
     ds = _table(args, "dataset")
@@ -132,7 +133,7 @@ def cmd_preprocess(args):
 
 
 def cmd_features(args):
-    from pyunlocbox_gae.pipeline import features_file
+    from pyunlocbox_gae.experiments.pipeline import features_file
 
     graph = args.graph
     if graph is None and args.k is not None:
@@ -153,7 +154,7 @@ def cmd_features(args):
 
 def cmd_classify(args):
     from pyunlocbox_gae import store
-    from pyunlocbox_gae.pipeline import classify_file
+    from pyunlocbox_gae.experiments.pipeline import classify_file
 
     report = classify_file(
         args.file,
@@ -167,7 +168,7 @@ def cmd_classify(args):
 
 
 def cmd_run(args):
-    from pyunlocbox_gae.pipeline import run
+    from pyunlocbox_gae.experiments.pipeline import run
 
     report = run(args.config, progress=not args.quiet)
     stages = ", ".join(f"{k} {v}" for k, v in report["stages"].items())

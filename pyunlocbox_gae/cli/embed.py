@@ -1,7 +1,8 @@
 r"""``gae embed`` (DeepWalk) and ``gae planetoid`` (semi-supervised comparison).
 
 Both only parse arguments, read files and call
-:mod:`pyunlocbox_gae.embedding` and :mod:`pyunlocbox_gae.planetoid`.
+:mod:`pyunlocbox_gae.embeddings.deepwalk` and
+:mod:`pyunlocbox_gae.embeddings.planetoid`.
 """
 
 import json
@@ -32,9 +33,9 @@ def read_graph(path):
     >>> read_graph(path + ".txt")
     Traceback (most recent call last):
     ...
-    pyunlocbox_gae.errors.InputError: ...g.npz.txt: a graph file ends in .npz (scipy.sparse.save_npz) ...
+    pyunlocbox_gae.errors.InputError: ...g.npz.txt: a graph file ends in .npz...
     """
-    from pyunlocbox_gae.walks import as_adjacency
+    from pyunlocbox_gae.embeddings.walks import as_adjacency
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -58,7 +59,7 @@ def read_graph(path):
 
 
 def cmd_embed(args):
-    from pyunlocbox_gae.embedding import DeepWalk
+    from pyunlocbox_gae.embeddings.deepwalk import DeepWalk
 
     store.check_writable(args.out)  # before the walks and the training
     A = read_graph(args.graph)
@@ -90,8 +91,8 @@ def cmd_embed(args):
 
 
 def cmd_planetoid(args):
-    from pyunlocbox_gae.planetoid import load_planetoid
-    from pyunlocbox_gae.planetoid.compare import compare, format_table
+    from pyunlocbox_gae.embeddings.planetoid import load_planetoid
+    from pyunlocbox_gae.embeddings.planetoid.compare import compare, format_table
 
     store.check_writable(args.out)  # before the data and the fits
     data = load_planetoid(args.folder, args.name, n_val=args.n_val)

@@ -18,8 +18,8 @@ notes that ls is redundant with ld).
 
 import math
 
-from pyunlocbox_gae.autoencoder import GraphAutoEncoder
 from pyunlocbox_gae.errors import InputError
+from pyunlocbox_gae.model.estimator import GraphAutoEncoder
 
 _FREE = dict(sparsity="ls", graph="lg", encoder="le")
 

@@ -126,7 +126,7 @@ def demo(
     if folder is not None:
         write_results(folder, payload)
         if plots:
-            from pyunlocbox_gae import plotting
+            from pyunlocbox_gae.experiments import plotting
 
             plotting.plot_demo(payload, folder / "demo.png")
     return payload

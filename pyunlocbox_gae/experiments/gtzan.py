@@ -2,7 +2,7 @@ r"""The demo's noise-robustness table on a GTZAN-layout folder (``gae demo --gtz
 
 The same experiment as :func:`~.demo.demo` (raw features / codes lg = 0 /
 codes with the graph, at each noise level), run through the audio pipeline
-(:func:`pyunlocbox_gae.pipeline.run`): CQT frames, clip vectors, linear SVM
+(:func:`pyunlocbox_gae.experiments.pipeline.run`): CQT frames, clip vectors, linear SVM
 with cross-validation grouped by clip. The pipeline's own stage files live
 in ``OUTPUT/pipeline`` (the CQT frames are computed once for all cells).
 
@@ -88,7 +88,7 @@ def demo_gtzan(
     noises, lgs
         As :func:`~.demo.demo`.
     config : dict or str or Path, optional
-        Pipeline configuration tables (:mod:`pyunlocbox_gae.config`), e.g.
+        Pipeline configuration tables (:mod:`pyunlocbox_gae.experiments.config`), e.g.
         ``{"cqt": {"frames_per_clip": 149}}``, or a TOML file of them; the
         study's values otherwise. Its ``data`` and ``output`` are replaced.
 
@@ -99,7 +99,7 @@ def demo_gtzan(
         ``noises``, ``chance``, ``rows``) plus ``reports`` (one pipeline report
         per cell).
     """
-    from pyunlocbox_gae import pipeline
+    from pyunlocbox_gae.experiments import pipeline
 
     data = Path(data)
     if not data.is_dir():
@@ -169,7 +169,7 @@ def demo_gtzan(
         rows=rows,
         seconds=time.perf_counter() - t0,
     )
-    from pyunlocbox_gae import plotting
+    from pyunlocbox_gae.experiments import plotting
     from pyunlocbox_gae.experiments.sweep import write_results
 
     write_results(folder, payload)

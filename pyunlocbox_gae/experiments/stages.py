@@ -36,9 +36,9 @@ from sklearn.preprocessing import minmax_scale
 from sklearn.svm import LinearSVC
 
 from pyunlocbox_gae import graphs, store
-from pyunlocbox_gae.autoencoder import GraphAutoEncoder
 from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.experiments.settings import group
+from pyunlocbox_gae.model.estimator import GraphAutoEncoder
 
 DATASETS = ("digits",)
 

@@ -24,10 +24,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from pyunlocbox_gae import store
-from pyunlocbox_gae.autoencoder import TERMS
 from pyunlocbox_gae.errors import InputError, MissingFileError
 from pyunlocbox_gae.experiments import stages
 from pyunlocbox_gae.experiments.settings import DEFAULTS, make_config
+from pyunlocbox_gae.model.estimator import TERMS
 
 RESULTS_KIND = "pyunlocbox_gae/sweep"
 RESULTS_VERSION = 1
@@ -181,7 +181,8 @@ def sweep(param, values, config=None, output=None, progress=True, plots=True):
     progress : bool
         Show a progress bar.
     plots : bool
-        Write the sweep's figures (:func:`pyunlocbox_gae.plotting.plot_sweep`).
+        Write the sweep's figures
+        (:func:`pyunlocbox_gae.experiments.plotting.plot_sweep`).
 
     Returns
     -------
@@ -244,7 +245,7 @@ def sweep(param, values, config=None, output=None, progress=True, plots=True):
         if folder is not None:
             write_results(folder, payload)
     if folder is not None and plots:
-        from pyunlocbox_gae import plotting
+        from pyunlocbox_gae.experiments import plotting
 
         plotting.plot_sweep(payload, folder, cache=cache)
     return payload

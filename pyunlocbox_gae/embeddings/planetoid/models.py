@@ -45,9 +45,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from pyunlocbox_gae.embeddings.planetoid._adam import Adam
+from pyunlocbox_gae.embeddings.walks import as_adjacency, random_walks, window_pairs
 from pyunlocbox_gae.errors import InputError
-from pyunlocbox_gae.planetoid._adam import Adam
-from pyunlocbox_gae.walks import as_adjacency, random_walks, window_pairs
 
 #: Positive context pairs per node of Planetoid-T's default pre-training.
 PRETRAIN_PAIRS_PER_NODE = 400
@@ -399,7 +399,7 @@ class PlanetoidT(_Planetoid):
 
     Examples
     --------
-    >>> from pyunlocbox_gae.planetoid import make_sbm_dataset
+    >>> from pyunlocbox_gae.embeddings.planetoid import make_sbm_dataset
     >>> d = make_sbm_dataset(300, n_per_class=10, n_val=50, n_test=100,
     ...                      random_state=0)
     >>> m = PlanetoidT(max_iter=100, pretrain_steps=100, random_state=0).fit(
@@ -465,7 +465,7 @@ class PlanetoidI(_Planetoid):
 
     Examples
     --------
-    >>> from pyunlocbox_gae.planetoid import make_sbm_dataset
+    >>> from pyunlocbox_gae.embeddings.planetoid import make_sbm_dataset
     >>> d = make_sbm_dataset(300, n_per_class=10, n_val=50, n_test=100,
     ...                      random_state=0)
     >>> m = PlanetoidI(max_iter=20, pretrain_steps=10, random_state=0).fit(

@@ -30,8 +30,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from pyunlocbox_gae import store
+from pyunlocbox_gae.embeddings.planetoid.data import PlanetoidData
 from pyunlocbox_gae.errors import InputError, MissingFileError, UnsafeFileError
-from pyunlocbox_gae.planetoid.data import PlanetoidData
 
 PARTS = ("x", "y", "tx", "ty", "allx", "ally", "graph")
 
@@ -124,7 +124,7 @@ def safe_load_pickle(path):
     >>> safe_load_pickle(path)
     Traceback (most recent call last):
     ...
-    pyunlocbox_gae.planetoid.io.UnsafePickleError: ...refusing to load 'posix.system'...
+    pyunlocbox_gae.embeddings.planetoid.io.UnsafePickleError: ...refusing to load...
     """
     path = Path(path)
     with open(path, "rb") as f:
@@ -204,7 +204,7 @@ def load_planetoid(folder, name, n_val=500):
     Examples
     --------
     >>> import tempfile
-    >>> from pyunlocbox_gae.planetoid import make_sbm_dataset
+    >>> from pyunlocbox_gae.embeddings.planetoid import make_sbm_dataset
     >>> data = make_sbm_dataset(random_state=0)
     >>> folder = tempfile.mkdtemp()
     >>> _ = write_planetoid(folder, "toy", data)

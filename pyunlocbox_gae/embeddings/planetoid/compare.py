@@ -22,7 +22,7 @@ test nodes.
 * ``gae``: the graph auto-encoder of this package with the citation graph as
   its Dirichlet graph and the features as X; logistic regression on the
   codes.
-* ``planetoid_t``, ``planetoid_i``: :mod:`pyunlocbox_gae.planetoid.models`.
+* ``planetoid_t``, ``planetoid_i``: :mod:`pyunlocbox_gae.embeddings.planetoid.models`.
 """
 
 import logging
@@ -32,9 +32,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
+from pyunlocbox_gae.embeddings.planetoid.models import PlanetoidI, PlanetoidT
+from pyunlocbox_gae.embeddings.walks import as_adjacency
 from pyunlocbox_gae.errors import InputError
-from pyunlocbox_gae.planetoid.models import PlanetoidI, PlanetoidT
-from pyunlocbox_gae.walks import as_adjacency
 
 METHODS = ("features_lr", "propagated_lr", "gae", "planetoid_t", "planetoid_i")
 
@@ -156,7 +156,7 @@ def run_method(name, data, seed=0, **params):
 
     Examples
     --------
-    >>> from pyunlocbox_gae.planetoid import make_sbm_dataset
+    >>> from pyunlocbox_gae.embeddings.planetoid import make_sbm_dataset
     >>> data = make_sbm_dataset(random_state=0)
     >>> acc = run_method("propagated_lr", data, k=2)
     >>> bool(acc > run_method("features_lr", data))
@@ -225,7 +225,7 @@ def compare(
 
     Examples
     --------
-    >>> from pyunlocbox_gae.planetoid import make_sbm_dataset
+    >>> from pyunlocbox_gae.embeddings.planetoid import make_sbm_dataset
     >>> r = compare(make_sbm_dataset(random_state=0), ["features_lr"], seeds=2)
     >>> acc = r["methods"]["features_lr"]
     >>> len(acc["accuracy"]), acc["std"]

@@ -1,0 +1,260 @@
+r"""TOML configuration of the audio pipeline: typed defaults, checked keys.
+
+A config file has two top-level keys, ``data`` (a GTZAN-layout folder) and
+``output`` (the results folder), and one table per stage. Every key has a
+typed default (the original study's value where it had one); a key that is
+unknown or of the wrong type is an error that names it and, for a typo, the
+nearest valid key. ``[graph]`` is passed to
+:func:`pyunlocbox_gae.graphs.knn_graph` and checked against its parameters.
+
+.. autosummary::
+    DEFAULTS
+    load_config
+    check_config
+    default_config
+"""
+
+import copy
+import difflib
+import inspect
+import sys
+from pathlib import Path
+
+from pyunlocbox_gae.errors import InputError, MissingFileError
+from pyunlocbox_gae.graphs import knn_graph
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+ALL = "all"
+
+# Each key: (default, allowed types, help). 0 / "all" mean "everything".
+SCHEMA = {
+    "data": (None, (str,), "GTZAN-layout folder: one sub-folder per genre"),
+    "output": (None, (str,), "results folder (frames, graph, features, reports)"),
+    "dataset": {
+        "genres": (ALL, (int, list, str), "'all', the first N (int) or a list"),
+        "clips_per_genre": (0, (int,), "first N clips of each genre (0: all)"),
+        "short_clips": ("error", (str,), "'error' or 'pad' clips shorter than a clip"),
+        "resample": (True, (bool,), "resample clips at another rate (else: bad file)"),
+        "on_error": ("raise", (str,), "'raise' on a bad file, or 'skip' and list it"),
+    },
+    "cqt": {
+        "sample_rate": (22050, (int,), "Hz"),
+        "clip_samples": (660000, (int,), "samples per clip (truncate longer ones)"),
+        "frame_size": (1024, (int,), "frame length and CQT hop of each stream"),
+        "frame_hop": (512, (int,), "distance between frames (streams offset)"),
+        "n_bins": (96, (int,), "CQT bins"),
+        "bins_per_octave": (24, (int,), "CQT bins per octave"),
+        "fmin": ("C2", (str, float), "lowest frequency, Hz or note name"),
+        "frames_per_clip": (0, (int,), "first N frames per stream (0: all)"),
+    },
+    "input": {
+        "log": (False, (bool,), "log(1 + x) compression of the CQT"),
+        "scaling": ("minmax", (str,), "'minmax', 'standard' or 'none' per feature"),
+        "noise": (0.0, (float,), "std of Gaussian noise added after scaling"),
+        "seed": (1, (int,), "seed of the noise"),
+    },
+    "graph": {},  # free-form: parameters of pyunlocbox_gae.graphs.knn_graph
+    "autoencoder": {
+        "mode": ("transductive", (str,), "'transductive' or 'inductive'"),
+        "n_atoms": (128, (int,), "atoms m"),
+        "ld": (10.0, (float,), "data fidelity weight"),
+        "ls": (1.0, (float,), "sparsity weight"),
+        "lg": (100.0, (float,), "graph weight (0: no graph)"),
+        "le": (0.0, (float,), "encoder weight (0: no encoder)"),
+        "solver": ("fista", (str,), "'fista', 'ista' or 'primal_dual'"),
+        "rtol": (1e-5, (float,), "inner relative tolerance"),
+        "rtol_outer": (1e-5, (float,), "outer relative tolerance"),
+        "max_inner": (500, (int,), "inner iteration limit"),
+        "max_outer": (50, (int,), "outer iteration limit"),
+        "transform_algorithm": ("sparse_code", (str,), "inductive mode's transform"),
+        "seed": (1, (int,), "seed of the initial dictionary"),
+    },
+    "classification": {
+        "n_vectors": (6, (int,), "windows per clip (x2 with the offset set)"),
+        "classifier": ("svc", (str,), "'svc' (linear kernel) or 'linear_svc'"),
+        "C": (1.0, (float,), "SVM regularisation"),
+        "scaling": ("none", (str,), "scaling of code vectors"),
+        "baseline": (True, (bool,), "also classify the CQT vectors"),
+        "baseline_scaling": ("minmax", (str,), "scaling of CQT vectors"),
+        "voting": (False, (bool,), "majority vote per clip"),
+        "protocols": (["grouped", "leaky"], (list,), "'grouped' and/or 'leaky'"),
+        "n_splits": (10, (int,), "folds (grouped) or splits (leaky)"),
+        "n_repeats": (20, (int,), "repetitions"),
+        "test_size": (0.1, (float,), "test fraction of the leaky protocol"),
+        "seed": (1, (int,), "seed of the splits"),
+    },
+}
+
+DEFAULTS = {
+    key: (
+        {k: copy.deepcopy(v[0]) for k, v in spec.items()}
+        if isinstance(spec, dict)
+        else spec[0]
+    )
+    for key, spec in SCHEMA.items()
+}
+
+CHOICES = {
+    ("dataset", "short_clips"): ("error", "pad"),
+    ("dataset", "on_error"): ("raise", "skip"),
+    ("input", "scaling"): ("minmax", "standard", "none"),
+    ("autoencoder", "mode"): ("transductive", "inductive"),
+    ("autoencoder", "solver"): ("fista", "ista", "primal_dual"),
+    ("autoencoder", "transform_algorithm"): ("sparse_code", "encoder", "graph"),
+    ("classification", "classifier"): ("svc", "linear_svc"),
+    ("classification", "scaling"): ("none", "minmax", "standard"),
+    ("classification", "baseline_scaling"): ("none", "minmax", "standard"),
+}
+
+
+def default_config():
+    """A fresh copy of the defaults.
+
+    Examples
+    --------
+    >>> cfg = default_config()
+    >>> cfg["cqt"]["n_bins"], cfg["autoencoder"]["lg"], cfg["data"]
+    (96, 100.0, None)
+    """
+    return copy.deepcopy(DEFAULTS)
+
+
+def _nearest(name, valid):
+    match = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def _check_type(where, value, types):
+    if bool in types:
+        ok = isinstance(value, bool)
+    elif isinstance(value, bool):  # TOML true is not a number here
+        ok = False
+    elif float in types and isinstance(value, int):
+        ok = True
+    else:
+        ok = isinstance(value, types)
+    if not ok:
+        names = " or ".join(t.__name__ for t in types)
+        raise InputError(
+            f"config key {where} must be {names}, got {type(value).__name__} {value!r}"
+        )
+
+
+def _graph_parameters():
+    skip = {"X", "dtype", "neighbors", "verbose", "lap_type"}
+    return [p for p in inspect.signature(knn_graph).parameters if p not in skip] + [
+        "lap_type"
+    ]
+
+
+def check_config(config):
+    """Merge `config` into the defaults, checking every key and type.
+
+    Returns
+    -------
+    dict
+        The complete config.
+
+    Raises
+    ------
+    ValueError
+        Naming an unknown key (and the nearest valid one), a value of the
+        wrong type or outside its choices.
+
+    Examples
+    --------
+    >>> check_config({"cqt": {"n_bin": 84}})
+    Traceback (most recent call last):
+    ...
+    pyunlocbox_gae.errors.InputError: unknown config key cqt.n_bin; did you mean...
+    >>> check_config({"autoencoder": {"ld": "ten"}})
+    Traceback (most recent call last):
+    ...
+    pyunlocbox_gae.errors.InputError: config key autoencoder.ld must be float, got...
+    >>> check_config({"cqt": {"n_bins": 84}})["cqt"]["n_bins"]
+    84
+    """
+    if not isinstance(config, dict):
+        raise InputError(f"a config is a table (dict), got {type(config).__name__}")
+    out = default_config()
+    for key, value in config.items():
+        if key not in SCHEMA:
+            raise InputError(f"unknown config key {key}{_nearest(key, list(SCHEMA))}")
+        spec = SCHEMA[key]
+        if not isinstance(spec, dict):
+            _check_type(key, value, spec[1])
+            out[key] = value
+            continue
+        if not isinstance(value, dict):
+            raise InputError(f"config key {key} must be a table ([{key}])")
+        if key == "graph":
+            valid = _graph_parameters()
+            for name in value:
+                if name not in valid:
+                    raise InputError(
+                        f"unknown config key graph.{name}{_nearest(name, valid)}"
+                    )
+            out[key] = dict(value)
+            continue
+        for name, item in value.items():
+            if name not in spec:
+                raise InputError(
+                    f"unknown config key {key}.{name}{_nearest(name, list(spec))}"
+                )
+            _check_type(f"{key}.{name}", item, spec[name][1])
+            choices = CHOICES.get((key, name))
+            if choices and item not in choices:
+                raise InputError(
+                    f"config key {key}.{name} must be one of {list(choices)}, "
+                    f"got {item!r}"
+                )
+            out[key][name] = item
+    genres = out["dataset"]["genres"]
+    if isinstance(genres, str) and genres != ALL:
+        raise InputError(
+            f"config key dataset.genres must be 'all', an int or a list of "
+            f"names, got {genres!r}"
+        )
+    for protocol in out["classification"]["protocols"]:
+        if protocol not in ("grouped", "leaky"):
+            raise InputError(
+                "config key classification.protocols lists 'grouped' and/or "
+                f"'leaky', got {protocol!r}"
+            )
+    return out
+
+
+def load_config(source):
+    """Read and check a config: a TOML file path or a dict.
+
+    Relative ``data`` and ``output`` paths in a file are relative to the
+    file's folder.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.toml"
+    >>> _ = path.write_text('data = "genres"\\n[cqt]\\nframes_per_clip = 149\\n')
+    >>> cfg = load_config(path)
+    >>> cfg["cqt"]["frames_per_clip"], cfg["data"] == str(path.parent / "genres")
+    (149, True)
+    """
+    if isinstance(source, dict):
+        return check_config(source)
+    path = Path(source)
+    if not path.is_file():
+        raise MissingFileError(f"config file {path} does not exist")
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{path} is not valid TOML: {err}") from None
+    config = check_config(raw)
+    for key in ("data", "output"):
+        if config[key] is not None and not Path(config[key]).is_absolute():
+            config[key] = str(path.parent / config[key])
+    return config

@@ -1,0 +1,552 @@
+r"""The audio chain: preprocess → graph → features → classify, with caching.
+
+Each stage writes one file into the output folder and records a key (a hash
+of its settings and of its input's key); a stage whose file exists with the
+same key is skipped, so changing, say, the classifier reruns only the
+classification. Files:
+
+* ``frames.h5``: CQT frames (:func:`pyunlocbox_gae.audio.preprocess.preprocess`);
+* ``graph.h5`` (+ ``graph.json``, its key): the k-NN graph over all frames
+  (:func:`pyunlocbox_gae.graphs.knn_graph`), only when ``lg > 0``;
+* ``features.h5``: the codes of all frames and the learned dictionary
+  (transductive mode);
+* ``results.json`` / ``results.csv``: the accuracy table;
+  ``report.json``: the table plus timing, stages run or skipped, skipped
+  files and the full config.
+
+.. autosummary::
+    run
+    prepare_input
+    compute_features
+    classify
+"""
+
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pyunlocbox_gae import classification, store
+from pyunlocbox_gae.audio.cqt import CQTParams
+from pyunlocbox_gae.audio.preprocess import feature_matrix, load_frames, preprocess
+from pyunlocbox_gae.errors import InputError, MissingFileError
+from pyunlocbox_gae.experiments.config import ALL, load_config
+from pyunlocbox_gae.model.checkpoint import CheckpointMismatch
+
+# Seconds between two checkpoints of the features fit: a few minutes of work
+# at most are lost to a crash, for a write of about Z's size each time.
+CHECKPOINT_SECONDS = 300
+
+
+def cqt_params(cfg):
+    """:class:`CQTParams` of a checked config's ``[cqt]`` table."""
+    c = dict(cfg["cqt"])
+    c["frames_per_clip"] = c["frames_per_clip"] or None
+    return CQTParams(**c)
+
+
+def prepare_input(frames, log=False, scaling="minmax", noise=0.0, seed=1):
+    """The feature-learning input of a frames file: rows, labels, clip layout.
+
+    Returns
+    -------
+    X : ndarray of float32, shape (n_clips * n_rows, n_bins)
+        One row per frame, clips one after the other, frames of a clip in
+        time order (:func:`pyunlocbox_gae.audio.preprocess.feature_matrix`).
+    info : dict
+        ``labels``, ``clip_ids``, ``genres``, ``n_rows`` (frames per clip),
+        ``skipped``, ``key`` (of the frames file and these settings).
+    """
+    F = load_frames(frames)
+    X = feature_matrix(F["frames"], log=log, scaling=scaling, noise=noise, seed=seed)
+    n_clips = F["frames"].shape[0]
+    info = dict(
+        labels=F["labels"],
+        clip_ids=F["clip_ids"],
+        genres=F["genres"],
+        n_rows=X.shape[0] // n_clips,
+        skipped=F["skipped"],
+        key=store.settings_key(F["key"], log, scaling, noise, seed),
+    )
+    return X, info
+
+
+def _autoencoder(ae, graph=None, graph_params=None):
+    from pyunlocbox_gae.model.estimator import GraphAutoEncoder
+
+    return GraphAutoEncoder(
+        n_atoms=ae["n_atoms"],
+        ld=ae["ld"],
+        ls=ae["ls"],
+        lg=ae["lg"],
+        le=ae["le"],
+        graph=graph,
+        graph_params=graph_params or None,
+        solver=ae["solver"],
+        rtol=ae["rtol"],
+        rtol_outer=ae["rtol_outer"],
+        max_inner=ae["max_inner"],
+        max_outer=ae["max_outer"],
+        transform_algorithm=ae["transform_algorithm"],
+        random_state=ae["seed"],
+    )
+
+
+def build_graph(X, output, graph_params, key, log=print):
+    """The k-NN graph over the rows of X, cached in ``output`` (+ ``.json``)."""
+    from pyunlocbox_gae import graphs
+
+    output = Path(output)
+    meta = output.with_suffix(".json")
+    gkey = store.settings_key(key, graph_params)
+    if output.exists() and meta.exists():
+        if json.loads(meta.read_text()).get("key") == gkey:
+            log(f"{output.name} is up to date")
+            return graphs.load_graph(output, X=X), gkey, True
+    store.check_writable(output)  # before the neighbour search
+    G = graphs.knn_graph(X, **graph_params)
+    graphs.save_graph(output, G, X)
+    with store.atomic_path(meta) as tmp:
+        tmp.write_text(json.dumps(dict(key=gkey, params=graph_params)))
+    return G, gkey, False
+
+
+def compute_features(X, info, output, autoencoder, graph=None, key=None, log=print):
+    """Transductive codes of every frame, written to a features file.
+
+    Parameters
+    ----------
+    X : ndarray (n_frames, n_bins)
+        All frames (:func:`prepare_input`).
+    info : dict
+        From :func:`prepare_input`.
+    output : Path
+        Features file (``pyunlocbox_gae/features``): ``codes`` (n_frames,
+        n_atoms), ``components``, ``labels``, ``clip_ids``; attributes
+        ``genres``, ``n_rows``, ``history``, ``params``, ``key``.
+    autoencoder : dict
+        The ``[autoencoder]`` table of a config.
+    graph : pygsp graph, optional
+        Graph over the rows of X (needed when ``lg > 0``).
+    key : str
+        Key of the inputs; an existing file with the same key is kept.
+
+    Returns
+    -------
+    codes : ndarray (n_frames, n_atoms)
+    cached : bool
+    """
+    output = Path(output)
+    fkey = store.settings_key(key, autoencoder)
+    if output.exists():
+        try:
+            with store.open_h5(output, "features") as f:
+                if f.attrs.get("key") == fkey:
+                    log(f"{output.name} is up to date")
+                    return f["codes"][...], True
+        except ValueError:
+            pass
+    if autoencoder["lg"] and graph is None:
+        raise InputError("lg > 0 needs a graph over the frames")
+    store.check_writable(output)  # now, not after a fit of hours
+    model = _autoencoder(autoencoder, graph=graph)
+    # The fit saves its state next to the output every few minutes and
+    # resumes from it after a crash; one of other settings is stale.
+    saved = output.with_name(output.name + ".checkpoint")
+    model.set_params(
+        checkpoint=saved, checkpoint_every=None, checkpoint_seconds=CHECKPOINT_SECONDS
+    )
+    t = time.perf_counter()
+    try:
+        Z = model.fit_transform(X)
+    except CheckpointMismatch:
+        log(f"{saved.name} was written with other settings: starting afresh")
+        saved.unlink()
+        Z = model.fit_transform(X)
+    seconds = time.perf_counter() - t
+    with store.write_h5(
+        output,
+        "features",
+        key=fkey,
+        genres=json.dumps(info["genres"]),
+        n_rows=info["n_rows"],
+        params=json.dumps(autoencoder),
+        history=json.dumps(model.history_, default=float),
+        seconds=seconds,
+    ) as f:
+        f.create_dataset("codes", data=Z, chunks=(min(len(Z), 4096), Z.shape[1]))
+        f.create_dataset("components", data=model.components_)
+        f.create_dataset("labels", data=info["labels"])
+        f.create_dataset("clip_ids", data=np.array(info["clip_ids"], dtype=object))
+    saved.unlink(missing_ok=True)
+    return Z, False
+
+
+def classify(rows, labels, n_rows, cls, scaling=None, name="codes"):
+    """Accuracy of the linear SVM on the clip vectors of frame rows.
+
+    Parameters
+    ----------
+    rows : ndarray (n_clips * n_rows, n_features)
+        Codes or CQT frames, clip after clip.
+    labels : ndarray (n_clips,)
+    n_rows : int
+        Frames per clip.
+    cls : dict
+        The ``[classification]`` table of a config.
+    scaling : str, optional
+        Overrides ``cls["scaling"]`` (the baseline uses its own).
+    name : str
+        Label of these features in the results.
+
+    Returns
+    -------
+    list of dict
+        One entry per protocol (:func:`pyunlocbox_gae.classification.evaluate`
+        plus ``features``).
+    """
+    V = classification.clip_vectors(
+        rows.reshape(len(labels), n_rows, -1), cls["n_vectors"]
+    )
+    out = []
+    for protocol in cls["protocols"]:
+        r = classification.evaluate(
+            V,
+            labels,
+            protocol=protocol,
+            n_splits=cls["n_splits"],
+            n_repeats=cls["n_repeats"],
+            test_size=cls["test_size"],
+            classifier=cls["classifier"],
+            C=cls["C"],
+            scaling=cls["scaling"] if scaling is None else scaling,
+            voting=cls["voting"],
+            seed=cls["seed"],
+        )
+        out.append(dict(features=name, **r))
+    return out
+
+
+def inductive_pipeline(autoencoder, n_rows, n_features, cls, graph_params=None):
+    """Clip-level Pipeline: auto-encoder fitted on training clips, then SVM.
+
+    Rows of its input are clips (``n_rows * n_features`` values each);
+    :func:`pyunlocbox_gae.classification.evaluate_estimator` cross-validates
+    it so that the codes of test clips come from ``transform`` only.
+    """
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline(
+        [
+            (
+                "codes",
+                classification.PerFrame(
+                    _autoencoder(autoencoder, graph_params=graph_params), n_features
+                ),
+            ),
+            ("vectors", classification.ClipVectorizer(n_rows, cls["n_vectors"])),
+            (
+                "svm",
+                classification.VectorSVM(
+                    vectors_per_clip=2 * cls["n_vectors"],
+                    classifier=cls["classifier"],
+                    C=cls["C"],
+                    scaling=cls["scaling"],
+                    voting=cls["voting"],
+                ),
+            ),
+        ]
+    )
+
+
+def run(config, progress=True, log=print):
+    """Run the whole chain of a config; return the results.
+
+    Parameters
+    ----------
+    config : str, Path or dict
+        A TOML file or a config dict (:mod:`pyunlocbox_gae.experiments.config`); keys
+        ``data`` and ``output`` are required.
+    progress : bool
+        Show progress bars.
+    log : callable
+        Receives one-line messages.
+
+    Returns
+    -------
+    dict
+        ``results`` (list of ``{features, protocol, mean, std, ...}``),
+        ``chance``, ``genres``, ``n_clips``, ``n_frames``, ``stages``
+        (``"ran"`` or ``"cached"`` per stage), ``timing`` (seconds per
+        stage), ``skipped_files``, ``sparsity`` (fraction of non-zero codes),
+        ``output``. Also written as ``report.json``; the accuracy table as
+        ``results.json`` and ``results.csv``.
+    """
+    cfg = load_config(config)
+    for key in ("data", "output"):
+        if not cfg[key]:
+            raise InputError(
+                f"the config needs {key} = ... (data: the GTZAN-layout folder, "
+                "output: the results folder)"
+            )
+    out = Path(cfg["output"])
+    out.mkdir(parents=True, exist_ok=True)
+    store.check_writable(out / "report.json")  # before any stage runs
+    ds, ae, cls = cfg["dataset"], cfg["autoencoder"], cfg["classification"]
+    timing, stages = {}, {}
+
+    t = time.perf_counter()
+    genres = None if ds["genres"] == ALL else ds["genres"]
+    rep = preprocess(
+        cfg["data"],
+        out / "frames.h5",
+        cqt_params(cfg),
+        genres=genres,
+        clips_per_genre=ds["clips_per_genre"] or None,
+        short="pad" if ds["short_clips"] == "pad" else "error",
+        resample=ds["resample"],
+        on_error=ds["on_error"],
+        progress=progress,
+        log=log,
+    )
+    stages["preprocess"] = "cached" if rep["cached"] else "ran"
+    timing["preprocess"] = time.perf_counter() - t
+
+    X, info = prepare_input(out / "frames.h5", **cfg["input"])
+    labels, n_rows = info["labels"], info["n_rows"]
+    key = info["key"]
+    graph_params = dict(cfg["graph"])
+    inductive = ae["mode"] == "inductive"
+
+    G = None
+    t = time.perf_counter()
+    if ae["lg"] and not inductive:
+        G, key, cached = build_graph(X, out / "graph.h5", graph_params, key, log)
+        stages["graph"] = "cached" if cached else "ran"
+    else:
+        stages["graph"] = "not needed"
+    timing["graph"] = time.perf_counter() - t
+
+    results, sparsity = [], None
+    t = time.perf_counter()
+    ckey = store.settings_key(key, ae, cls, cfg["input"])
+    previous = _cached_results(out / "report.json", ckey)
+    if inductive:
+        stages["features"] = "per fold (inductive)"
+        if previous is not None:
+            results, stages["classify"] = previous["results"], "cached"
+        else:
+            model = inductive_pipeline(ae, n_rows, X.shape[1], cls, graph_params)
+            r = classification.evaluate_estimator(
+                model,
+                X.reshape(len(labels), -1),
+                labels,
+                cls["n_splits"],
+                cls["n_repeats"],
+                cls["seed"],
+                progress=progress,
+            )
+            results.append(dict(features="codes (inductive)", **r))
+    else:
+        Z, cached = compute_features(X, info, out / "features.h5", ae, G, key, log)
+        stages["features"] = "cached" if cached else "ran"
+        sparsity = float(np.count_nonzero(Z) / max(Z.size, 1))
+        timing["features"] = time.perf_counter() - t
+        t = time.perf_counter()
+        if previous is not None:
+            results, stages["classify"] = previous["results"], "cached"
+        else:
+            results += classify(Z, labels, n_rows, cls)
+    if previous is None:
+        if cls["baseline"]:
+            results += classify(
+                X, labels, n_rows, cls, cls["baseline_scaling"], "cqt (baseline)"
+            )
+        stages["classify"] = "ran"
+    timing["classify"] = time.perf_counter() - t
+    report = dict(
+        key=ckey,
+        results=[_short(r) for r in results],
+        chance=1 / len(info["genres"]),
+        genres=info["genres"],
+        n_clips=int(len(labels)),
+        n_frames=int(X.shape[0]),
+        stages=stages,
+        timing=timing,
+        skipped_files=info["skipped"],
+        sparsity=sparsity,
+        output=str(out),
+        config=cfg,
+    )
+    _write_reports(out, report)
+    return report
+
+
+def _short(r):
+    keep = ("features", "protocol", "mean", "std", "n_splits", "n_repeats", "voting")
+    out = {k: r[k] for k in keep}
+    if r["protocol"] == "leaky":
+        out["note"] = "leaky: vectors of one clip in both train and test (study)"
+    out["scores"] = r.get("scores", [])
+    return out
+
+
+def _cached_results(path, key):
+    if not path.exists():
+        return None
+    try:
+        report = json.loads(path.read_text())
+    except ValueError:
+        return None
+    return report if report.get("key") == key else None
+
+
+def _write_reports(out, report):
+    table = dict(
+        results=[
+            {k: v for k, v in r.items() if k != "scores"} for r in report["results"]
+        ],
+        chance=report["chance"],
+        genres=report["genres"],
+        n_clips=report["n_clips"],
+    )
+    with store.atomic_path(out / "results.json") as tmp:
+        tmp.write_text(json.dumps(table, indent=2))
+    with store.atomic_path(out / "report.json") as tmp:
+        tmp.write_text(json.dumps(report, indent=2, default=float))
+    with store.atomic_path(out / "results.csv") as tmp:
+        with open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["features", "protocol", "mean", "std", "splits", "voting"])
+            for r in table["results"]:
+                w.writerow(
+                    [
+                        r["features"],
+                        r["protocol"],
+                        f"{r['mean']:.4f}",
+                        f"{r['std']:.4f}",
+                        r["n_splits"] * r["n_repeats"],
+                        r["voting"],
+                    ]
+                )
+
+
+def summary(report):
+    """The accuracy table of a report as text, one line per result.
+
+    Examples
+    --------
+    >>> print(summary(dict(chance=0.5, results=[dict(features="codes",
+    ...     protocol="grouped", mean=0.9, std=0.05)])))
+    features          protocol  accuracy
+    codes             grouped   90.0 ± 5.0 %
+    chance                      50.0 %
+    """
+    lines = [f"{'features':<18}{'protocol':<10}accuracy"]
+    for r in report["results"]:
+        lines.append(
+            f"{r['features']:<18}{r['protocol']:<10}"
+            f"{100 * r['mean']:.1f} ± {100 * r['std']:.1f} %"
+        )
+    lines.append(f"{'chance':<28}{100 * report['chance']:.1f} %")
+    return "\n".join(lines)
+
+
+def features_file(frames, output, input=None, autoencoder=None, graph=None, log=print):
+    """Stage `features` on files: codes of every frame of a frames file.
+
+    Parameters
+    ----------
+    frames, output : str or Path
+        Frames file (``gae preprocess``) and features file to write.
+    input, autoencoder : dict, optional
+        ``[input]`` and ``[autoencoder]`` tables (defaults for missing keys).
+    graph : str, Path or dict, optional
+        With ``lg > 0``: a graph file (``gae graph build`` over the same
+        input) or :func:`pyunlocbox_gae.graphs.knn_graph` parameters.
+
+    Returns
+    -------
+    dict
+        ``output``, ``cached``, ``sparsity``, ``n_frames``.
+    """
+    cfg = load_config(dict(input=input or {}, autoencoder=autoencoder or {}))
+    X, info = prepare_input(frames, **cfg["input"])
+    G, key = None, info["key"]
+    if cfg["autoencoder"]["lg"]:
+        from pyunlocbox_gae import graphs
+
+        if isinstance(graph, (str, Path)):
+            G = graphs.load_graph(graph, X=X)
+            key = store.settings_key(key, str(graph), Path(graph).stat().st_mtime_ns)
+        else:
+            params = dict(graph or {})
+            G = graphs.knn_graph(X, **params)
+            key = store.settings_key(key, params)
+    Z, cached = compute_features(X, info, output, cfg["autoencoder"], G, key, log)
+    return dict(
+        output=str(output),
+        cached=cached,
+        sparsity=float(np.count_nonzero(Z) / max(Z.size, 1)),
+        n_frames=int(Z.shape[0]),
+    )
+
+
+def classify_file(path, classification_=None, input=None, baseline_scaling=None):
+    """Stage `classify` on a file: a features file (codes) or a frames file (CQT).
+
+    A frames file is classified as the spectrogram baseline, after the
+    ``[input]`` preparation, with ``baseline_scaling``.
+
+    Returns
+    -------
+    dict
+        ``results``, ``chance``, ``genres``, ``n_clips``.
+    """
+    cfg = load_config(dict(classification=classification_ or {}, input=input or {}))
+    cls = cfg["classification"]
+    with store.open_h5(path, _kind(path)) as f:
+        kind = _kind(path)
+        if kind == "features":
+            rows = f["codes"][...]
+            labels = f["labels"][...]
+            genres = json.loads(f.attrs["genres"])
+            n_rows = int(f.attrs["n_rows"])
+    if kind == "frames":
+        rows, info = prepare_input(path, **cfg["input"])
+        labels, genres, n_rows = info["labels"], info["genres"], info["n_rows"]
+        scaling = baseline_scaling or cls["baseline_scaling"]
+        results = classify(rows, labels, n_rows, cls, scaling, "cqt (baseline)")
+    else:
+        results = classify(rows, labels, n_rows, cls)
+    return dict(
+        results=[_short(r) for r in results],
+        chance=1 / len(genres),
+        genres=genres,
+        n_clips=int(len(labels)),
+    )
+
+
+def _kind(path):
+    """'frames' or 'features', from the file's format marker."""
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise MissingFileError(f"{path} does not exist")
+    try:
+        with h5py.File(path, "r") as f:
+            found = f.attrs.get("format", "")
+    except OSError:
+        found = ""
+    if isinstance(found, bytes):
+        found = found.decode()
+    kind = found.removeprefix(store.FORMAT_PREFIX)
+    if kind not in ("frames", "features"):
+        raise InputError(
+            f"{path} is neither a frames file (gae preprocess) nor a features "
+            "file (gae features)"
+        )
+    return kind
