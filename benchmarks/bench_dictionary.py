@@ -6,7 +6,7 @@ norm) on the same float32 problem (n = 96, a planted sparse dictionary, see
 
     F(D) = min_Z  ld/2 ||X - DZ||² + ls ||Z||_1,   ||d_j|| <= 1,
 
-* ours: the loop of ``GraphAutoEncoder`` (``autoencoder.alternate``, lg = 0,
+* ours: the loop of ``GraphAutoEncoder`` (``alternate.alternate``, lg = 0,
   le = 0): full-batch alternating FISTA on Z and projected FISTA on D from
   cached statistics, warm starts;
 * SPAMS ``trainDL`` (online, LARS coding; mode 2, lambda1 = ls / ld), if the
@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from problem import make_problem  # noqa: E402
 
 from pyunlocbox_gae import _linalg, functions, solvers  # noqa: E402
-from pyunlocbox_gae.model import estimator as autoencoder
+from pyunlocbox_gae.model import alternate, objective
 
 # Sparsity weight per m, chosen so that the best codes are ~5-10 % dense on
 # this problem (ld = 1): a denser code would favour LARS-free solvers.
@@ -79,12 +79,14 @@ class Recorder:
 
 
 def run_ours(X, D_init, ld, ls, budget, max_inner, rtol):
-    """The estimator's own loop (``autoencoder.alternate``) on its problem."""
+    """The estimator's own loop (``alternate.alternate``) on its problem."""
     rec = Recorder()
     N, m = X.shape[0], D_init.shape[1]
     D = np.array(D_init, dtype=X.dtype, order="F")
     Z_api = np.zeros((N, m), dtype=X.dtype)
-    problem = autoencoder._Problem(X.T, Z_api.T, D, None, ld, ls, 0.0, 0.0)
+    weights = dict(data=ld, sparsity=ls)
+    problem = objective.Objective(X.T, Z_api.T, D, None, weights)
+    codes = alternate.LocalCodes(problem, "fista", rtol=rtol, max_inner=max_inner)
     stop = _Budget(rec, budget)
 
     def callback(entry):
@@ -94,8 +96,8 @@ def run_ours(X, D_init, ld, ls, budget, max_inner, rtol):
     rec.start()
     rec.record(D)
     try:
-        autoencoder.alternate(
-            problem,
+        alternate.alternate(
+            codes,
             rtol=rtol,
             rtol_outer=1e-7,
             max_inner=max_inner,

@@ -20,6 +20,12 @@ that can be handed to :func:`pyunlocbox.solvers.solve`:
     dirichlet
     squared_frobenius
     encoder_z
+    linear
+    nonnegative
+    separable_sum
+    graph_tv
+    graph_gradient
+    term
     encoder_e
     proj_columns_b2
     smooth_sum
@@ -52,9 +58,8 @@ the data it references.
 import numpy as np
 import scipy.sparse as sp
 from pyunlocbox import functions
-from scipy.linalg import blas
 
-from pyunlocbox_gae import _linalg
+from pyunlocbox_gae import _fused, _linalg
 from pyunlocbox_gae.errors import InputError
 
 # Samples per block when a term evaluates itself: bounds temporaries to
@@ -88,22 +93,31 @@ def _check_inner(a, b, what):
         raise InputError(f"shapes do not match: {what} ({a} != {b})")
 
 
-def _axpy(alpha, x, y):
-    """y += alpha * x in place, through BLAS when no temporary is needed."""
-    if alpha == 0:
-        return
-    same = (x.flags.c_contiguous and y.flags.c_contiguous) or (
-        x.flags.f_contiguous and y.flags.f_contiguous
-    )
-    if same and x.dtype == y.dtype and x.dtype in (np.float32, np.float64):
-        axpy = blas.get_blas_funcs("axpy", (x, y))
-        axpy(x.ravel(order="K"), y.ravel(order="K"), a=alpha)
-    else:
-        y += alpha * x
+class term(functions.func):
+    r"""Base class of the package's terms: a PyUNLocBoX function plus a fast path.
 
+    Subclasses implement ``_eval`` and ``_grad`` or ``_prox`` as for any
+    :class:`pyunlocbox.functions.func`. The methods below are the fast path
+    that :mod:`pyunlocbox_gae.solvers` uses when it is there; each has a
+    correct default, so a new term works everywhere without them:
 
-class _term(functions.func):
-    """Common behaviour of the package's terms (not a public class)."""
+    * :meth:`prepare` / :meth:`release`: cache what stays fixed during one
+      solve;
+    * :meth:`forward_into`: the gradient step written into a buffer;
+    * ``prox_into(x, T, out)`` (optional): the proximal point written into a
+      buffer;
+    * :meth:`fused_form` / :meth:`fused_offset`: how a smooth term joins the
+      fused gradient step of the codes problem (see
+      :class:`smooth_sum`). A smooth term that returns None there is added
+      to the step through its own ``grad`` — exact, with one temporary of
+      the variable's size per iteration for that term alone — while the
+      other terms keep their fused step.
+
+    Parameters
+    ----------
+    lambda_ : float
+        Weight of the term, finite and non-negative.
+    """
 
     _caps = ("EVAL",)
 
@@ -126,8 +140,70 @@ class _term(functions.func):
         np.multiply(self.grad(x), -step, out=out)
         out += x
 
+    def fused_form(self):
+        """The term's Hessian in a form the fused step knows, or None.
 
-class fidelity_z(_term):
+        One of ``("gram", D, w)`` (gradient w Dᵀ(DZ - X)), ``("identity",
+        None, w)`` (w (Z - c)) or ``("right", L, w)`` (w Z L); None (the
+        default) puts the term on the generic path.
+        """
+        return None
+
+    def fused_offset(self):
+        """(M, X) such that the constant part of the gradient is -M X."""
+        raise NotImplementedError(f"{type(self).__name__} has no fused form")
+
+
+_term = term  # the name that older code used
+
+
+def graph_gradient(graph, dtype=None):
+    r"""The graph gradient B, (n_edges, N) CSR, such that :math:`B^\top B = L`.
+
+    Row e = (i, j), i < j, of B is :math:`\sqrt{w_{ij}}(\delta_i - \delta_j)`,
+    scaled by :math:`D^{-1/2}` (degrees with self-loops) for the normalized
+    Laplacian, so that :math:`\operatorname{tr}(Z L Z^\top) = \|Z B^\top\|_F^2`
+    and :math:`\|Z B^\top\|_1` is the graph total variation of the codes.
+
+    Parameters
+    ----------
+    graph : pygsp.graphs.Graph
+        A graph with ``W`` and a combinatorial or normalized ``lap_type``.
+    dtype : dtype, optional
+        Of the result; the Laplacian's by default.
+
+    Examples
+    --------
+    >>> import numpy as np, pygsp
+    >>> W = np.array([[1.0, 2.0, 0.0], [2.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    >>> G = pygsp.graphs.Graph(W, lap_type="normalized")
+    >>> B = graph_gradient(G)
+    >>> B.shape, bool(np.allclose((B.T @ B).toarray(), G.L.toarray()))
+    ((2, 3), True)
+    """
+    W = getattr(graph, "W", None)
+    lap_type = getattr(graph, "lap_type", None)
+    if W is None or lap_type not in ("combinatorial", "normalized"):
+        raise InputError(
+            "the graph gradient needs a PyGSP graph with W and "
+            "a combinatorial or normalized lap_type"
+        )
+    upper = sp.triu(W, k=1).tocoo()
+    n_edges, N = upper.nnz, W.shape[0]
+    w = np.sqrt(upper.data)
+    rows = np.arange(n_edges)
+    B = sp.csr_matrix((w, (rows, upper.row)), shape=(n_edges, N)) - sp.csr_matrix(
+        (w, (rows, upper.col)), shape=(n_edges, N)
+    )
+    if lap_type == "normalized":
+        d = np.asarray(W.sum(axis=1)).ravel()
+        inv = np.divide(1.0, np.sqrt(d), out=np.zeros_like(d), where=d > 0)
+        B = B @ sp.diags(inv)
+    dtype = dtype if dtype is not None else getattr(graph, "L", W).dtype
+    return sp.csr_matrix(B, dtype=dtype)
+
+
+class fidelity_z(term):
     r"""Data fidelity as a function of the codes (eval, grad).
 
     :math:`f(Z) = \frac{\lambda}{2} \|X - DZ\|_F^2` with X (n, N) and D (n, m)
@@ -193,15 +269,15 @@ class fidelity_z(_term):
         """Exact Lipschitz constant :math:`\\lambda \\|D\\|_2^2`."""
         return self.lambda_ * _linalg.spectral_norm_sq(self.D)
 
-    def _hessian(self):
+    def fused_form(self):
         return ("gram", self.D, self.lambda_)
 
-    def _offset(self):
+    def fused_offset(self):
         # grad = H Z - c with c = lambda D^T X = (lambda D^T) X.
         return self.lambda_ * self.D.T, self.X
 
 
-class encoder_z(_term):
+class encoder_z(term):
     r"""Encoder term as a function of the codes (eval, grad, prox).
 
     :math:`f(Z) = \frac{\lambda}{2} \|Z - EX\|_F^2` with X (n, N) and E (m, n)
@@ -264,14 +340,14 @@ class encoder_z(_term):
         """Exact Lipschitz constant :math:`\\lambda`."""
         return self.lambda_
 
-    def _hessian(self):
+    def fused_form(self):
         return ("identity", None, self.lambda_)
 
-    def _offset(self):
+    def fused_offset(self):
         return self.lambda_ * self.E, self.X
 
 
-class dirichlet(_term):
+class dirichlet(term):
     r"""Dirichlet energy of the codes on a graph (eval, grad).
 
     :math:`f(Z) = \frac{\lambda}{2} \operatorname{tr}(Z L Z^\top) =
@@ -363,50 +439,15 @@ class dirichlet(_term):
         """Exact Lipschitz constant :math:`\\lambda \\lambda_{\\max}(L)`."""
         return self.lambda_ * self.lmax if self.lambda_ else 0.0
 
-    def _hessian(self):
+    def fused_form(self):
         return ("right", self.L, self.lambda_)
 
     def gradient_operator(self):
-        r"""The graph gradient B, (n_edges, N) CSR, such that :math:`B^\top B = L`.
-
-        Row e = (i, j), i < j, of B is :math:`\sqrt{w_{ij}}(\delta_i - \delta_j)`,
-        scaled by :math:`D^{-1/2}` (degrees with self-loops) for the
-        normalized Laplacian. Then :math:`\operatorname{tr}(Z L Z^\top) =
-        \|Z B^\top\|_F^2`, which lets primal-dual solvers handle the graph
-        term (or its total-variation variant :math:`\|Z B^\top\|_1`) in the
-        dual. Needs a graph with ``W`` and ``lap_type`` (a PyGSP graph).
-
-        Examples
-        --------
-        >>> import numpy as np, pygsp
-        >>> W = np.array([[1.0, 2.0, 0.0], [2.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
-        >>> G = pygsp.graphs.Graph(W, lap_type="normalized")
-        >>> B = dirichlet(G).gradient_operator()
-        >>> B.shape, bool(np.allclose((B.T @ B).toarray(), G.L.toarray()))
-        ((2, 3), True)
-        """
-        W = getattr(self.graph, "W", None)
-        lap_type = getattr(self.graph, "lap_type", None)
-        if W is None or lap_type not in ("combinatorial", "normalized"):
-            raise InputError(
-                "gradient_operator() needs a PyGSP graph with W and "
-                "a combinatorial or normalized lap_type"
-            )
-        upper = sp.triu(W, k=1).tocoo()
-        n_edges, N = upper.nnz, W.shape[0]
-        w = np.sqrt(upper.data)
-        rows = np.arange(n_edges)
-        B = sp.csr_matrix((w, (rows, upper.row)), shape=(n_edges, N)) - sp.csr_matrix(
-            (w, (rows, upper.col)), shape=(n_edges, N)
-        )
-        if lap_type == "normalized":
-            d = np.asarray(W.sum(axis=1)).ravel()
-            inv = np.divide(1.0, np.sqrt(d), out=np.zeros_like(d), where=d > 0)
-            B = B @ sp.diags(inv)
-        return sp.csr_matrix(B, dtype=self.L.dtype)
+        """The graph gradient B of this term's graph (:func:`graph_gradient`)."""
+        return graph_gradient(self.graph, self.L.dtype)
 
 
-class sparsity(_term):
+class sparsity(term):
     r"""L1 norm of the codes (eval, prox), keeping the input's dtype.
 
     :math:`f(Z) = \lambda \|Z\|_1 = \lambda \sum_{ij} |z_{ij}|`.
@@ -448,7 +489,7 @@ class sparsity(_term):
         return out
 
 
-class squared_frobenius(_term):
+class squared_frobenius(term):
     r"""Half the squared Frobenius norm (eval, grad, prox).
 
     :math:`f(U) = \frac{\lambda}{2} \|U\|_F^2`, the Dirichlet energy seen
@@ -486,7 +527,249 @@ class squared_frobenius(_term):
         return self.lambda_
 
 
-class proj_columns_b2(_term, functions.proj):
+class linear(term):
+    r"""A fixed linear term :math:`f(Z) = \langle C, Z \rangle` (eval, grad).
+
+    The coupling of a block of codes to codes held fixed elsewhere: the
+    neighbours of another block in the Dirichlet energy, or the training
+    codes that anchor new samples. Held by reference.
+
+    Parameters
+    ----------
+    C : ndarray
+        Same shape as the variable.
+
+    Notes
+    -----
+    :math:`\nabla f = C`, Lipschitz with constant 0; in the fused step it
+    only shifts the cached constant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = linear(np.array([[1.0, -2.0]], dtype=np.float32))
+    >>> f.eval(np.array([[3.0, 1.0]], dtype=np.float32)), f.lipschitz()
+    (1.0, 0.0)
+    """
+
+    term_name = "linear"  # what messages call it
+
+    _caps = ("EVAL", "GRAD")
+
+    def __init__(self, C):
+        super().__init__()
+        self.C = _matrix(C, "C")
+
+    def _eval(self, Z):
+        _check_inner(Z.shape, self.C.shape, "Z and C have the same shape")
+        return _linalg.vdot64(self.C, Z)
+
+    def _grad(self, Z):
+        return np.array(self.C, dtype=Z.dtype, copy=True)
+
+    def lipschitz(self):
+        """Exact Lipschitz constant: 0."""
+        return 0.0
+
+    def fused_form(self):
+        return ("constant", self.C, 1.0)
+
+
+class nonnegative(term):
+    r"""Indicator of non-negative codes (eval, prox): a box constraint.
+
+    :math:`\iota(Z) = 0` if every :math:`z_{ij} \ge 0`, :math:`+\infty`
+    otherwise; as every PyUNLocBoX projection it evaluates to 0.
+
+    Notes
+    -----
+    :math:`\operatorname{prox}(V) = \max(V, 0)`. Being the indicator of a
+    box, it composes exactly with any separable term (see
+    :class:`separable_sum`), so non-negative sparse codes keep the fast
+    forward-backward solvers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> nonnegative().prox(np.array([[-1.0, 2.0]], dtype=np.float32), 1.0)
+    array([[0., 2.]], dtype=float32)
+    """
+
+    term_name = "positive"  # what messages call it
+
+    _caps = ("EVAL", "PROX")
+
+    box = (0.0, np.inf)  # the interval every entry is kept in
+
+    def _eval(self, Z):
+        return 0.0
+
+    def _prox(self, V, T):
+        return np.maximum(V, 0, dtype=V.dtype)
+
+    def prox_into(self, V, T, out):
+        """Write ``max(V, 0)`` into `out`."""
+        np.maximum(V, 0, out=out)
+        return out
+
+
+class separable_sum(term):
+    r"""One separable term plus box constraints, with an exact proximal map.
+
+    For a function :math:`g` that acts entry by entry (the l1 norm) and the
+    indicator :math:`\iota_{[a, b]}` of a box, the proximal map of the sum is
+    the composition :math:`\operatorname{clip}(\operatorname{prox}_g(V), a,
+    b)`: in one dimension the minimiser of a convex function over an interval
+    is its unconstrained minimiser clipped to the interval. This lets
+    forward-backward solvers take several non-smooth terms of one block
+    when all but one are boxes.
+
+    Parameters
+    ----------
+    terms : list of func
+        At most one term without a ``box`` attribute (it must be separable
+        entry by entry, as :class:`sparsity`), and any number of terms with a
+        ``box = (low, high)`` attribute (as :class:`nonnegative`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = separable_sum([sparsity(0.5), nonnegative()])
+    >>> f.prox(np.array([[-2.0, 0.2, 1.0]], dtype=np.float32), 1.0)
+    array([[0. , 0. , 0.5]], dtype=float32)
+    """
+
+    _caps = ("EVAL", "PROX")
+
+    def __init__(self, terms):
+        super().__init__()
+        self.terms = list(terms)
+        general = [t for t in self.terms if not hasattr(t, "box")]
+        if len(general) > 1:
+            names = ", ".join(
+                getattr(t, "term_name", type(t).__name__) for t in general
+            )
+            raise InputError(
+                f"separable_sum takes one separable term and box constraints; "
+                f"got several that are not boxes ({names}): use a primal-dual "
+                "or generalized forward-backward solver for their sum"
+            )
+        self.general = general[0] if general else None
+        boxes = [t.box for t in self.terms if hasattr(t, "box")]
+        self.low = max((b[0] for b in boxes), default=-np.inf)
+        self.high = min((b[1] for b in boxes), default=np.inf)
+        if self.low > self.high:
+            raise InputError(f"the boxes do not intersect: [{self.low}, {self.high}]")
+        self.term_name = " + ".join(
+            getattr(t, "term_name", type(t).__name__) for t in self.terms
+        )
+
+    def _eval(self, Z):
+        return float(sum(t.eval(Z) for t in self.terms))
+
+    def _prox(self, V, T):
+        out = np.empty_like(V)
+        self.prox_into(V, T, out)
+        return out
+
+    def prox_into(self, V, T, out):
+        """Write the proximal point of the sum into `out`."""
+        g = self.general
+        if g is None:
+            out[...] = V
+        elif hasattr(g, "prox_into"):
+            g.prox_into(V, T, out)
+        else:
+            out[...] = g.prox(V, T)
+        if np.isfinite(self.low) or np.isfinite(self.high):
+            low = None if not np.isfinite(self.low) else self.low
+            high = None if not np.isfinite(self.high) else self.high
+            np.clip(out, low, high, out=out)
+        return out
+
+
+class graph_tv(term):
+    r"""Graph total variation of the codes (eval): :math:`\lambda \|Z B^\top\|_1`.
+
+    :math:`f(Z) = \lambda \sum_{(i, j) \in \mathcal{E}} \sqrt{w_{ij}}
+    \|z_i - z_j\|_1` (degree-normalised for the normalized Laplacian), with
+    B the graph gradient (:func:`graph_gradient`). Where the Dirichlet energy
+    shrinks every difference between neighbours, the total variation sets
+    many of them exactly to zero: codes piecewise constant on the graph.
+
+    Parameters
+    ----------
+    graph : pygsp.graphs.Graph
+        Graph over the samples (columns of Z), with ``W`` and ``lap_type``.
+    lambda_ : float
+        Weight :math:`\lambda_t \ge 0`.
+    lmax : float, optional
+        Largest eigenvalue of the graph's Laplacian, when known (an upper
+        bound is safe); computed when needed otherwise.
+
+    Notes
+    -----
+    It has no closed-form proximal map; primal-dual solvers handle it in the
+    dual through :meth:`operator` (B, with :math:`\|B\|_2^2 = \lambda_{\max}
+    (L)`) and :meth:`dual_term` (:math:`\lambda \|U\|_1` on :math:`U = Z
+    B^\top`, whose proximal map is soft thresholding).
+
+    Examples
+    --------
+    >>> import numpy as np, pygsp
+    >>> G = pygsp.graphs.Graph(np.array([[0.0, 4.0], [4.0, 0.0]]),
+    ...                        lap_type="combinatorial")
+    >>> graph_tv(G, lambda_=0.5).eval(np.array([[1.0, 3.0]]))
+    2.0
+    """
+
+    term_name = "graph_tv"  # what messages call it
+
+    _caps = ("EVAL",)
+
+    def __init__(self, graph, lambda_=1.0, lmax=None):
+        super().__init__(lambda_)
+        self.graph = graph
+        self._B = None
+        self._lmax = None if lmax is None else _weight(lmax, "lmax")
+
+    def operator_norm(self):
+        """:math:`\\|B\\|_2 = \\sqrt{\\lambda_{\\max}(L)}` (an upper bound)."""
+        if self._lmax is None:
+            self._lmax = _linalg.laplacian_lmax(dirichlet(self.graph).L)
+        return float(np.sqrt(self._lmax))
+
+    def operator(self):
+        """The graph gradient B (n_edges, N), computed once."""
+        if self._B is None:
+            self._B = graph_gradient(self.graph)
+        return self._B
+
+    def apply(self, Z):
+        """U = Z Bᵀ, (m, n_edges), computed sample-major."""
+        B = self.operator()
+        return (B @ Z.T).T
+
+    def apply_adjoint(self, U):
+        """Z = U B, the adjoint of :meth:`apply`."""
+        B = self.operator()
+        return (B.T @ U.T).T
+
+    def dual_term(self):
+        r""":math:`\lambda \|U\|_1`, the term as a function of U = Z Bᵀ."""
+        return sparsity(self.lambda_)
+
+    def _eval(self, Z):
+        B = self.operator()
+        if Z.shape[1] != B.shape[1]:
+            raise InputError(
+                f"the graph has {B.shape[1]} vertices but Z has {Z.shape[1]} "
+                "samples (columns): build the graph over the same samples"
+            )
+        return self.lambda_ * _linalg.abs_sum64(B @ Z.T)
+
+
+class proj_columns_b2(term, functions.proj):
     r"""Indicator of the columns in the l2 ball (eval, prox).
 
     :math:`\iota(D) = 0` if :math:`\|d_j\|_2 \le r` for every column
@@ -535,7 +818,7 @@ class proj_columns_b2(_term, functions.proj):
         return out
 
 
-class _statistics_term(_term):
+class _statistics_term(term):
     """A quadratic term of a small variable, with cached sufficient statistics.
 
     f(V) = lambda/2 ||T - V S||^2 with T (k, N) and S (l, N): in a prepared
@@ -550,12 +833,29 @@ class _statistics_term(_term):
         self._T, self._S = target, source
         self._stats = None
 
+    @classmethod
+    def from_statistics(cls, P, Q, tt, lambda_=1.0):
+        """The term from its statistics alone: P = S Sᵀ, Q = T Sᵀ, tt = ||T||².
+
+        For statistics summed elsewhere (over blocks of samples on several
+        machines, say): the term evaluates itself and its gradient from
+        them, and preparing it is a no-op.
+        """
+        self = cls.__new__(cls)
+        term.__init__(self, lambda_)
+        self._T = self._S = None
+        self._stats = (P, Q, float(tt))
+        return self
+
     def prepare(self):
         T, S = self._T, self._S
+        if S is None:  # made from statistics: nothing to compute
+            return
         self._stats = (_linalg.gram64(S), _linalg.gram64(T, S), _linalg.vdot64(T))
 
     def release(self):
-        self._stats = None
+        if self._S is not None:
+            self._stats = None
 
     def _eval(self, V):
         if self._stats is None:
@@ -655,7 +955,7 @@ class encoder_e(_statistics_term):
         self.X, self.Z = X, Z
 
 
-class smooth_sum(_term):
+class smooth_sum(term):
     r"""Sum of smooth terms as one smooth function (eval, grad).
 
     Forward-backward solvers take a single smooth function; this one adds
@@ -718,7 +1018,9 @@ class smooth_sum(_term):
     def prepare(self):
         for t in self.terms:
             t.prepare()
-        self._plan = _fused_plan(self.terms)
+        forms = [getattr(t, "fused_form", lambda: None)() for t in self.terms]
+        fusable = any(f is not None for f in forms)
+        self._plan = _fused.FusedPlan(self.terms) if fusable else None
 
     def release(self):
         self._plan = None
@@ -731,94 +1033,3 @@ class smooth_sum(_term):
             return super().forward_into(x, step, out)
         self._plan.forward_into(x, step, out)
         return out
-
-
-class _fused_plan:
-    """Gradient step of a sum of codes-problem terms in a few BLAS calls.
-
-    Built only when every term is one of fidelity_z ("gram"), encoder_z
-    ("identity") or dirichlet ("right"), with at most one fidelity term.
-    """
-
-    def __new__(cls, terms):
-        kinds = [getattr(t, "_hessian", lambda: None)() for t in terms]
-        if not terms or any(k is None for k in kinds):
-            return None
-        if sum(k[0] == "gram" for k in kinds) > 1:
-            return None
-        return super().__new__(cls)
-
-    def __init__(self, terms):
-        kinds = [t._hessian() for t in terms]
-        self.shift = sum(w for k, _, w in kinds if k == "identity")
-        self.right = [(L, w) for k, L, w in kinds if k == "right" and w]
-        fid = [t for t, k in zip(terms, kinds, strict=True) if k[0] == "gram"]
-        fid = fid[0] if fid else None
-        self.factored = fid is not None and fid.D.shape[1] > 2 * fid.D.shape[0]
-        self.fid = fid
-        if fid is not None and not self.factored:
-            self.G = _linalg.gram64(fid.D.T)  # DᵀD, (m, m), fixed during a solve
-        # grad = H x - C: C gathers the constant parts; in factored form the
-        # data term is applied through D and Dᵀ and needs no constant.
-        offsets = [
-            t._offset()
-            for t, k in zip(terms, kinds, strict=True)
-            if k[0] == "identity" or (k[0] == "gram" and not self.factored)
-        ]
-        self.C = self._constant(offsets)
-        self._A = (None, None)
-
-    @staticmethod
-    def _constant(offsets):
-        """sum_i M_i X_i as one (m, N) array; one GEMM when X is shared."""
-        if not offsets:
-            return None
-        groups = {}
-        for M, X in offsets:
-            key = id(X)
-            groups[key] = (groups[key][0] + M, X) if key in groups else (M, X)
-        C = None
-        for M, X in groups.values():
-            M = np.asarray(M, dtype=X.dtype)
-            # (N, n) @ (n, m) in sample-major layout, returned as an (m, N) view.
-            part = np.matmul(X.T, M.T)
-            C = part.T if C is None else C.__iadd__(part.T)
-        return C
-
-    def accepts(self, x, out):
-        return (
-            x.shape == out.shape
-            and x.dtype == out.dtype
-            and (
-                (x.flags.f_contiguous and out.flags.f_contiguous)
-                or (x.flags.c_contiguous and out.flags.c_contiguous)
-            )
-        )
-
-    def _left(self, step, dtype):
-        """I - step (lambda_d DᵀD + lambda_e I), cached for the current step."""
-        if self._A[0] != (step, dtype):
-            A = np.eye(self.G.shape[0]) * (1.0 - step * self.shift)
-            A -= (step * self.fid.lambda_) * self.G
-            self._A = ((step, dtype), A.astype(dtype))
-        return self._A[1]
-
-    def forward_into(self, x, step, out):
-        if self.fid is None:
-            np.multiply(x, 1.0 - step * self.shift, out=out)
-        elif not self.factored:
-            np.matmul(self._left(step, x.dtype), x, out=out)
-        else:
-            D, w = self.fid.D, self.fid.lambda_
-            np.multiply(x, 1.0 - step * self.shift, out=out)
-            R = D @ x
-            R -= self.fid.X
-            if out.flags.f_contiguous and D.dtype == out.dtype:
-                gemm = blas.get_blas_funcs("gemm", (D, R, out))
-                gemm(-step * w, D, R, beta=1.0, c=out, trans_a=1, overwrite_c=1)
-            else:
-                out -= (step * w) * (D.T @ R)
-        if self.C is not None:
-            _axpy(step, self.C, out)
-        for L, w in self.right:
-            _linalg.csr_matmul_add(L, x.T, out.T, -step * w)

@@ -12,21 +12,25 @@ only every few iterations.
 .. autosummary::
     forward_backward
     fista
+    mlfbf
     solve
     make_solver
+    codes_solver
+    choose_splitting
+    CodesProblem
+    Splitting
 """
 
 import time
-import warnings
 
 import numpy as np
 from pyunlocbox import acceleration
+from pyunlocbox import functions as pyu_functions
 from pyunlocbox import solvers as _solvers
-from sklearn.exceptions import ConvergenceWarning
 
-from pyunlocbox_gae.errors import ConvergenceError, InputError
-
-SOLVERS = ("fista", "ista", "primal_dual")
+from pyunlocbox_gae import functions as _terms
+from pyunlocbox_gae._guard import _Run, _term_name
+from pyunlocbox_gae.errors import InputError
 
 
 class fista(acceleration.fista):
@@ -91,7 +95,7 @@ class forward_backward(_solvers.forward_backward):
     >>> import numpy as np
     >>> from pyunlocbox_gae import functions
     >>> X = np.array([[1.0, 3.0]], dtype=np.float32)
-    >>> f = functions.smooth_sum([functions.fidelity_z(X, np.eye(1, dtype=np.float32))])
+    >>> f = _terms.smooth_sum([functions.fidelity_z(X, np.eye(1, dtype=np.float32))])
     >>> g = functions.sparsity(lambda_=0.5)
     >>> Z = np.zeros((1, 2), dtype=np.float32)
     >>> ret = solve([g, f], Z, forward_backward(step=1 / f.lipschitz()))
@@ -139,8 +143,41 @@ class forward_backward(_solvers.forward_backward):
         del self._buf, self._functions
 
 
+class mlfbf(_solvers.mlfbf):
+    """PyUNLocBoX's MLFBF primal-dual solver, ending on a feasible point.
+
+    MLFBF's iterate is an extrapolation, which can leave the set that the
+    primal non-smooth term constrains (non-negative codes, say) by a little;
+    its last proximal point p1 is inside, and equals the iterate at
+    convergence. This solver returns that point.
+    """
+
+    def _algo(self):
+        y1 = self.sol - self.step * (
+            self.smooth_funs[0].grad(self.sol) + self.Lt(self.dual_sol)
+        )
+        y2 = self.dual_sol + self.step * self.L(self.sol)
+        p1 = self.non_smooth_funs[0].prox(y1, self.step)
+        p2 = _solvers._prox_star(self.non_smooth_funs[1], y2, self.step)
+        q1 = p1 - self.step * (self.smooth_funs[0].grad(p1) + self.Lt(p2))
+        q2 = p2 + self.step * self.L(p1)
+        self.sol[:] = self.sol - y1 + q1
+        self.dual_sol[:] = self.dual_sol - y2 + q2
+        self._p1 = p1
+
+    def _post(self):
+        p1 = getattr(self, "_p1", None)
+        if p1 is not None:
+            self.sol[...] = p1
+            del self._p1
+        super()._post()
+
+
 def make_solver(name, step):
-    """The solver called `name` ('fista', 'ista' or 'primal_dual').
+    """Forward-backward solver of a dictionary or encoder step: 'fista' or 'ista'.
+
+    The codes problem, which may need another splitting, is solved through
+    :func:`codes_solver`.
 
     Examples
     --------
@@ -151,82 +188,185 @@ def make_solver(name, step):
         return forward_backward(step=step)
     if name == "ista":
         return forward_backward(step=step, accel=None)
-    if name == "primal_dual":
-        return _solvers.mlfbf(step=step)
-    raise InputError(f"unknown solver {name!r}: choose one of {', '.join(SOLVERS)}")
+    raise InputError(
+        f"make_solver builds 'fista' or 'ista', got {name!r}; the codes "
+        "problem's splittings (primal-dual included) come from codes_solver()"
+    )
 
 
-def _term_name(f):
-    """What to call a term in messages: its ``term_name``, else its class."""
-    return getattr(f, "term_name", None) or type(f).__name__
+class CodesProblem:
+    """The codes problem as the splittings see it: its terms by kind.
 
-
-def _leaves(solver, x):
-    """(term, argument) of every term of a prepared solver's objective.
-
-    Sums of smooth terms are split into their terms, so that a message can
-    name the one that caused trouble.
+    Parameters
+    ----------
+    smooth : list of func
+        Differentiable terms (gradient and Lipschitz constant).
+    proximal : list of func
+        Non-smooth terms with a proximal map (at most one that is not a box
+        constraint, see :class:`pyunlocbox_gae.functions.separable_sum`).
+    operator : list of func
+        Non-smooth terms of a linear image of the codes, with ``apply``,
+        ``apply_adjoint``, ``dual_term`` and ``operator_norm`` (the graph
+        total variation).
     """
-    pairs = [(f, x) for f in solver.smooth_funs + solver.non_smooth_funs]
-    if isinstance(solver, _solvers.primal_dual) and len(solver.non_smooth_funs) > 1:
-        # The second non-smooth function is evaluated at L x.
-        pairs[len(solver.smooth_funs) + 1] = (solver.non_smooth_funs[1], solver.L(x))
-    return [(term, arg) for f, arg in pairs for term in getattr(f, "terms", [f])]
+
+    def __init__(self, smooth=(), proximal=(), operator=()):
+        self.smooth = [t for t in smooth if getattr(t, "lambda_", 1.0) != 0]
+        self.proximal = [t for t in proximal if getattr(t, "lambda_", 1.0) != 0]
+        self.operator = [t for t in operator if getattr(t, "lambda_", 1.0) != 0]
+
+    def smooth_part(self, exclude=()):
+        return _terms.smooth_sum([t for t in self.smooth if t not in exclude])
+
+    def proximal_part(self):
+        if not self.proximal:
+            return pyu_functions.dummy()
+        if len(self.proximal) == 1:
+            return self.proximal[0]
+        return _terms.separable_sum(self.proximal)
 
 
-def _finite(call):
-    """Whether `call()` gives only finite numbers (a failure counts as not)."""
-    try:
-        return bool(np.all(np.isfinite(call())))
-    except Exception:  # noqa: BLE001 - a diagnosis must not fail
-        return False
+class Splitting:
+    """A way to split the codes problem among a solver's functions.
 
-
-def _blame(solver, bad, good):
-    """Sentence naming the term that caused a non-finite or risen objective.
-
-    In order: a term that is not finite at the last good iterate; one whose
-    gradient or proximal point there is not finite (the source of a NaN that
-    then spreads to every term); the first term that is not finite at the
-    bad iterate; the one that rose most. Runs only when something went wrong.
+    Subclasses set :attr:`name` and :attr:`description` and implement
+    :meth:`unsupported` and :meth:`build`; registering one in
+    :data:`SPLITTINGS` makes it a choice of the estimator, the configuration
+    and the command line.
     """
-    if good is None:  # no copy kept: only the bad iterate can be examined
-        for term, arg in _leaves(solver, bad):
-            if not _finite(lambda t=term, a=arg: t.eval(a)):
-                return f"term '{_term_name(term)}' is not finite"
-        return "no copy of a good iterate to compare with (max_halvings=0)"
-    good_terms = _leaves(solver, good)
-    for term, arg in good_terms:
-        if not _finite(lambda t=term, a=arg: t.eval(a)):
-            return f"term '{_term_name(term)}' is not finite at the last good iterate"
-    for term, arg in good_terms:
-        caps = term.cap(arg)
-        if "GRAD" in caps and not _finite(lambda t=term, a=arg: t.grad(a)):
-            return f"term '{_term_name(term)}' has a non-finite gradient"
-        if "PROX" in caps and "GRAD" not in caps:
-            if not _finite(lambda t=term, a=arg: t.prox(a, solver.step)):
-                return f"term '{_term_name(term)}' has a non-finite proximal point"
-    rises = []
-    for (term, arg), (_, before) in zip(_leaves(solver, bad), good_terms, strict=True):
-        try:
-            value, start = float(term.eval(arg)), float(term.eval(before))
-        except Exception:  # noqa: BLE001
-            continue
-        if not np.isfinite(value):
-            return f"term '{_term_name(term)}' became {value}"
-        rises.append((value - start, _term_name(term), start, value))
-    if not rises:
-        return "no single term to blame"
-    _, name, start, value = max(rises)
-    return f"term '{name}' rose most, from {start:.6g} to {value:.6g}"
+
+    name = ""
+    description = ""
+
+    def unsupported(self, problem):
+        """Why this splitting cannot solve `problem`, or None if it can."""
+        general = [t for t in problem.proximal if not hasattr(t, "box")]
+        if len(general) > 1:
+            return "more than one non-smooth term that is not a box constraint"
+        return None
+
+    def build(self, problem):
+        """The solver and the list of functions for :func:`solve`."""
+        raise NotImplementedError
 
 
-def _restart_from(solver, functions, x0, good):
-    """Put the last good iterate back and start the solver afresh from it."""
-    solver.post()
-    x0[...] = good
-    solver.step = solver.step / 2
-    solver.pre(functions, x0)  # fresh buffers, momentum and dual variables
+class ForwardBackwardSplitting(Splitting):
+    """Smooth terms forward (gradient), the rest backward (one proximal map)."""
+
+    def __init__(self, name, accel, description):
+        self.name, self.accel, self.description = name, accel, description
+
+    def unsupported(self, problem):
+        if problem.operator:
+            names = ", ".join(_term_name(t) for t in problem.operator)
+            return f"{names} has no proximal map (it needs the primal-dual splitting)"
+        return super().unsupported(problem)
+
+    def build(self, problem):
+        smooth = problem.smooth_part()
+        step = 1.0 / max(smooth.lipschitz(), 1e-30)
+        accel = "fista" if self.accel else None
+        solver = forward_backward(step=step, accel=accel)
+        return solver, [problem.proximal_part(), smooth]
+
+
+class PrimalDualSplitting(Splitting):
+    """PyUNLocBoX's MLFBF: a term of a linear image of the codes in the dual.
+
+    With a graph total-variation term, that term goes to the dual through the
+    graph gradient B (U = Z Bᵀ, soft thresholding there); without one, the
+    Dirichlet term does (lg/2 ||Z Bᵀ||², BᵀB = L). The step is 0.99 / (β +
+    ||B||) with β the Lipschitz constant of the remaining smooth terms.
+    """
+
+    name = "primal_dual"
+    description = "primal-dual (MLFBF), the graph term in the dual"
+
+    def unsupported(self, problem):
+        if len(problem.operator) > 1:
+            return "more than one term of a linear image of the codes"
+        return super().unsupported(problem)
+
+    def build(self, problem):
+        dual, moved = self._dual(problem)
+        smooth = problem.smooth_part(exclude=moved)
+        beta = smooth.lipschitz()
+        if dual is None:
+            op, opt, h, norm = None, None, pyu_functions.dummy(), 1.0
+        else:
+            op, opt, h, norm = dual
+        solver = mlfbf(L=op, Lt=opt, step=0.99 / (beta + norm))
+        return solver, [problem.proximal_part(), h, smooth]
+
+    @staticmethod
+    def _dual(problem):
+        """(L, Lᵀ, h, ||L||) of the dual term and the smooth terms it replaces."""
+        if problem.operator:
+            t = problem.operator[0]
+            return (t.apply, t.apply_adjoint, t.dual_term(), t.operator_norm()), []
+        graph = [t for t in problem.smooth if hasattr(t, "gradient_operator")]
+        if not graph:
+            return None, []
+        term = graph[0]
+        B = term.gradient_operator()
+        h = _terms.squared_frobenius(term.lambda_)
+        h.term_name = "graph"  # the graph term, seen from the dual
+        op = lambda Z: (B @ Z.T).T  # noqa: E731
+        opt = lambda U: (B.T @ U.T).T  # noqa: E731
+        return (op, opt, h, float(np.sqrt(term.lmax))), [term]
+
+
+#: Every splitting of the codes problem, by name.
+SPLITTINGS = {
+    s.name: s
+    for s in (
+        ForwardBackwardSplitting("fista", True, "FISTA (accelerated forward-backward)"),
+        ForwardBackwardSplitting("ista", False, "ISTA (plain forward-backward)"),
+        PrimalDualSplitting(),
+    )
+}
+
+#: The choices of a codes solver: 'auto' picks the first splitting of
+#: :data:`SPLITTINGS` that supports the problem.
+SOLVERS = ("auto", *SPLITTINGS)
+
+
+def choose_splitting(name, problem):
+    """The splitting called `name` ('auto': the first that applies).
+
+    Raises
+    ------
+    InputError
+        If `name` is unknown or its splitting cannot solve `problem`.
+
+    Examples
+    --------
+    >>> from pyunlocbox_gae import functions
+    >>> import numpy as np, pygsp
+    >>> G = pygsp.graphs.Ring(4)
+    >>> problem = CodesProblem(proximal=[functions.sparsity(1.0)],
+    ...                        operator=[functions.graph_tv(G, 1.0)])
+    >>> choose_splitting("auto", problem).name
+    'primal_dual'
+    """
+    if name != "auto" and name not in SPLITTINGS:
+        raise InputError(f"unknown solver {name!r}: choose one of {', '.join(SOLVERS)}")
+    candidates = list(SPLITTINGS.values()) if name == "auto" else [SPLITTINGS[name]]
+    reasons = []
+    for splitting in candidates:
+        why = splitting.unsupported(problem)
+        if why is None:
+            return splitting
+        reasons.append(f"{splitting.name}: {why}")
+    raise InputError(
+        f"solver {name!r} cannot solve this codes problem ({'; '.join(reasons)})"
+        + ("; use solver='auto'" if name != "auto" else "")
+    )
+
+
+def codes_solver(name, problem):
+    """Solver and function list of the codes problem with splitting `name`."""
+    return choose_splitting(name, problem).build(problem)
 
 
 def solve(
@@ -302,7 +442,7 @@ def solve(
     >>> import warnings
     >>> from pyunlocbox_gae import functions
     >>> X = np.array([[1.0, 3.0]])
-    >>> f = functions.smooth_sum([functions.fidelity_z(X, np.eye(1))])
+    >>> f = _terms.smooth_sum([functions.fidelity_z(X, np.eye(1))])
     >>> Z = np.zeros((1, 2))
     >>> with warnings.catch_warnings(record=True):
     ...     ret = solve([functions.sparsity(0.5), f], Z,
@@ -315,96 +455,21 @@ def solve(
     tstart = time.perf_counter()
     if not hasattr(solver, "verbosity"):
         solver.verbosity = "NONE"
-    # A descent is guaranteed only by forward-backward with a valid step;
-    # primal-dual iterates may raise the primal objective legitimately.
-    monotone = isinstance(solver, _solvers.forward_backward)
-    can_restart = hasattr(solver.accel, "restart")
     # Overflow and NaN are detected below and reported with the term at
     # fault; numpy's warnings on the way would only repeat it less clearly.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         solver.pre(functions, x0)
         try:
-            current = float(np.sum(solver.objective(x0)))
-            if not np.isfinite(current):
-                raise ConvergenceError(
-                    f"{name}: the objective is {current} at the starting point "
-                    f"({_blame(solver, x0, x0)}): the data or the starting "
-                    "point holds NaN/inf or values too large for the dtype"
-                )
-            # The last good iterate: one more array of x0's size.
-            good = np.array(x0, copy=True) if max_halvings else None
-            good_value = current
-            objective, niter, crit = [current], 0, None
-            restarts = halvings = 0
-            warned = False  # the last evaluation rose
-            while crit is None:
-                for _ in range(min(eval_every, maxit - niter)):
-                    niter += 1
-                    solver.algo(objective, niter)
-                last, current = current, float(np.sum(solver.objective(solver.sol)))
-                rose = current > last + rise_tol * (abs(last) or 1.0)
-                # A rise is forgiven once to FISTA, whose momentum may overshoot
-                # (it is restarted below, and the next steps descend from the
-                # risen point); never to ISTA, which must descend at each step.
-                trouble = not np.isfinite(current) or (
-                    monotone and rose and (warned or not can_restart)
-                )
-                if trouble:
-                    what = (
-                        f"became {current}"
-                        if not np.isfinite(current)
-                        else f"rose to {current:.6g} (last good {good_value:.6g})"
-                    )
-                    message = (
-                        f"{name}: the objective {what} after {niter} iterations "
-                        f"of {type(solver).__name__} with step {solver.step:.3g}; "
-                        f"{_blame(solver, x0, good)}"
-                    )
-                    if halvings >= max_halvings:
-                        if good is not None:  # never leave a diverged iterate
-                            x0[...] = good
-                        raise ConvergenceError(
-                            f"{message}. The step was halved {halvings} times "
-                            "without curing it: the step is too large for this "
-                            "term (check its Lipschitz constant) or the data "
-                            "holds huge values (rescale it, or lower the weight)"
-                        )
-                    _restart_from(solver, functions, x0, good)
-                    halvings += 1
-                    warnings.warn(
-                        f"{message}; restarted from the last good iterate with "
-                        f"the step halved to {solver.step:.3g} "
-                        f"(halving {halvings} of at most {max_halvings})",
-                        ConvergenceWarning,
-                        stacklevel=2,
-                    )
-                    current, warned = good_value, False
-                    if niter >= maxit:
-                        crit = "MAXIT"
-                    continue
-                objective.append(current)
-                warned = rose
-                # The last good iterate: the best so far, within the tolerance.
-                if current <= good_value + rise_tol * (abs(good_value) or 1.0):
-                    if good is not None:
-                        np.copyto(good, solver.sol)
-                    good_value = current
-                if current > last and can_restart:
-                    solver.accel.restart()
-                    restarts += 1
-                scale = abs(current) if current else (abs(last) or 1.0)
-                if rtol is not None and abs(current - last) / scale < rtol:
-                    crit = "RTOL"
-                elif niter >= maxit:
-                    crit = "MAXIT"
+            run = _Run(solver, functions, x0, name, max_halvings, rise_tol)
+            run.iterate(rtol, maxit, eval_every)
         finally:
             solver.post()
     return dict(
         sol=x0,
-        crit=crit,
-        niter=niter,
-        objective=objective,
-        restarts=restarts,
-        halvings=halvings,
+        crit=run.crit,
+        niter=run.niter,
+        objective=run.objective,
+        restarts=run.restarts,
+        halvings=run.halvings,
         time=time.perf_counter() - tstart,
     )

@@ -121,9 +121,9 @@ def test_x_is_never_copied(rng, monkeypatch):
     seen = {}
     original = autoencoder.alternate
 
-    def spy(problem, **kwargs):
-        seen["X"] = problem.X
-        return original(problem, **kwargs)
+    def spy(codes, **kwargs):
+        seen["X"] = codes.objective.X
+        return original(codes, **kwargs)
 
     monkeypatch.setattr(autoencoder, "alternate", spy)
     X = rng.random((40000, 100)).astype(np.float32)  # X is 25x the codes

@@ -141,6 +141,7 @@ def test_bad_input(client, rng):
 def test_block_shares_sum_to_the_full_objective(rng):
     """Halo bookkeeping: block objectives (cross energy halved) and graph rows sum."""
     from pyunlocbox_gae.model.distributed import _block_stats, _rows, _solve_block
+    from pyunlocbox_gae.model.objective import term_weights
 
     X = rng.random((70, 5))
     G = knn_pygsp(X, k=4, dtype=np.float64)
@@ -156,7 +157,8 @@ def test_block_shares_sum_to_the_full_objective(rng):
     for b, idx in enumerate(blocks):
         halo = [_rows(Zb[c], i) for c, i in layout.recv[b]]
         args = (X[idx], layout.L_bb[b], layout.L_bh[b], 2.0, Zb[b], halo, D, E)
-        _, share, _ = _solve_block(*args, tuple(w.values()), dict(maxit=1))
+        weights = term_weights(w)
+        _, share, _, _ = _solve_block(*args, weights, "fista", dict(maxit=1))
         total += share
         graph += _block_stats(X[idx], Zb[b], layout.L_bb[b], layout.L_bh[b], halo, 1.0)[
             "graph"

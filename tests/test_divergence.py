@@ -168,11 +168,11 @@ def test_without_halvings_no_copy_is_kept_and_trouble_raises_at_once(rng):
 
 def test_large_codes_are_guarded_without_a_copy(rng, monkeypatch):
     """Above GUARD_COPY_MAX_BYTES trouble stops at once: no rollback copy."""
-    from pyunlocbox_gae.model import estimator as autoencoder
+    from pyunlocbox_gae.model import alternate
 
     X = data(rng)
     shrink_lipschitz(monkeypatch, functions.fidelity_z, 8.0)  # curable by halving
-    monkeypatch.setattr(autoencoder, "GUARD_COPY_MAX_BYTES", 0)
+    monkeypatch.setattr(alternate, "GUARD_COPY_MAX_BYTES", 0)
     with pytest.raises(
         FloatingPointError,
         match=r"codes step: .* no copy of a good iterate .* halved 0 times",

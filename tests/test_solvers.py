@@ -4,11 +4,11 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from conftest import knn_pygsp
 from pyunlocbox import acceleration
 from pyunlocbox import solvers as pyu_solvers
 from sklearn.exceptions import ConvergenceWarning
 
+from conftest import knn_pygsp
 from pyunlocbox_gae import functions as F
 from pyunlocbox_gae import solvers
 
@@ -99,23 +99,12 @@ def test_primal_dual_reaches_the_same_minimum(rng):
         eval_every=100,
     )
     best = f.eval(Z) + g.eval(Z)
-    data, graph, enc = f.terms
-    smooth = F.smooth_sum([data, enc])
-    B = graph.gradient_operator()
-    pd = pyu_solvers.mlfbf(
-        L=lambda Z: (B @ Z.T).T,
-        Lt=lambda U: (B.T @ U.T).T,
-        step=0.99 / (smooth.lipschitz() + np.sqrt(graph.lmax)),
-    )
+    # The registry's primal-dual splitting puts the graph term in the dual.
+    problem = solvers.CodesProblem(smooth=f.terms, proximal=[g])
+    pd, funs = solvers.codes_solver("primal_dual", problem)
+    assert isinstance(pd, pyu_solvers.mlfbf) and len(funs) == 3
     Z2 = np.zeros_like(Z)
-    solvers.solve(
-        [g, F.squared_frobenius(graph.lambda_), smooth],
-        Z2,
-        pd,
-        rtol=None,
-        maxit=4000,
-        eval_every=500,
-    )
+    solvers.solve(funs, Z2, pd, rtol=None, maxit=4000, eval_every=500)
     assert f.eval(Z2) + g.eval(Z2) == pytest.approx(best, rel=1e-6)
 
 
@@ -159,8 +148,12 @@ def test_divergence_is_reported_not_returned(rng):
 
 
 def test_unknown_solver_and_bad_limits():
-    with pytest.raises(ValueError, match="unknown solver 'adam'"):
+    with pytest.raises(ValueError, match="builds 'fista' or 'ista', got 'adam'"):
         solvers.make_solver("adam", 1.0)
+    with pytest.raises(ValueError, match="codes_solver"):
+        solvers.make_solver("primal_dual", 1.0)  # needs the codes problem
+    with pytest.raises(ValueError, match="unknown solver 'adam'"):
+        solvers.codes_solver("adam", solvers.CodesProblem())
     f = F.sparsity()
     with pytest.raises(ValueError, match="at least 1"):
         solvers.solve([f, f], np.zeros(3), solvers.forward_backward(), maxit=0)

@@ -30,7 +30,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from pyunlocbox import acceleration, solvers  # noqa: E402
-from pyunlocbox import functions as pyu_functions  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from pyunlocbox_gae import GraphAutoEncoder, functions, graphs  # noqa: E402
@@ -59,7 +58,7 @@ norm_B = np.sqrt(dirichlet.lmax)  # ||B||_2 = sqrt(lmax(L))
 
 def objective(Z, tv=False):
     """The full objective, evaluated the same way for every solver."""
-    graph_term = lg_tv * np.abs(B @ Z.T).sum() if tv else dirichlet.eval(Z)
+    graph_term = total_variation.eval(Z) if tv else dirichlet.eval(Z)
     return data.eval(Z) + sparsity.eval(Z) + graph_term
 
 
@@ -114,16 +113,20 @@ results["primal-dual (MLFBF)"] = run(
 
 # %%
 # The graph total-variation variant: g = lg_tv ||·||_1 on the graph
-# gradient. An L1 norm of differences is of another scale than the squared
+# gradient (:class:`pyunlocbox_gae.functions.graph_tv`, which the estimator
+# takes as ``lt``). An L1 norm of differences is of another scale than the squared
 # norm; a smaller weight keeps the terms balanced. The dual variable lives
 # in the box [-lg_tv, lg_tv], which it must fill before the primal settles:
 # the objective first rises from Z = 0.
 
 lg_tv = 1.0
+total_variation = functions.graph_tv(G, lambda_=lg_tv)
 
-tv_solver = solvers.mlfbf(L=to_edges, Lt=from_edges, step=pd_step)
+tv_solver = solvers.mlfbf(
+    L=total_variation.apply, Lt=total_variation.apply_adjoint, step=pd_step
+)
 tv_values, tv_seconds = run(
-    tv_solver, [sparsity, pyu_functions.norm_l1(lambda_=lg_tv), data], tv=True
+    tv_solver, [sparsity, total_variation.dual_term(), data], tv=True
 )
 
 # %%

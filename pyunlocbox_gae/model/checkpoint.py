@@ -34,18 +34,17 @@ import scipy.sparse as sp
 
 from pyunlocbox_gae import store
 from pyunlocbox_gae.errors import AccessError, CheckpointMismatch, MissingFileError
+from pyunlocbox_gae.model import objective
 
 KIND = "checkpoint"
 
 
 #: Parameters of :class:`~pyunlocbox_gae.GraphAutoEncoder` that change the
-#: iterates; a checkpoint is resumed only by a fit with the same values.
+#: iterates; a checkpoint is resumed only by a fit with the same values. The
+#: terms' parameters come from :data:`pyunlocbox_gae.model.objective.TERMS`.
 TRAJECTORY_PARAMS = (
     "n_atoms",
-    "ld",
-    "ls",
-    "lg",
-    "le",
+    *objective.PARAMETERS,
     "lap_type",
     "graph_params",
     "dict_init",
@@ -74,8 +73,8 @@ def trajectory_params(params):
         if key not in params:
             continue
         value = params[key]
-        if key in ("ld", "ls", "lg", "le"):
-            value = float(value or 0.0)
+        if key in objective.PARAMETERS:
+            value = objective.PARAMETERS[key].weight(value)
         elif key == "dict_init" and not isinstance(value, str):
             value = "array " + store.fingerprint(np.asarray(value))
         elif key == "random_state" and not (

@@ -35,118 +35,15 @@ import time
 import numpy as np
 import scipy.sparse as sp
 from pyunlocbox import functions as pyu_functions
-from scipy.linalg import blas
-from scipy.sparse.csgraph import reverse_cuthill_mckee
 from sklearn.utils import check_random_state
 
 from pyunlocbox_gae import _linalg, functions, solvers
 from pyunlocbox_gae.errors import InputError
-from pyunlocbox_gae.model import estimator as autoencoder
+from pyunlocbox_gae.model import objective
+from pyunlocbox_gae.model.alternate import alternate, init_dictionary
+from pyunlocbox_gae.model.blocks import Layout, _Layout, partition  # noqa: F401
 
 __all__ = ["fit_distributed", "partition"]
-
-
-def partition(L, n_blocks):
-    """Blocks of samples: consecutive runs of reverse Cuthill–McKee order.
-
-    Parameters
-    ----------
-    L : sparse matrix (N, N)
-        Symmetric Laplacian or adjacency matrix of the graph over the samples
-        (only its pattern is used), or None for no graph (blocks of
-        consecutive samples).
-    n_blocks : int
-        Number of blocks, at most N.
-
-    Returns
-    -------
-    list of ndarray
-        Indices of the samples of each block, in the order used inside the
-        block; together a permutation of ``range(N)``.
-
-    Examples
-    --------
-    >>> import scipy.sparse as sp
-    >>> # Two chains 0-2-4 and 1-3-5 interleaved: each becomes one block.
-    >>> A = sp.csr_matrix(([1.0] * 8, ([0, 2, 2, 4, 1, 3, 3, 5],
-    ...                                [2, 0, 4, 2, 3, 1, 5, 3])), shape=(6, 6))
-    >>> [sorted(b.tolist()) for b in partition(A, 2)]
-    [[1, 3, 5], [0, 2, 4]]
-    """
-    if L is None:
-        raise InputError("partition needs the graph's matrix; got None")
-    N = L.shape[0]
-    if not 1 <= int(n_blocks) <= max(N, 1):
-        raise InputError(
-            f"n_blocks must be between 1 and the number of samples ({N}), "
-            f"got {n_blocks}"
-        )
-    order = reverse_cuthill_mckee(sp.csr_matrix(L), symmetric_mode=True)
-    return [np.asarray(b, dtype=np.int64) for b in np.array_split(order, n_blocks)]
-
-
-class _shifted(pyu_functions.func):
-    """A smooth function plus a fixed linear term <C, Z> (the halo coupling).
-
-    Keeps the fused gradient step of the wrapped :class:`functions.smooth_sum`
-    and subtracts ``step * C`` in place, so an iteration allocates nothing.
-    """
-
-    def __init__(self, smooth, C):
-        super().__init__()
-        self.smooth, self.C = smooth, C
-
-    def cap(self, x=None):
-        return ["EVAL", "GRAD"]
-
-    def _eval(self, Z):
-        return self.smooth.eval(Z) + _linalg.vdot64(self.C, Z)
-
-    def _grad(self, Z):
-        return self.smooth.grad(Z) + self.C
-
-    def lipschitz(self):
-        return self.smooth.lipschitz()
-
-    def prepare(self):
-        self.smooth.prepare()
-
-    def release(self):
-        self.smooth.release()
-
-    def forward_into(self, x, step, out):
-        self.smooth.forward_into(x, step, out)
-        C = self.C
-        if (
-            out.dtype == C.dtype
-            and out.flags.f_contiguous
-            and C.flags.f_contiguous
-            and out.dtype in (np.float32, np.float64)
-        ):
-            axpy = blas.get_blas_funcs("axpy", (C, out))
-            axpy(C.ravel(order="F"), out.ravel(order="F"), a=-step)
-        else:
-            out -= step * C
-        return out
-
-
-class _statistics(functions.fidelity_d):
-    """A dictionary (or encoder) term whose statistics were reduced elsewhere.
-
-    :class:`functions.fidelity_d` and :class:`functions.encoder_e` evaluate
-    themselves from (S Sᵀ, T Sᵀ, ||T||²) once prepared; here those come summed
-    over the blocks, so preparing is a no-op and the data never comes back.
-    """
-
-    def __init__(self, P, Q, tt, lambda_):
-        functions._term.__init__(self, lambda_)
-        self._stats = (P, Q, float(tt))
-
-    def prepare(self):
-        pass
-
-    def release(self):
-        pass
 
 
 # ---------------------------------------------------------------------------
@@ -173,35 +70,34 @@ def _halo_term(L_bh, halo, lg, Z_b):
     return C
 
 
-def _solve_block(X_b, L_bb, L_bh, lmax, Z_b, halo, D, E, w, inner):
-    """One block-Jacobi step: FISTA on the block's codes, halo fixed.
+def _solve_block(X_b, L_bb, L_bh, lmax, Z_b, halo, D, E, weights, solver, inner):
+    """One block-Jacobi step: the block's codes problem with the halo fixed.
 
-    Returns the new codes (a new array: task inputs are never modified) and
-    the block's share of the total objective at the *incoming* codes, so the
-    client learns the objective of the previous sweep for free.
+    The block's problem is the estimator's objective over its samples (the
+    same registry of terms and the same splitting), plus the linear term
+    lg <L_bh Z_h, Z_b> of the fixed halo. Returns the new codes (a new
+    array: task inputs are never modified), the block's share of the total
+    objective at the *incoming* codes (so the client learns the objective of
+    the previous sweep for free), its iterations and step halvings.
     """
-    ld, ls, lg, le = w
     Z = np.array(Z_b, order="C", copy=True)
-    Xm, Zm = X_b.T, Z.T
-    terms = [functions.fidelity_z(Xm, D, ld)]
-    if lg and L_bb is not None:
-        terms.append(functions.dirichlet(L_bb, lg, lmax=max(lmax, 1e-12)))
-    if E is not None and le:
-        terms.append(functions.encoder_z(Xm, E, le))
-    smooth = functions.smooth_sum(terms)
-    C = _halo_term(L_bh, halo, lg, Z)
-    f = smooth if C is None else _shifted(smooth, C.T)
-    g = functions.sparsity(ls) if ls else pyu_functions.dummy()
-    lip = max(f.lipschitz(), 1e-30)
-    ret = solvers.solve(
-        [g, f], Zm, solvers.make_solver("fista", 1.0 / lip), eval_every=5, **inner
-    )
+    weights = dict(weights)
+    if L_bb is None:
+        weights["graph"] = 0.0
+    problem = objective.Objective(
+        X_b.T, Z.T, D, E, weights, graph=L_bb, lmax=max(lmax, 1e-12)
+    ).problem
+    C = _halo_term(L_bh, halo, weights["graph"], Z)
+    if C is not None:
+        problem.smooth.append(functions.linear(C.T))
+    zsolver, zfuns = solvers.codes_solver(solver, problem)
+    ret = solvers.solve(zfuns, Z.T, zsolver, eval_every=5, **inner)
     # The block objective counts the cross-block graph energy once per side:
     # half of it belongs to this block.
     before = ret["objective"][0]
     if C is not None:
         before -= 0.5 * _linalg.vdot64(C, Z_b)
-    return Z, before, ret["niter"]
+    return Z, before, ret["niter"], ret["halvings"]
 
 
 def _block_stats(X_b, Z_b, L_bb, L_bh, halo, lg):
@@ -230,47 +126,6 @@ def _data_stats(X_b):
 # ---------------------------------------------------------------------------
 
 
-class _Layout:
-    """Blocks, their Laplacian pieces and who sends which rows to whom."""
-
-    def __init__(self, L, blocks):
-        N = sum(len(b) for b in blocks)
-        self.blocks = blocks
-        owner = np.empty(N, dtype=np.int64)
-        local = np.empty(N, dtype=np.int64)
-        for b, idx in enumerate(blocks):
-            owner[idx] = b
-            local[idx] = np.arange(len(idx))
-        self.L_bb, self.L_bh, self.recv = [], [], []
-        for b, idx in enumerate(blocks):
-            if L is None:
-                self.L_bb.append(None)
-                self.L_bh.append(None)
-                self.recv.append([])
-                continue
-            rows = L[idx]  # (N_b, N) CSR, rows in block order
-            cols = np.unique(rows.indices)
-            outside = cols[owner[cols] != b]
-            # Halo ordered by owner block, so halo rows arrive as one list.
-            outside = outside[np.lexsort((local[outside], owner[outside]))]
-            self.L_bb.append(_csr(rows[:, idx]))
-            self.L_bh.append(_csr(rows[:, outside]) if len(outside) else None)
-            recv = []
-            for c in np.unique(owner[outside]):
-                recv.append((int(c), local[outside[owner[outside] == c]]))
-            self.recv.append(recv)
-
-    def halo_rows(self):
-        """Total rows sent per halo exchange."""
-        return sum(len(i) for r in self.recv for _, i in r)
-
-
-def _csr(A):
-    A = sp.csr_matrix(A)
-    A.sort_indices()
-    return A
-
-
 def _laplacian(graph):
     if graph is None:
         return None
@@ -283,19 +138,219 @@ def _laplacian(graph):
     return sp.csr_matrix(L)
 
 
+# Terms whose values the summed block statistics give; fit_distributed
+# refuses any other term of the registry (say, the graph total variation,
+# which would need every edge's difference, not the Laplacian's rows).
+_SUPPORTED = ("data", "sparsity", "graph", "encoder", "positive")
+
+
+class _Summed:
+    """The dictionary and encoder terms and the term values, from statistics."""
+
+    def __init__(self, s, XX, xx, weights, codes):
+        self.s, self.codes, self.weights = s, codes, weights
+        fidelity, encoder = functions.fidelity_d, functions.encoder_e
+        self.dictionary_term = fidelity.from_statistics(
+            s["ZZ"], s["XZ"], xx, weights["data"]
+        )
+        self.dictionary_ball = functions.proj_columns_b2()
+        self.encoder_term = self._encoder = None
+        if codes.E is not None:
+            self.encoder_term = encoder.from_statistics(
+                XX, s["XZ"].T, s["zz"], weights["encoder"]
+            )
+            self._encoder = encoder.from_statistics(XX, s["XZ"].T, s["zz"])
+        self._data = fidelity.from_statistics(s["ZZ"], s["XZ"], xx)
+        self.encoder_ball = (
+            functions.proj_columns_b2()
+            if codes.project_encoder
+            else pyu_functions.dummy()
+        )
+
+    def values(self):
+        unweighted = dict(
+            data=self._data.eval(self.codes.D),
+            sparsity=self.s["l1"],
+            positive=0.0,
+        )
+        if self.codes.L is not None:
+            unweighted["graph"] = 0.5 * self.s["graph"]
+        if self._encoder is not None:
+            unweighted["encoder"] = self._encoder.eval(self.codes.E)
+        return objective.term_values(unweighted, self.weights)
+
+    def nnz(self):
+        return self.s["nnz"] / (self.codes.N * self.codes.D.shape[1])
+
+
+class DaskCodes:
+    """Block-Jacobi codes step on a Dask cluster, for :func:`alternate`.
+
+    Each block's data, Laplacian rows and codes are scattered once; a solve
+    runs sweeps of :func:`_solve_block` on the workers, exchanging only the
+    halo rows, until the total objective changes by less than `rtol`;
+    :meth:`statistics` sums Z Zᵀ, X Zᵀ and the term values over blocks. The
+    dictionary and encoder stay on the client (``D``, ``E``).
+    """
+
+    def __init__(self, client, X, L, blocks, D, E, weights, options):
+        self.client, self.L, self.blocks = client, L, blocks
+        self.D, self.E, self.weights = D, E, weights
+        self.N, self.project_encoder = X.shape[0], options["project_encoder"]
+        self.solver, self.rtol = options["solver"], options["rtol"]
+        self.max_sweeps = (
+            options["max_sweeps"] if L is not None and len(blocks) > 1 else 1
+        )
+        self.inner = dict(rtol=options["rtol"], maxit=options["max_inner"])
+        self.layout = Layout(L, blocks)
+        self._scatter(X)
+
+    def _scatter(self, X):
+        client, layout, lg = self.client, self.layout, self.weights["graph"]
+        self.Xf = client.scatter([np.ascontiguousarray(X[b]) for b in self.blocks])
+        none = [None] * len(self.blocks)
+        self.Lbb = client.scatter(layout.L_bb) if self.L is not None else none
+        self.Lbh = client.scatter(layout.L_bh) if self.L is not None else none
+        self.lmax = [
+            client.submit(_block_setup, x, lbb, lg)
+            for x, lbb in zip(self.Xf, self.Lbb, strict=True)
+        ]
+        m, dtype = self.D.shape[1], X.dtype
+        self.Zf = [
+            client.submit(np.zeros, (len(b), m), dtype, pure=False) for b in self.blocks
+        ]
+        data = client.gather([client.submit(_data_stats, x) for x in self.Xf])
+        self.XX = sum(d["XX"] for d in data)
+        self.xx = sum(d["xx"] for d in data)
+        item, n = X.dtype.itemsize, X.shape[1]
+        self.halo_bytes = layout.halo_rows() * m * item
+        self.stats_bytes = len(self.blocks) * (m * m + n * m + 4) * 8
+        self.n_workers = max(len(client.scheduler_info()["workers"]), 1)
+
+    def _exchange(self):
+        if self.L is None:
+            return [[]] * len(self.blocks)
+        return [
+            [self.client.submit(_rows, self.Zf[c], idx) for c, idx in recv]
+            for recv in self.layout.recv
+        ]
+
+    def solve(self):
+        client, t = self.client, time.perf_counter()
+        Df = client.scatter(self.D, broadcast=True)
+        Ef = client.scatter(self.E, broadcast=True) if self.E is not None else None
+        last, sweeps, iters, halvings = None, 0, 0, 0
+        for _ in range(self.max_sweeps):
+            halo = self._exchange()
+            out = [
+                client.submit(
+                    _solve_block,
+                    self.Xf[b],
+                    self.Lbb[b],
+                    self.Lbh[b],
+                    self.lmax[b],
+                    self.Zf[b],
+                    halo[b],
+                    Df,
+                    Ef,
+                    self.weights,
+                    self.solver,
+                    self.inner,
+                    pure=False,
+                )  # fmt: skip
+                for b in range(len(self.blocks))
+            ]
+            self.Zf = [client.submit(operator.getitem, o, 0) for o in out]
+            info = client.gather(
+                [client.submit(operator.itemgetter(1, 2, 3), o) for o in out]
+            )
+            sweeps += 1
+            iters += max(i for _, i, _ in info)
+            halvings += sum(h for _, _, h in info)
+            current = sum(f for f, _, _ in info)  # objective before this sweep
+            if last is not None and abs(last - current) <= self.rtol * abs(current):
+                break
+            last = current
+        size = self.D.size + (self.E.size if self.E is not None else 0)
+        return dict(
+            z_iter=iters,
+            z_time=time.perf_counter() - t,
+            halvings=halvings,
+            sweeps=sweeps,
+            bytes_halo=(sweeps + 1) * self.halo_bytes,
+            bytes_stats=self.stats_bytes,
+            bytes_broadcast=self.n_workers * size * self.D.dtype.itemsize,
+        )
+
+    def statistics(self):
+        halo, lg = self._exchange(), self.weights["graph"]
+        parts = self.client.gather(
+            [
+                self.client.submit(
+                    _block_stats,
+                    self.Xf[b],
+                    self.Zf[b],
+                    self.Lbb[b],
+                    self.Lbh[b],
+                    halo[b],
+                    lg,
+                )  # fmt: skip
+                for b in range(len(self.blocks))
+            ]
+        )
+        summed = {k: sum(p[k] for p in parts) for k in parts[0]}
+        return _Summed(summed, self.XX, self.xx, self.weights, self)
+
+    def gather(self):
+        """The codes, (n_samples, n_atoms), in the order of the samples."""
+        Z = np.empty((self.N, self.D.shape[1]), dtype=self.D.dtype)
+        for b, z in zip(self.blocks, self.client.gather(self.Zf), strict=True):
+            Z[b] = z
+        return Z
+
+
+def _check(X, graph, weights):
+    """X as a float array and the Laplacian (or None), checked."""
+    X = np.asarray(X)
+    if X.ndim != 2 or X.dtype not in (np.float32, np.float64):
+        raise InputError(
+            f"X must be a 2-D float32 or float64 array (n_samples, n_features), "
+            f"got {X.dtype} with shape {X.shape}"
+        )
+    if not np.all(np.isfinite(X)):
+        raise InputError("X holds NaN or infinite values: clean them first")
+    unsupported = [
+        objective.PARAMETERS_BY_NAME[name].parameter
+        for name, w in weights.items()
+        if w and name not in _SUPPORTED
+    ]
+    if unsupported:
+        raise InputError(
+            f"fit_distributed does not support {', '.join(unsupported)} > 0 (its "
+            "codes step couples blocks through the Laplacian's rows only): fit "
+            "with GraphAutoEncoder in one process"
+        )
+    L = _laplacian(graph) if weights["graph"] else None
+    if weights["graph"] and L is None:
+        raise InputError("lg > 0 needs graph= (a pygsp graph or its Laplacian)")
+    if L is not None and L.shape[0] != X.shape[0]:
+        raise InputError(
+            f"the graph has {L.shape[0]} vertices but X has {X.shape[0]} samples: "
+            "build the graph over the same samples"
+        )
+    return X, L
+
+
 def fit_distributed(
     X,
     graph,
     client,
     n_atoms=128,
     *,
-    ld=10.0,
-    ls=1.0,
-    lg=0.0,
-    le=0.0,
     n_blocks=None,
     dict_init="uniform",
     project_encoder=True,
+    solver="auto",
     rtol=1e-4,
     rtol_outer=1e-4,
     max_inner=100,
@@ -303,11 +358,14 @@ def fit_distributed(
     max_outer=20,
     random_state=None,
     callback=None,
+    **weights,
 ):
     """Alternating fit with the codes step on Dask workers, block by block.
 
     The objective, parameters and result are those of
-    :class:`pyunlocbox_gae.GraphAutoEncoder` (which runs in one process).
+    :class:`pyunlocbox_gae.GraphAutoEncoder` (which runs in one process),
+    through the same loop (:func:`pyunlocbox_gae.model.alternate.alternate`)
+    with a block-Jacobi codes step (:class:`DaskCodes`).
 
     Parameters
     ----------
@@ -318,20 +376,24 @@ def fit_distributed(
     client : distributed.Client
         Client of the cluster the blocks are sent to.
     n_atoms : int
-    ld, ls, lg, le : float
-        Weights of the data, sparsity, graph and encoder terms.
     n_blocks : int, optional
         Number of sample blocks; default two per worker.
     dict_init, project_encoder, random_state
         As for :class:`~pyunlocbox_gae.GraphAutoEncoder`.
+    solver : str
+        Splitting of each block's codes problem, as for the estimator.
     rtol, max_inner
-        Stopping of each block's FISTA solve and (rtol) of the sweeps.
+        Stopping of each block's solve and (rtol) of the sweeps.
     max_sweeps : int
         Block-Jacobi sweeps per codes step (each sweep exchanges the halo).
     rtol_outer, max_outer
         Stopping of the alternation, as for the estimator.
     callback : callable, optional
         Called with each history entry.
+    **weights
+        The terms' parameters, as for the estimator (``ld=10``, ``ls=1``,
+        ``lg``, ``le``, ``positive_code``); the graph total variation
+        (``lt``) is refused.
 
     Returns
     -------
@@ -359,24 +421,15 @@ def fit_distributed(
     >>> D.shape, Z.shape, E is None, len(hist)
     ((4, 5), (60, 4), True, 3)
     """
-    X = np.asarray(X)
-    if X.ndim != 2 or X.dtype not in (np.float32, np.float64):
+    unknown = sorted(set(weights) - set(objective.PARAMETERS))
+    if unknown:
         raise InputError(
-            f"X must be a 2-D float32 or float64 array (n_samples, n_features), "
-            f"got {X.dtype} with shape {X.shape}"
+            f"unknown parameter(s) {', '.join(unknown)}: the terms' parameters "
+            f"are {', '.join(objective.PARAMETERS)}"
         )
-    if not np.all(np.isfinite(X)):
-        raise InputError("X holds NaN or infinite values: clean them first")
-    ld, ls, lg, le = (float(v or 0.0) for v in (ld, ls, lg, le))
-    N, n = X.shape
-    L = _laplacian(graph) if lg else None
-    if lg and L is None:
-        raise InputError("lg > 0 needs graph= (a pygsp graph or its Laplacian)")
-    if L is not None and L.shape[0] != N:
-        raise InputError(
-            f"the graph has {L.shape[0]} vertices but X has {N} samples: "
-            "build the graph over the same samples"
-        )
+    weights = objective.term_weights(weights)
+    X, L = _check(X, graph, weights)
+    N = X.shape[0]
     if n_blocks is None:
         n_blocks = 2 * max(len(client.scheduler_info()["workers"]), 1)
     n_blocks = min(int(n_blocks), N)
@@ -385,135 +438,21 @@ def fit_distributed(
         if L is not None
         else np.array_split(np.arange(N), n_blocks)
     )
-    layout = _Layout(L, blocks)
     rng = check_random_state(random_state)
-    if not isinstance(dict_init, str):
-        # _init_dictionary normalises a float64 array in place: keep the
-        # caller's array intact.
-        dict_init = np.array(dict_init, dtype=np.float64)
-    D = autoencoder._init_dictionary(dict_init, X.T, n_atoms, rng, X.dtype)
-    E = np.zeros((n_atoms, n), dtype=X.dtype) if le else None
-    dtype, item = X.dtype, X.dtype.itemsize
-    w = (ld, ls, lg, le)
-    inner = dict(rtol=rtol, maxit=max_inner)
-
-    # Scatter the fixed data once; codes start at zero, made on the workers.
-    Xf = client.scatter([np.ascontiguousarray(X[b]) for b in blocks])
-    Lbb = client.scatter(layout.L_bb) if L is not None else [None] * len(blocks)
-    Lbh = client.scatter(layout.L_bh) if L is not None else [None] * len(blocks)
-    lmax = [client.submit(_block_setup, x, l, lg) for x, l in zip(Xf, Lbb, strict=True)]
-    Zf = [client.submit(np.zeros, (len(b), n_atoms), dtype, pure=False) for b in blocks]
-    data = client.gather([client.submit(_data_stats, x) for x in Xf])
-    XX = sum(d["XX"] for d in data)
-    xx = sum(d["xx"] for d in data)
-    halo_bytes = layout.halo_rows() * n_atoms * item
-    stats_bytes = len(blocks) * (n_atoms * n_atoms + n * n_atoms + 4) * 8
-    n_workers = max(len(client.scheduler_info()["workers"]), 1)
-
-    def exchange(Zf):
-        return [
-            [client.submit(_rows, Zf[c], idx) for c, idx in layout.recv[b]]
-            for b in range(len(blocks))
-        ]
-
-    def codes_step(Zf, D, E):
-        Df = client.scatter(D, broadcast=True)
-        Ef = client.scatter(E, broadcast=True) if E is not None else None
-        last, sweeps, iters, t = None, 0, 0, time.perf_counter()
-        max_s = max_sweeps if L is not None and len(blocks) > 1 else 1
-        for _ in range(max_s):
-            halo = exchange(Zf) if L is not None else [[]] * len(blocks)
-            out = [
-                client.submit(
-                    _solve_block,
-                    Xf[b],
-                    Lbb[b],
-                    Lbh[b],
-                    lmax[b],
-                    Zf[b],
-                    halo[b],
-                    Df,
-                    Ef,
-                    w,
-                    inner,
-                    pure=False,
-                )
-                for b in range(len(blocks))
-            ]
-            Zf = [client.submit(operator.getitem, o, 0) for o in out]
-            info = client.gather(
-                [client.submit(operator.itemgetter(1, 2), o) for o in out]
-            )
-            sweeps += 1
-            iters += max(i for _, i in info)
-            current = sum(f for f, _ in info)  # objective before this sweep
-            if last is not None and abs(last - current) <= rtol * abs(current):
-                break
-            last = current
-        return Zf, sweeps, iters, time.perf_counter() - t
-
-    def statistics(Zf):
-        halo = exchange(Zf) if L is not None else [[]] * len(blocks)
-        parts = client.gather(
-            [
-                client.submit(_block_stats, Xf[b], Zf[b], Lbb[b], Lbh[b], halo[b], lg)
-                for b in range(len(blocks))
-            ]
-        )
-        return {k: sum(p[k] for p in parts) for k in parts[0]}
-
-    def terms(s, D, E):
-        data_d = _statistics(s["ZZ"], s["XZ"], xx, ld)
-        out = dict(
-            data=data_d.eval(D) if ld else 0.0,
-            sparsity=ls * s["l1"],
-            graph=0.5 * lg * s["graph"] if lg else 0.0,
-            encoder=(
-                _statistics(XX, s["XZ"].T, s["zz"], le).eval(E)
-                if E is not None
-                else 0.0
-            ),
-        )
-        out["objective"] = sum(out[k] for k in autoencoder.TERMS)
-        out["nnz"] = s["nnz"] / (N * n_atoms)
-        return out
-
-    history, last = [], None
-    for outer in range(1, max_outer + 1):
-        entry = dict(outer=outer)
-        Zf, entry["sweeps"], entry["z_iter"], entry["z_time"] = codes_step(Zf, D, E)
-        s = statistics(Zf)
-        ball = functions.proj_columns_b2()
-        entry["d_iter"], entry["d_time"] = autoencoder._stats_block(
-            _statistics(s["ZZ"], s["XZ"], xx, ld), ball, D, "fista", inner
-        )
-        if E is not None:
-            ball_e = (
-                functions.proj_columns_b2()
-                if project_encoder
-                else pyu_functions.dummy()
-            )
-            entry["e_iter"], entry["e_time"] = autoencoder._stats_block(
-                _statistics(XX, s["XZ"].T, s["zz"], le), ball_e, E, "fista", inner
-            )
-        entry.update(terms(s, D, E))
-        entry["bytes_halo"] = entry["sweeps"] * halo_bytes + halo_bytes
-        entry["bytes_stats"] = stats_bytes
-        entry["bytes_broadcast"] = (
-            n_workers * (D.size + (E.size if E is not None else 0)) * item
-        )
-        history.append(entry)
-        if callback is not None:
-            callback(entry)
-        current = entry["objective"]
-        if last is not None and abs(current - last) <= rtol_outer * abs(current):
-            break
-        last = current
-    # As the estimator: a last codes step with the final D and E.
-    Zf, _, entry["z_final_iter"], entry["z_final_time"] = codes_step(Zf, D, E)
-    s = statistics(Zf)
-    entry.update(terms(s, D, E))
-    Z = np.empty((N, n_atoms), dtype=dtype)
-    for b, z in zip(blocks, client.gather(Zf), strict=True):
-        Z[b] = z
-    return np.ascontiguousarray(D.T), Z, E, history
+    D = init_dictionary(dict_init, X.T, n_atoms, rng, X.dtype)
+    E = np.zeros((n_atoms, X.shape[1]), dtype=X.dtype) if weights["encoder"] else None
+    options = dict(
+        solver=solver, rtol=rtol, max_inner=max_inner, max_sweeps=max_sweeps,
+        project_encoder=project_encoder,
+    )  # fmt: skip
+    codes = DaskCodes(client, X, L, blocks, D, E, weights, options)
+    history = alternate(
+        codes,
+        solver=solver,
+        rtol=rtol,
+        max_inner=max_inner,
+        rtol_outer=rtol_outer,
+        max_outer=max_outer,
+        callback=callback,
+    )
+    return np.ascontiguousarray(D.T), codes.gather(), E, history

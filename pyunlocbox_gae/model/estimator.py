@@ -1,25 +1,22 @@
 r"""
-The structured auto-encoder: alternating minimisation and its estimator.
+The structured auto-encoder as a scikit-learn transformer.
 
 .. autosummary::
     GraphAutoEncoder
-    alternate
 
-:func:`alternate` runs the outer loop on arrays in the maths orientation
-(X (n, N), Z (m, N), D (n, m), E (m, n)); :class:`GraphAutoEncoder` wraps it
-in a scikit-learn transformer on (n_samples, n_features) data. The estimator
-never copies X: the maths-oriented X is a transposed view of the caller's
-array, and Z is allocated once, sample-major, as the codes it returns.
+:class:`GraphAutoEncoder` validates its input, builds the objective
+(:mod:`pyunlocbox_gae.model.objective`) and runs the alternating loop
+(:func:`pyunlocbox_gae.model.alternate.alternate`) on arrays in the maths
+orientation (X (n, N), Z (m, N), D (n, m), E (m, n)). It never copies X: the
+maths-oriented X is a transposed view of the caller's array, and Z is
+allocated once, sample-major, as the codes it returns.
 """
 
 import json
 import os
-import time
 from numbers import Integral, Real
 
 import numpy as np
-from pyunlocbox import functions as pyu_functions
-from pyunlocbox import solvers as pyu_solvers
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -30,282 +27,17 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from pyunlocbox_gae import _linalg, functions, solvers, store
+from pyunlocbox_gae import solvers, store
 from pyunlocbox_gae.errors import InputError
-from pyunlocbox_gae.model import checkpoint
-
-TERMS = ("data", "sparsity", "graph", "encoder")
-
-
-class _Problem:
-    """The terms of the objective, built once over arrays updated in place."""
-
-    def __init__(
-        self, X, Z, D, E, ld, ls, lg, le, graph=None, lmax=None, project_encoder=True
-    ):
-        self.X, self.Z, self.D, self.E = X, Z, D, E
-        self.data_z = functions.fidelity_z(X, D, ld)
-        self.sparsity = functions.sparsity(ls) if ls else pyu_functions.dummy()
-        self.graph = (
-            functions.dirichlet(graph, lg, lmax=lmax) if graph is not None else None
-        )
-        self.encoder_z = functions.encoder_z(X, E, le) if E is not None else None
-        self.z_smooth = functions.smooth_sum(
-            [t for t in (self.data_z, self.graph, self.encoder_z) if t is not None]
-        )
-        self.data_d = functions.fidelity_d(X, Z, ld)
-        self.ball_d = functions.proj_columns_b2()
-        if E is not None:
-            self.encoder_e = functions.encoder_e(X, Z, le)
-            self.ball_e = (
-                functions.proj_columns_b2()
-                if project_encoder
-                else pyu_functions.dummy()
-            )
-        self.weights = dict(data=ld, sparsity=ls, graph=lg, encoder=le)
-
-    def terms(self):
-        """Weighted and unweighted value of every term at the current point.
-
-        The unweighted value is the term with weight 1 (the original study
-        balanced the weights by comparing them).
-        """
-        X, Z = self.X, self.Z
-        unit = dict(
-            data=functions.fidelity_z(X, self.D),
-            sparsity=functions.sparsity(),
-            graph=(
-                functions.dirichlet(self.graph.graph, lmax=self.graph.lmax)
-                if self.graph is not None
-                else None
-            ),
-            encoder=functions.encoder_z(X, self.E) if self.E is not None else None,
-        )
-        out = {}
-        for name, term in unit.items():
-            value = term.eval(Z) if term is not None else np.nan
-            out[name] = self.weights[name] * value if term is not None else 0.0
-            out[f"{name}_unweighted"] = value
-        out["objective"] = sum(out[name] for name in TERMS)
-        return out
-
-
-def _z_solver(problem, name):
-    """Solver and function list of the codes step."""
-    if name != "primal_dual":
-        step = 1.0 / max(problem.z_smooth.lipschitz(), 1e-30)
-        return solvers.make_solver(name, step), [problem.sparsity, problem.z_smooth]
-    # Primal-dual (MLFBF): the graph term is split off through the graph
-    # gradient B (BᵀB = L) and handled in the dual, lg/2 ||Z Bᵀ||².
-    smooth = functions.smooth_sum(
-        [t for t in (problem.data_z, problem.encoder_z) if t is not None]
-    )
-    beta = smooth.lipschitz()
-    if problem.graph is None:
-        op, opt, g, norm = None, None, pyu_functions.dummy(), 1.0
-    else:
-        B = problem.graph.gradient_operator()
-        op = lambda Z: (B @ Z.T).T  # noqa: E731
-        opt = lambda U: (B.T @ U.T).T  # noqa: E731
-        g = functions.squared_frobenius(problem.graph.lambda_)
-        g.term_name = "graph"  # the graph term, seen from the dual
-        norm = np.sqrt(problem.graph.lmax)
-    step = 0.99 / (beta + norm)
-    return pyu_solvers.mlfbf(L=op, Lt=opt, step=step), [problem.sparsity, g, smooth]
-
-
-# The divergence guard of solvers.solve keeps a copy of the iterate to roll
-# back to. Above this size it only detects trouble and stops with a clear
-# FloatingPointError instead: at the full GTZAN size (1.288 M × 512 codes)
-# the copy alone is 2.5 GiB and breaks the 12 GiB budget, while with exact
-# step sizes a rollback is never needed in practice.
-GUARD_COPY_MAX_BYTES = 512 * 2**20
-
-
-def _block(functions_, x, solver, **kwargs):
-    """Solve one block in place; return its iterations, seconds, halvings."""
-    if x.nbytes > GUARD_COPY_MAX_BYTES:
-        kwargs.setdefault("max_halvings", 0)
-    t = time.perf_counter()
-    ret = solvers.solve(functions_, x, solver, **kwargs)
-    return ret["niter"], time.perf_counter() - t, ret["halvings"]
-
-
-def _stopped(history, rtol_outer, max_outer):
-    """Whether the outer loop stops after the last entry of `history`."""
-    if len(history) >= max_outer:
-        return True
-    if len(history) < 2:
-        return False
-    current, last = history[-1]["objective"], history[-2]["objective"]
-    return abs(current - last) <= rtol_outer * abs(current)
-
-
-def alternate(
-    problem,
-    solver="fista",
-    rtol=1e-4,
-    rtol_outer=1e-4,
-    max_inner=100,
-    max_outer=20,
-    eval_every=5,
-    callback=None,
-    history=None,
-    checkpoint=None,
-):
-    """Alternating minimisation: codes, then dictionary, then encoder.
-
-    Parameters
-    ----------
-    problem : _Problem
-        The terms, over arrays that are updated in place.
-    solver : {'fista', 'ista', 'primal_dual'}
-        Solver of every sub-problem ('primal_dual' applies to the codes; the
-        dictionary and encoder steps then use FISTA).
-    rtol, max_inner, eval_every
-        Inner stopping: relative change of the sub-problem objective between
-        two evaluations `eval_every` iterations apart (every iteration for
-        the dictionary and encoder, whose evaluation is cheap).
-    rtol_outer, max_outer
-        Outer stopping: relative change of the total objective.
-    callback : callable, optional
-        Called with the history entry after each outer iteration.
-    history : list of dict, optional
-        The history of a fit resumed at its last outer iteration (the arrays
-        of `problem` hold that iteration's state): the loop continues after
-        it, as if it had never stopped.
-    checkpoint : callable, optional
-        Called as ``checkpoint(history, finished)`` after each outer
-        iteration, when the arrays hold a complete state (every sub-problem
-        starts a fresh solver: no momentum or dual variable carries over);
-        `finished` is True after the last one.
-
-    Returns
-    -------
-    list of dict
-        One entry per outer iteration (see ``GraphAutoEncoder.history_``).
-        The loop ends with one more codes step with the final dictionary and
-        encoder (``z_final_iter``, ``z_final_time`` in the last entry, whose
-        term values are taken after it).
-
-    Raises
-    ------
-    FloatingPointError
-        If a sub-problem diverges even with its step halved (see
-        :func:`pyunlocbox_gae.solvers.solve`); the message names the step
-        and the term.
-    """
-    history = list(history or [])
-    done = bool(history) and _stopped(history, rtol_outer, max_outer)
-    inner = dict(rtol=rtol, maxit=max_inner)
-    while not done:
-        entry = dict(outer=len(history) + 1)
-        zsolver, zfuns = _z_solver(problem, solver)
-        entry["z_iter"], entry["z_time"], halvings = _block(
-            zfuns, problem.Z, zsolver, eval_every=eval_every, name="codes step", **inner
-        )
-        more = []  # halvings of the dictionary and encoder steps
-        entry["d_iter"], entry["d_time"] = _stats_block(
-            problem.data_d, problem.ball_d, problem.D, solver, inner, "dictionary", more
-        )
-        if problem.E is not None:
-            entry["e_iter"], entry["e_time"] = _stats_block(
-                problem.encoder_e,
-                problem.ball_e,
-                problem.E,
-                solver,
-                inner,
-                "encoder",
-                more,
-            )
-        halvings += sum(more)
-        entry.update(problem.terms())
-        entry["nnz"] = _linalg.count_nonzero(problem.Z) / max(problem.Z.size, 1)
-        entry["halvings"] = halvings
-        history.append(entry)
-        if callback is not None:
-            callback(entry)
-        done = _stopped(history, rtol_outer, max_outer)
-        if checkpoint is not None:
-            checkpoint(history, done)
-    # A last codes step with the final dictionary and encoder: the codes
-    # returned by the fit are then those that transform() would compute.
-    entry = history[-1]
-    zsolver, zfuns = _z_solver(problem, solver)
-    entry["z_final_iter"], entry["z_final_time"], halvings = _block(
-        zfuns, problem.Z, zsolver, eval_every=eval_every, name="codes step", **inner
-    )
-    entry["halvings"] += halvings
-    entry.update(problem.terms())
-    entry["nnz"] = _linalg.count_nonzero(problem.Z) / max(problem.Z.size, 1)
-    return history
-
-
-def _stats_block(term, ball, x, solver, inner, what="dictionary", halvings=None):
-    """Dictionary or encoder step: FISTA (or ISTA) on cached statistics.
-
-    Returns its iterations and seconds; the step halvings of the divergence
-    guard are appended to the list `halvings` when one is given.
-    """
-    if term.lambda_ == 0:
-        return 0, 0.0
-    t = time.perf_counter()
-    term.prepare()  # the statistics serve the step size and the whole solve
-    try:
-        lip = term.lipschitz()
-        if lip <= 0:  # all codes are zero: the term does not depend on x
-            return 0, time.perf_counter() - t
-        name = "ista" if solver == "ista" else "fista"
-        ret = solvers.solve(
-            [ball, term],
-            x,
-            solvers.make_solver(name, 1.0 / lip),
-            eval_every=1,
-            name=f"{what} step",
-            **inner,
-        )
-    finally:
-        term.release()
-    if halvings is not None:
-        halvings.append(ret["halvings"])
-    return ret["niter"], time.perf_counter() - t
-
-
-def _init_dictionary(init, X, n_atoms, rng, dtype):
-    """Initial atoms, (n_features, n_atoms), unit norm."""
-    n, N = X.shape
-    if isinstance(init, str):
-        if init == "uniform":  # the original study's choice
-            D = rng.uniform(0, 1, size=(n, n_atoms))
-        elif init == "gaussian":
-            D = rng.standard_normal((n, n_atoms))
-        else:  # "samples"
-            idx = rng.choice(N, n_atoms, replace=N < n_atoms)
-            D = np.asarray(X[:, idx], dtype=np.float64)
-            D = D + 1e-3 * rng.standard_normal(D.shape)  # no zero or tied atoms
-    else:
-        D = np.array(init, dtype=np.float64)  # a copy: normalised in place below
-        if D.shape != (n_atoms, n):
-            raise InputError(
-                f"dict_init has shape {D.shape}, expected "
-                f"(n_atoms, n_features) = {(n_atoms, n)}"
-            )
-        D = D.T
-    D /= np.maximum(np.linalg.norm(D, axis=0), 1e-12)
-    return np.asarray(D, dtype=dtype, order="F")
-
-
-def _graph_for(graph, X_api, lap_type, graph_params):
-    """The graph over the samples of X as a PyGSP graph with a float L."""
-    from pyunlocbox_gae import graphs  # on demand: only graph fits need PyGSP
-
-    N = X_api.shape[0]
-    if graph is None:
-        params = dict(graph_params or {})
-        params.setdefault("lap_type", lap_type)
-        params.setdefault("dtype", X_api.dtype)
-        return graphs.knn_graph(X_api, **params)
-    return graphs.as_graph(graph, n_samples=N, lap_type=lap_type, dtype=X_api.dtype)
+from pyunlocbox_gae.model import checkpoint, objective
+from pyunlocbox_gae.model.alternate import (  # noqa: F401 - old names
+    GUARD_COPY_MAX_BYTES,
+    LocalCodes,
+    alternate,
+    dictionary_step,
+    init_dictionary,
+)
+from pyunlocbox_gae.model.objective import TERM_NAMES as TERMS  # noqa: F401
 
 
 class GraphAutoEncoder(
@@ -313,117 +45,122 @@ class GraphAutoEncoder(
 ):
     r"""Structured (graph) auto-encoder: sparse codes smooth on a graph.
 
-    Learns a dictionary D, sparse codes Z and a linear encoder E by
-    alternating minimisation of
+        Learns a dictionary D, sparse codes Z and a linear encoder E by
+        alternating minimisation of
 
-    .. math::
-        \frac{l_d}{2} \|X - DZ\|_F^2 + l_s \|Z\|_1
-        + \frac{l_g}{2} \operatorname{tr}(Z L Z^\top)
-        + \frac{l_e}{2} \|Z - EX\|_F^2
-        \quad \text{s.t.} \quad \|d_j\|_2 \le 1,
+        .. math::
+            \frac{l_d}{2} \|X - DZ\|_F^2 + l_s \|Z\|_1
+            + \frac{l_g}{2} \operatorname{tr}(Z L Z^\top)
+            + \frac{l_e}{2} \|Z - EX\|_F^2 + l_t \|Z \nabla^\top\|_1
+            \quad \text{s.t.} \quad \|d_j\|_2 \le 1 \;(\text{and } Z \ge 0),
 
-    where L is the Laplacian of a graph over the samples (the columns of X).
-    A weight of 0 or None removes its term entirely.
+        where L is the Laplacian of a graph over the samples (the columns of X)
+        and ∇ its gradient (:func:`pyunlocbox_gae.functions.graph_gradient`). A
+        weight of 0 or None removes its term entirely. The terms and their
+        parameters come from :data:`pyunlocbox_gae.model.objective.TERMS`.
 
-    Parameters
-    ----------
-    n_atoms : int, default=128
-        Number of atoms m (columns of D, rows of ``components_``).
-    ld, ls, lg, le : float or None
-        Weights of the data fidelity (10), sparsity (1), graph (0) and
-        encoder (0) terms.
-    graph : pygsp.graphs.Graph or sparse matrix, optional
-        Graph over the training samples (an adjacency matrix is turned into
-        a graph with `lap_type`). With ``lg > 0`` and no graph, a k-NN graph is
-        built from X with :func:`pyunlocbox_gae.graphs.knn_graph`.
-    graph_params : dict, optional
-        Parameters of :func:`pyunlocbox_gae.graphs.knn_graph`.
-    lap_type : {'normalized', 'combinatorial'}
-        Laplacian of a graph given as an adjacency matrix or built from X.
-    dict_init : {'uniform', 'gaussian', 'samples'} or array (n_atoms, n_features)
-        Initial atoms: uniform in [0, 1) as the original study, Gaussian, or
-        random samples of X, normalised to unit norm.
-    project_encoder : bool, default=True
-        Keep the columns of E in the unit ball, as the original code did.
-    solver : {'fista', 'ista', 'primal_dual'}
-        FISTA, plain forward-backward, or PyUNLocBoX's MLFBF primal-dual
-        solver (graph term in the dual) for the codes.
-    rtol, rtol_outer : float
-        Relative change of the sub-problem and of the total objective below
-        which the inner and outer loops stop.
-    max_inner, max_outer : int
-        Iteration limits of the inner and outer loops.
-    eval_every : int, default=5
-        Codes iterations between two evaluations of the codes objective (one
-        evaluation costs about one iteration).
-    transform_algorithm : {'sparse_code', 'encoder', 'graph'}
-        How :meth:`transform` codes new samples: the codes problem with the
-        learned D and no graph; the fast encoder, soft thresholding of E x at
-        ls / le (needs le > 0); or the codes problem with a graph over the new
-        samples.
-    transform_max_iter : int, default=500
-        Iteration limit of :meth:`transform`.
-    random_state : int, RandomState instance or None
-        Seed of the initial dictionary.
-    verbose : int
-        Print one line per outer iteration when positive.
-    checkpoint : str or path-like, optional
-        HDF5 file where the state of the fit (D, E, Z, history, random
-        state) is saved at outer-iteration boundaries, atomically (write then
-        rename, so a crash or ``kill -9`` leaves the previous checkpoint
-        whole). A fit that finds the file resumes from it and ends as an
-        uninterrupted fit would (same objective, same codes); the file is
-        refused, with a message saying which, if it was written for other
-        data, another graph or other parameters (``max_outer`` and
-        ``rtol_outer`` may change: raise ``max_outer`` to extend a finished
-        fit). The file is kept after the fit; delete it to start afresh.
-    checkpoint_every : int or None, default=1
-        Save every that many outer iterations (None: only by time).
-    checkpoint_seconds : float or None
-        Also save when that many seconds have passed since the last save.
-        The state after the last outer iteration is always saved.
+        Parameters
+        ----------
+        n_atoms : int, default=128
+            Number of atoms m (columns of D, rows of ``components_``).
+    TERM_PARAMETERS
+        graph : pygsp.graphs.Graph or sparse matrix, optional
+            Graph over the training samples (an adjacency matrix is turned into
+            a graph with `lap_type`). With ``lg > 0`` or ``lt > 0`` and no graph, a
+            k-NN graph is built from X with :func:`pyunlocbox_gae.graphs.knn_graph`.
+        graph_params : dict, optional
+            Parameters of :func:`pyunlocbox_gae.graphs.knn_graph`.
+        lap_type : {'normalized', 'combinatorial'}
+            Laplacian of a graph given as an adjacency matrix or built from X.
+        dict_init : {'uniform', 'gaussian', 'samples'} or array (n_atoms, n_features)
+            Initial atoms: uniform in [0, 1) as the original study, Gaussian, or
+            random samples of X, normalised to unit norm.
+        project_encoder : bool, default=True
+            Keep the columns of E in the unit ball, as the original code did.
+        solver : {'auto', 'fista', 'ista', 'primal_dual'}, default='auto'
+            Splitting of the codes problem (:data:`pyunlocbox_gae.solvers.SPLITTINGS`):
+            FISTA, plain forward-backward, or PyUNLocBoX's MLFBF primal-dual
+            solver (graph term in the dual); 'auto' takes FISTA unless the
+            objective has a term without a proximal map (``lt > 0``), then the
+            primal-dual solver. The dictionary and encoder steps use FISTA (ISTA
+            with 'ista').
+        rtol, rtol_outer : float
+            Relative change of the sub-problem and of the total objective below
+            which the inner and outer loops stop.
+        max_inner, max_outer : int
+            Iteration limits of the inner and outer loops.
+        eval_every : int, default=5
+            Codes iterations between two evaluations of the codes objective (one
+            evaluation costs about one iteration).
+        transform_algorithm : {'sparse_code', 'encoder', 'graph'}
+            How :meth:`transform` codes new samples: the codes problem with the
+            learned D and no graph; the fast encoder, soft thresholding of E x at
+            ls / le (needs le > 0); or the codes problem with a graph over the new
+            samples.
+        transform_max_iter : int, default=500
+            Iteration limit of :meth:`transform`.
+        random_state : int, RandomState instance or None
+            Seed of the initial dictionary.
+        verbose : int
+            Print one line per outer iteration when positive.
+        checkpoint : str or path-like, optional
+            HDF5 file where the state of the fit (D, E, Z, history, random
+            state) is saved at outer-iteration boundaries, atomically (write then
+            rename, so a crash or ``kill -9`` leaves the previous checkpoint
+            whole). A fit that finds the file resumes from it and ends as an
+            uninterrupted fit would (same objective, same codes); the file is
+            refused, with a message saying which, if it was written for other
+            data, another graph or other parameters (``max_outer`` and
+            ``rtol_outer`` may change: raise ``max_outer`` to extend a finished
+            fit). The file is kept after the fit; delete it to start afresh.
+        checkpoint_every : int or None, default=1
+            Save every that many outer iterations (None: only by time).
+        checkpoint_seconds : float or None
+            Also save when that many seconds have passed since the last save.
+            The state after the last outer iteration is always saved.
 
-    Attributes
-    ----------
-    components_ : ndarray of shape (n_atoms, n_features)
-        The atoms (Dᵀ), with l2 norms at most 1.
-    encoder_ : ndarray of shape (n_atoms, n_features) or None
-        The encoder E (None when le is off).
-    history_ : list of dict
-        Per outer iteration: ``objective``; every term weighted (``data``,
-        ``sparsity``, ``graph``, ``encoder``) and unweighted (``*_unweighted``,
-        the term with weight 1); inner iterations and seconds of each step
-        (``z_iter``, ``z_time``, ``d_iter``, ``d_time``, ``e_iter``,
-        ``e_time``); ``nnz``, the fraction of non-zero codes; ``halvings``,
-        how many times a step was halved because a sub-problem diverged
-        (see :func:`pyunlocbox_gae.solvers.solve`; 0 normally). After the
-        last outer iteration one more codes step runs with the final
-        dictionary (``z_final_iter``, ``z_final_time``), so that the codes
-        returned by :meth:`fit_transform` are those of the final model.
-    n_iter_ : int
-        Number of outer iterations run.
+        Attributes
+        ----------
+        components_ : ndarray of shape (n_atoms, n_features)
+            The atoms (Dᵀ), with l2 norms at most 1.
+        encoder_ : ndarray of shape (n_atoms, n_features) or None
+            The encoder E (None when le is off).
+        history_ : list of dict
+            Per outer iteration: ``objective``; every term of
+            :data:`~pyunlocbox_gae.model.objective.TERMS` weighted (``data``,
+            ``sparsity``, ``graph``, ``encoder``, ``graph_tv``, ``positive``) and
+            unweighted (``*_unweighted``, the term with weight 1; NaN where it
+            cannot be evaluated); inner iterations and seconds of each step
+            (``z_iter``, ``z_time``, ``d_iter``, ``d_time``, ``e_iter``,
+            ``e_time``); ``nnz``, the fraction of non-zero codes; ``halvings``,
+            how many times a step was halved because a sub-problem diverged
+            (see :func:`pyunlocbox_gae.solvers.solve`; 0 normally). After the
+            last outer iteration one more codes step runs with the final
+            dictionary (``z_final_iter``, ``z_final_time``), so that the codes
+            returned by :meth:`fit_transform` are those of the final model.
+        n_iter_ : int
+            Number of outer iterations run.
+        solver_ : str
+            The splitting that solved the codes problem.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from pyunlocbox_gae import GraphAutoEncoder
-    >>> X = np.random.default_rng(0).random((100, 8)).astype(np.float32)
-    >>> gae = GraphAutoEncoder(n_atoms=16, ls=0.1, max_outer=5, random_state=0)
-    >>> Z = gae.fit_transform(X)
-    >>> Z.shape, Z.dtype, gae.components_.shape
-    ((100, 16), dtype('float32'), (16, 8))
-    >>> h = gae.history_
-    >>> bool(h[-1]["objective"] <= h[0]["objective"])
-    True
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pyunlocbox_gae import GraphAutoEncoder
+        >>> X = np.random.default_rng(0).random((100, 8)).astype(np.float32)
+        >>> gae = GraphAutoEncoder(n_atoms=16, ls=0.1, max_outer=5, random_state=0)
+        >>> Z = gae.fit_transform(X)
+        >>> Z.shape, Z.dtype, gae.components_.shape
+        ((100, 16), dtype('float32'), (16, 8))
+        >>> h = gae.history_
+        >>> bool(h[-1]["objective"] <= h[0]["objective"])
+        True
     """
 
     _parameter_constraints = {
         "n_atoms": [Interval(Integral, 1, None, closed="left")],
         # Finite weights: [0, inf) excludes inf, and NaN fails every interval.
-        "ld": [Interval(Real, 0, np.inf, closed="left"), None],
-        "ls": [Interval(Real, 0, np.inf, closed="left"), None],
-        "lg": [Interval(Real, 0, np.inf, closed="left"), None],
-        "le": [Interval(Real, 0, np.inf, closed="left"), None],
+        **objective.parameter_constraints(),
         "graph": "no_validation",
         "graph_params": [dict, None],
         "lap_type": [StrOptions({"normalized", "combinatorial"})],
@@ -445,59 +182,9 @@ class GraphAutoEncoder(
         "checkpoint_seconds": [Interval(Real, 0, np.inf, closed="neither"), None],
     }
 
-    def __init__(
-        self,
-        n_atoms=128,
-        *,
-        ld=10.0,
-        ls=1.0,
-        lg=0.0,
-        le=0.0,
-        graph=None,
-        graph_params=None,
-        lap_type="normalized",
-        dict_init="uniform",
-        project_encoder=True,
-        solver="fista",
-        rtol=1e-4,
-        rtol_outer=1e-4,
-        max_inner=100,
-        max_outer=20,
-        eval_every=5,
-        transform_algorithm="sparse_code",
-        transform_max_iter=500,
-        random_state=None,
-        verbose=0,
-        checkpoint=None,
-        checkpoint_every=1,
-        checkpoint_seconds=None,
-    ):
-        self.n_atoms = n_atoms
-        self.ld = ld
-        self.ls = ls
-        self.lg = lg
-        self.le = le
-        self.graph = graph
-        self.graph_params = graph_params
-        self.lap_type = lap_type
-        self.dict_init = dict_init
-        self.project_encoder = project_encoder
-        self.solver = solver
-        self.rtol = rtol
-        self.rtol_outer = rtol_outer
-        self.max_inner = max_inner
-        self.max_outer = max_outer
-        self.eval_every = eval_every
-        self.transform_algorithm = transform_algorithm
-        self.transform_max_iter = transform_max_iter
-        self.random_state = random_state
-        self.verbose = verbose
-        self.checkpoint = checkpoint
-        self.checkpoint_every = checkpoint_every
-        self.checkpoint_seconds = checkpoint_seconds
-
     def _weights(self):
-        return tuple(float(w or 0.0) for w in (self.ld, self.ls, self.lg, self.le))
+        """Weight of every term, by name."""
+        return objective.term_weights(self.get_params())
 
     def _validate(self, X, reset):
         if getattr(X, "dtype", None) is not None and X.dtype.kind == "c":
@@ -549,57 +236,34 @@ class GraphAutoEncoder(
     @_fit_context(prefer_skip_nested_validation=True)
     def _fit(self, X):
         X = self._validate(X, reset=True)
-        ld, ls, lg, le = self._weights()
+        weights = self._weights()
         N, n = X.shape
         rng = check_random_state(self.random_state)
         Xm = X.T  # (n, N) view: the maths orientation, no copy
-        D = _init_dictionary(self.dict_init, Xm, self.n_atoms, rng, X.dtype)
+        D = init_dictionary(self.dict_init, Xm, self.n_atoms, rng, X.dtype)
         Z_api = np.zeros((N, self.n_atoms), dtype=X.dtype)  # sample-major codes
-        E = np.zeros((self.n_atoms, n), dtype=X.dtype) if le else None
+        E = np.zeros((self.n_atoms, n), dtype=X.dtype) if weights["encoder"] else None
         graph = lmax = None
-        if lg:
-            graph = _graph_for(self.graph, X, self.lap_type, self.graph_params)
+        if objective.needs_graph(weights):
+            graph = objective.graph_for(self.graph, X, self.lap_type, self.graph_params)
             lmax = getattr(graph, "lmax_exact", None)
-        saver, history = None, None
-        if self.checkpoint is not None:
-            saver = checkpoint.Checkpointer(
-                self.checkpoint,
-                self.checkpoint_every,
-                self.checkpoint_seconds,
-                store.fingerprint(X),
-                checkpoint.graph_fingerprint(graph),
-                checkpoint.trajectory_params(self.get_params()),
-                dict(D=D, Z=Z_api, E=E),
-                rng,
-            )
-            history = saver.resume()
-            if history is not None and self.verbose:
-                print(
-                    f"[GraphAutoEncoder] resuming from {self.checkpoint} after "
-                    f"outer iteration {len(history)}",
-                    flush=True,
-                )
-        problem = _Problem(
-            Xm,
-            Z_api.T,
-            D,
-            E,
-            ld,
-            ls,
-            lg,
-            le,
-            graph=graph,
-            lmax=lmax,
-            project_encoder=self.project_encoder,
+        problem = objective.Objective(
+            Xm, Z_api.T, D, E, weights, graph, lmax, self.project_encoder
+        )
+        # The splitting is checked before any work (and before a checkpoint).
+        codes = LocalCodes(
+            problem, self.solver, self.rtol, self.max_inner, self.eval_every
+        )
+        saver, history = self._checkpointer(
+            X, graph, codes, dict(D=D, Z=Z_api, E=E), rng
         )
         self.history_ = alternate(
-            problem,
+            codes,
             solver=self.solver,
             rtol=self.rtol,
             rtol_outer=self.rtol_outer,
             max_inner=self.max_inner,
             max_outer=self.max_outer,
-            eval_every=self.eval_every,
             callback=self._report if self.verbose else None,
             history=history,
             checkpoint=saver.update if saver is not None else None,
@@ -607,7 +271,35 @@ class GraphAutoEncoder(
         self.components_ = np.ascontiguousarray(D.T)
         self.encoder_ = E
         self.n_iter_ = len(self.history_)
+        self.solver_ = codes.splitting.name
         return Z_api
+
+    def _checkpointer(self, X, graph, codes, arrays, rng):
+        """The fit's checkpoint writer and the history it resumes, or Nones.
+
+        Resuming restores D, Z, E and the random state in place.
+        """
+        if self.checkpoint is None:
+            return None, None
+        params = dict(self.get_params(), solver=codes.splitting.name)
+        saver = checkpoint.Checkpointer(
+            self.checkpoint,
+            self.checkpoint_every,
+            self.checkpoint_seconds,
+            store.fingerprint(X),
+            checkpoint.graph_fingerprint(graph),
+            checkpoint.trajectory_params(params),
+            arrays,
+            rng,
+        )
+        history = saver.resume()
+        if history is not None and self.verbose:
+            print(
+                f"[GraphAutoEncoder] resuming from {self.checkpoint} after "
+                f"outer iteration {len(history)}",
+                flush=True,
+            )
+        return saver, history
 
     def _report(self, entry):
         print(
@@ -631,37 +323,43 @@ class GraphAutoEncoder(
         """
         check_is_fitted(self)
         X = self._validate(X, reset=False)
-        ld, ls, lg, le = self._weights()
+        weights = self._weights()
         if self.transform_algorithm == "encoder":
-            if self.encoder_ is None:
-                raise InputError(
-                    "transform_algorithm='encoder' needs an encoder: fit with le > 0"
-                )
-            Z = X @ self.encoder_.T.astype(X.dtype)
-            t = ls / le
-            return Z - np.clip(Z, -t, t)
+            return self._encode(X, weights)
         Z_api = np.zeros((X.shape[0], self.n_atoms), dtype=X.dtype)
         D = np.asarray(self.components_.T, dtype=X.dtype)
         E = None if self.encoder_ is None else self.encoder_.astype(X.dtype)
         G = None
         if self.transform_algorithm == "graph":
-            if not lg:
-                raise InputError("transform_algorithm='graph' needs lg > 0")
-            G = _graph_for(graph, X, self.lap_type, self.graph_params)
-        problem = _Problem(
-            X.T, Z_api.T, D, E, ld, ls, lg if G is not None else 0.0, le, graph=G
+            if not objective.needs_graph(weights):
+                raise InputError("transform_algorithm='graph' needs lg > 0 or lt > 0")
+            G = objective.graph_for(graph, X, self.lap_type, self.graph_params)
+        else:  # no graph over new samples: the graph terms are off
+            weights = {
+                k: 0.0 if objective.PARAMETERS_BY_NAME[k].needs_graph else w
+                for k, w in weights.items()
+            }
+        problem = objective.Objective(
+            X.T, Z_api.T, D, E, weights, G, getattr(G, "lmax_exact", None)
         )
-        zsolver, zfuns = _z_solver(problem, self.solver)
-        _block(
-            zfuns,
-            problem.Z,
-            zsolver,
-            rtol=self.rtol,
-            maxit=self.transform_max_iter,
-            eval_every=self.eval_every,
-            name="transform",
-        )
+        LocalCodes(
+            problem, self.solver, self.rtol, self.transform_max_iter,
+            self.eval_every, name="transform",
+        ).solve()  # fmt: skip
         return Z_api
+
+    def _encode(self, X, weights):
+        """Codes by the encoder: the codes problem's proximal map at E x."""
+        if self.encoder_ is None or not weights["encoder"]:
+            raise InputError(
+                "transform_algorithm='encoder' needs an encoder: fit with le > 0"
+            )
+        Z = X @ self.encoder_.T.astype(X.dtype)
+        t = weights["sparsity"] / weights["encoder"]
+        Z -= np.clip(Z, -t, t)
+        if weights["positive"]:
+            np.maximum(Z, 0, out=Z)
+        return Z
 
     def inverse_transform(self, Z):
         """Reconstruction Z Dᵀ of codes, shape (n_samples, n_features)."""
@@ -746,3 +444,35 @@ class GraphAutoEncoder(
             model.n_features_in_ = int(f.attrs["n_features_in"])
         model.n_iter_ = len(model.history_)
         return model
+
+
+# The estimator's parameters other than the terms', in signature order; the
+# terms' parameters come from the registry, after n_atoms.
+_PARAMETERS = dict(
+    graph=None,
+    graph_params=None,
+    lap_type="normalized",
+    dict_init="uniform",
+    project_encoder=True,
+    solver="auto",
+    rtol=1e-4,
+    rtol_outer=1e-4,
+    max_inner=100,
+    max_outer=20,
+    eval_every=5,
+    transform_algorithm="sparse_code",
+    transform_max_iter=500,
+    random_state=None,
+    verbose=0,
+    checkpoint=None,
+    checkpoint_every=1,
+    checkpoint_seconds=None,
+)
+
+
+GraphAutoEncoder.__init__ = objective.make_init(dict(n_atoms=128), _PARAMETERS)
+GraphAutoEncoder.__init__.__qualname__ = "GraphAutoEncoder.__init__"
+GraphAutoEncoder.__init__.__module__ = __name__
+GraphAutoEncoder.__doc__ = GraphAutoEncoder.__doc__.replace(
+    "TERM_PARAMETERS", objective.parameters_doc()
+)
