@@ -165,3 +165,29 @@ def test_block_shares_sum_to_the_full_objective(rng):
         ]
     assert total == pytest.approx(_objective(X, D.T, Z, E, G, **w), rel=1e-12)
     assert graph == pytest.approx(np.vdot(Z, L @ Z), rel=1e-12)
+
+
+def test_solver_choice_is_honoured_and_unsupported_terms_refused(client, rng):
+    X = rng.random((80, 5))
+    G = knn_pygsp(X, k=4, dtype=np.float64)
+    common = dict(n_atoms=4, ls=0.1, max_outer=2, random_state=0)
+    tight = dict(rtol=1e-9, max_inner=3000, rtol_outer=0.0)
+    finals = {
+        solver: fit_distributed(X, None, client, solver=solver, **common, **tight)[3]
+        for solver in ("fista", "primal_dual")
+    }
+    assert finals["primal_dual"][-1]["objective"] == pytest.approx(
+        finals["fista"][-1]["objective"], rel=1e-4
+    )
+    with pytest.raises(ValueError, match="cannot use solver='primal_dual' with lg"):
+        fit_distributed(X, G, client, solver="primal_dual", lg=1.0, **common)
+    common["lg"] = 1.0
+    # Non-negative codes through the registry, on the workers too.
+    _, Z, _, _ = fit_distributed(X, G, client, positive_code=True, **common)
+    assert Z.min() >= 0
+    with pytest.raises(ValueError, match="does not support lt"):
+        fit_distributed(X, G, client, lt=0.1, **common)
+    with pytest.raises(ValueError, match="does not take checkpoint"):
+        fit_distributed(X, G, client, checkpoint="fit.h5", **common)
+    with pytest.raises(ValueError, match="solver"):
+        fit_distributed(X, G, client, solver="adam", **common)

@@ -39,8 +39,8 @@ from pyunlocbox_gae.errors import InputError
 GUARD_COPY_MAX_BYTES = 512 * 2**20
 
 
-def solve_block(functions_, x, solver, **kwargs):
-    """Solve one block in place; return its iterations, seconds, halvings."""
+def solve_in_place(functions_, x, solver, **kwargs):
+    """Solve one variable in place; return its iterations, seconds, halvings."""
     if x.nbytes > GUARD_COPY_MAX_BYTES:
         kwargs.setdefault("max_halvings", 0)
     t = time.perf_counter()
@@ -81,7 +81,7 @@ class LocalCodes:
 
     def solve(self):
         zsolver, zfuns = self.splitting.build(self.objective.problem)
-        it, seconds, halvings = solve_block(
+        it, seconds, halvings = solve_in_place(
             zfuns, self.objective.Z, zsolver, name=self.name, **self.options
         )
         return dict(z_iter=it, z_time=seconds, halvings=halvings)

@@ -309,6 +309,36 @@ class DaskCodes:
         return Z
 
 
+# The estimator's parameters that the fit on Dask uses (with the terms').
+_USED = (
+    "dict_init", "project_encoder", "solver", "rtol", "max_inner", "rtol_outer",
+    "max_outer", "random_state",
+)  # fmt: skip
+
+
+def _estimator_params(n_atoms, params):
+    """The estimator's parameters, its defaults filled in and checked."""
+    from pyunlocbox_gae.model.estimator import GraphAutoEncoder
+
+    usable = {*_USED, *objective.PARAMETERS}
+    unknown = sorted(set(params) - usable)
+    if unknown:
+        raise InputError(
+            f"fit_distributed does not take {', '.join(unknown)}; it takes "
+            f"{', '.join(sorted(usable))}"
+        )
+    model = GraphAutoEncoder(n_atoms, **params)
+    model._validate_params()  # the estimator's own constraints
+    p = model.get_params()
+    if p["solver"] == "primal_dual" and p["lg"]:
+        raise InputError(
+            "fit_distributed cannot use solver='primal_dual' with lg > 0: that "
+            "splitting needs the graph's edge weights, and each block holds only "
+            "its rows of the Laplacian; use 'auto', 'fista' or 'ista'"
+        )
+    return p
+
+
 def _check(X, graph, weights):
     """X as a float array and the Laplacian (or None), checked."""
     X = np.asarray(X)
@@ -342,24 +372,9 @@ def _check(X, graph, weights):
 
 
 def fit_distributed(
-    X,
-    graph,
-    client,
-    n_atoms=128,
-    *,
-    n_blocks=None,
-    dict_init="uniform",
-    project_encoder=True,
-    solver="auto",
-    rtol=1e-4,
-    rtol_outer=1e-4,
-    max_inner=100,
-    max_sweeps=20,
-    max_outer=20,
-    random_state=None,
-    callback=None,
-    **weights,
-):
+    X, graph, client, n_atoms=128, *, n_blocks=None, max_sweeps=20, callback=None,
+    **params,
+):  # fmt: skip
     """Alternating fit with the codes step on Dask workers, block by block.
 
     The objective, parameters and result are those of
@@ -378,22 +393,18 @@ def fit_distributed(
     n_atoms : int
     n_blocks : int, optional
         Number of sample blocks; default two per worker.
-    dict_init, project_encoder, random_state
-        As for :class:`~pyunlocbox_gae.GraphAutoEncoder`.
-    solver : str
-        Splitting of each block's codes problem, as for the estimator.
-    rtol, max_inner
-        Stopping of each block's solve and (rtol) of the sweeps.
     max_sweeps : int
         Block-Jacobi sweeps per codes step (each sweep exchanges the halo).
-    rtol_outer, max_outer
-        Stopping of the alternation, as for the estimator.
     callback : callable, optional
         Called with each history entry.
-    **weights
-        The terms' parameters, as for the estimator (``ld=10``, ``ls=1``,
-        ``lg``, ``le``, ``positive_code``); the graph total variation
-        (``lt``) is refused.
+    **params
+        Parameters of :class:`~pyunlocbox_gae.GraphAutoEncoder`, with its
+        defaults and checks: the terms' weights (``ld``, ``ls``, ``lg``,
+        ``le``, ``positive_code``; the graph total variation ``lt`` is
+        refused), ``dict_init``, ``project_encoder``, ``solver`` (the
+        splitting of each block's codes problem), ``rtol`` (each block's
+        solve and the sweeps), ``max_inner``, ``rtol_outer``, ``max_outer``
+        and ``random_state``.
 
     Returns
     -------
@@ -421,13 +432,8 @@ def fit_distributed(
     >>> D.shape, Z.shape, E is None, len(hist)
     ((4, 5), (60, 4), True, 3)
     """
-    unknown = sorted(set(weights) - set(objective.PARAMETERS))
-    if unknown:
-        raise InputError(
-            f"unknown parameter(s) {', '.join(unknown)}: the terms' parameters "
-            f"are {', '.join(objective.PARAMETERS)}"
-        )
-    weights = objective.term_weights(weights)
+    p = _estimator_params(n_atoms, params)
+    weights = objective.term_weights(p)
     X, L = _check(X, graph, weights)
     N = X.shape[0]
     if n_blocks is None:
@@ -438,21 +444,14 @@ def fit_distributed(
         if L is not None
         else np.array_split(np.arange(N), n_blocks)
     )
-    rng = check_random_state(random_state)
-    D = init_dictionary(dict_init, X.T, n_atoms, rng, X.dtype)
+    rng = check_random_state(p["random_state"])
+    D = init_dictionary(p["dict_init"], X.T, n_atoms, rng, X.dtype)
     E = np.zeros((n_atoms, X.shape[1]), dtype=X.dtype) if weights["encoder"] else None
-    options = dict(
-        solver=solver, rtol=rtol, max_inner=max_inner, max_sweeps=max_sweeps,
-        project_encoder=project_encoder,
-    )  # fmt: skip
+    options = dict(p, max_sweeps=max_sweeps)
     codes = DaskCodes(client, X, L, blocks, D, E, weights, options)
     history = alternate(
         codes,
-        solver=solver,
-        rtol=rtol,
-        max_inner=max_inner,
-        rtol_outer=rtol_outer,
-        max_outer=max_outer,
+        **{k: p[k] for k in ("solver", "rtol", "max_inner", "rtol_outer", "max_outer")},
         callback=callback,
     )
     return np.ascontiguousarray(D.T), codes.gather(), E, history
