@@ -326,13 +326,13 @@ CASES = [
         "graph with NaN weights",
         fit(lg=1.0, graph=edited(ring(12), 0, 1, NAN)),
         ValueError,
-        "weights contain NaN or infinite values",
+        "weights contain 2 NaN or infinite value",
     ),
     Case(
         "graph with negative weights",
         fit(lg=1.0, graph=edited(ring(12), 0, 1, -0.5)),
         ValueError,
-        r"negative weights \(min -0.5\)",
+        r"negative weight\(s\) \(smallest -0.5\)",
     ),
     Case(
         "directed graph",

@@ -70,9 +70,9 @@ def test_as_adjacency_reads_pygsp_graph():
     "W, message",
     [
         (np.ones((2, 3)), r"square \(n_nodes, n_nodes\) matrix, got shape \(2, 3\)"),
-        (np.array([[0, np.nan], [1, 0]]), "1 NaN or infinite weight"),
+        (np.array([[0, np.nan], [1, 0]]), "weights contain 1 NaN or infinite value"),
         (np.array([[0, -2.0], [1, 0]]), r"1 negative weight\(s\) \(smallest -2.0\)"),
-        ("graph", "square"),
+        ("graph", "must be a pygsp.graphs.Graph or an adjacency matrix"),
     ],
 )
 def test_as_adjacency_rejects(W, message):

@@ -201,7 +201,7 @@ def test_as_graph_checks_and_does_not_touch_the_callers_matrix():
     G = graphs.as_graph(A)
     assert graphs.as_graph(G) is G  # already ours: returned as is
     assert graphs.as_graph(G, lap_type="combinatorial").L[0, 0] == 2
-    with pytest.raises(ValueError, match="must be square"):
+    with pytest.raises(ValueError, match="must be a square"):
         graphs.as_graph(sp.csr_matrix(np.ones((2, 3))))
     with pytest.raises(ValueError, match="directed: W is not symmetric"):
         graphs.as_graph(np.array([[0, 1.0], [0, 0]]))

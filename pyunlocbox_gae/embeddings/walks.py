@@ -19,7 +19,6 @@ its row is filled with -1 (``iter_walks`` and ``window_pairs`` skip them).
 
 import numba
 import numpy as np
-import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from pyunlocbox_gae.errors import InputError
@@ -29,72 +28,22 @@ _BLOCK = 8192  # walks generated per kernel call
 
 
 def as_adjacency(graph, dtype=None):
-    """A graph's weighted adjacency matrix as validated CSR.
+    """A graph's weighted adjacency matrix as validated CSR (directed allowed).
 
-    Parameters
-    ----------
-    graph : pygsp.graphs.Graph, scipy sparse matrix or array, shape (n, n)
-        A PyGSP graph (its ``W`` is used) or an adjacency matrix. Entry
-        ``(i, j)`` is the weight of the edge from i to j; walks follow rows.
-    dtype : float dtype, optional
-        Dtype of the result; by default float32 and float64 are kept and
-        anything else becomes float64.
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix
-        The adjacency itself when it is already CSR of the right dtype (no
-        copy), else a converted copy.
-
-    Raises
-    ------
-    ValueError
-        If the matrix is not square, not 2-D, or has NaN, infinite or
-        negative weights.
+    :func:`pyunlocbox_gae.graphs.check_adjacency` with ``symmetric=False``:
+    walks follow rows, entry ``(i, j)`` being the weight of the edge from i
+    to j.
 
     Examples
     --------
     >>> import numpy as np, scipy.sparse as sp
-    >>> A = sp.csr_matrix(np.array([[0, 2.0], [2.0, 0]], dtype=np.float32))
+    >>> A = sp.csr_matrix(np.array([[0, 2.0], [1.0, 0]], dtype=np.float32))
     >>> as_adjacency(A) is A
     True
-    >>> as_adjacency(np.array([[0, -1], [1, 0]]))
-    Traceback (most recent call last):
-    ...
-    pyunlocbox_gae.errors.InputError: the adjacency has 1 negative weight(s)...
     """
-    W = getattr(graph, "W", graph)
-    if not sp.issparse(W):
-        W = np.asarray(W)
-        if W.dtype == object:
-            raise InputError(
-                "the graph must be a pygsp.graphs.Graph or an adjacency matrix "
-                f"(scipy sparse or array), got {type(graph).__name__}"
-            )
-    if W.ndim != 2 or W.shape[0] != W.shape[1]:
-        raise InputError(
-            f"the adjacency must be a square (n_nodes, n_nodes) matrix, got shape "
-            f"{W.shape}"
-        )
-    if dtype is None:
-        dtype = W.dtype if W.dtype in (np.float32, np.float64) else np.float64
-    if sp.issparse(W) and W.format == "csr" and W.dtype == dtype:
-        A = W if isinstance(W, sp.csr_matrix) else sp.csr_matrix(W)
-    else:
-        A = sp.csr_matrix(W, dtype=dtype)
-    values = A.data
-    if not np.isfinite(values).all():
-        raise InputError(
-            f"the adjacency has {int((~np.isfinite(values)).sum())} NaN or infinite "
-            "weight(s); fix or drop those edges"
-        )
-    negative = values < 0
-    if negative.any():
-        raise InputError(
-            f"the adjacency has {int(negative.sum())} negative weight(s) (smallest "
-            f"{float(values.min())}); random walks need non-negative weights"
-        )
-    return A
+    from pyunlocbox_gae.graphs import check_adjacency
+
+    return check_adjacency(graph, dtype=dtype, symmetric=False)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -9,7 +9,8 @@ The path from data to graph, one module per step:
   from stored lists, without searching again: :func:`weight_matrix`.
 * :mod:`~pyunlocbox_gae.graphs.graph`: a PyGSP graph with W and L in float32
   and an upper bound of the largest eigenvalue: :func:`make_graph`,
-  :func:`as_graph`, :func:`laplacian`.
+  :func:`as_graph`, :func:`check_adjacency` (the one graph validator),
+  :func:`laplacian`.
 * :mod:`~pyunlocbox_gae.graphs.knn`: the builder :func:`knn_graph`.
 * :mod:`~pyunlocbox_gae.graphs.io`: HDF5 files: :func:`save_graph`,
   :func:`load_graph`, :func:`save_neighbors`, :func:`load_neighbors`.
@@ -24,7 +25,12 @@ Examples
 (dtype('float32'), dtype('float32'))
 """
 
-from pyunlocbox_gae.graphs.graph import as_graph, laplacian, make_graph
+from pyunlocbox_gae.graphs.graph import (
+    as_graph,
+    check_adjacency,
+    laplacian,
+    make_graph,
+)
 from pyunlocbox_gae.graphs.io import (
     load_graph,
     load_neighbors,
@@ -38,6 +44,7 @@ from pyunlocbox_gae.graphs.weights import default_sigma, weight_matrix
 __all__ = [
     "Neighbors",
     "as_graph",
+    "check_adjacency",
     "default_sigma",
     "knn_graph",
     "laplacian",

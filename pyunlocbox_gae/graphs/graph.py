@@ -121,26 +121,99 @@ def make_graph(W, lap_type="normalized", dtype=np.float32, L=None, lmax=None):
     return G
 
 
-def _check_adjacency(W, n_samples):
-    N = W.shape[0]
+def check_adjacency(graph, n_nodes=None, dtype=None, symmetric=True):
+    """A graph's weighted adjacency matrix, validated, as CSR.
+
+    The one check of every graph the package is given: the auto-encoder's
+    graph (symmetric), and the graphs of random walks and embeddings (which
+    may be directed).
+
+    Parameters
+    ----------
+    graph : pygsp.graphs.Graph, scipy sparse matrix or array, shape (n, n)
+        A PyGSP graph (its ``W`` is used) or an adjacency matrix; entry
+        ``(i, j)`` is the weight of the edge from i to j.
+    n_nodes : int, optional
+        Number of vertices expected (the samples of the data it goes with).
+    dtype : float dtype, optional
+        Of the result; by default float32 and float64 are kept and anything
+        else becomes float64.
+    symmetric : bool
+        Refuse a directed graph (W not symmetric).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        The adjacency itself when it is already CSR of that dtype (no copy).
+
+    Raises
+    ------
+    pyunlocbox_gae.errors.InputError
+        If the matrix is not 2-D and square, has another number of vertices
+        than `n_nodes`, NaN, infinite or negative weights, or (with
+        `symmetric`) is not symmetric; the message says how to fix it.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> A = sp.csr_matrix(np.array([[0, 2.0], [2.0, 0]], dtype=np.float32))
+    >>> check_adjacency(A) is A
+    True
+    >>> check_adjacency(np.array([[0, -1], [-1, 0]]))
+    Traceback (most recent call last):
+    ...
+    pyunlocbox_gae.errors.InputError: the graph has 2 negative weight(s)...
+    """
+    W = getattr(graph, "W", graph)
+    if not sp.issparse(W):
+        W = np.asarray(W)
+        if not np.issubdtype(W.dtype, np.number):
+            raise InputError(
+                "the graph must be a pygsp.graphs.Graph or an adjacency matrix "
+                f"(scipy sparse or array), got {type(graph).__name__}"
+            )
     if W.ndim != 2 or W.shape[0] != W.shape[1]:
-        raise InputError(f"the graph's adjacency must be square, got shape {W.shape}")
-    if n_samples is not None and N != n_samples:
         raise InputError(
-            f"the graph has {N} vertices but X has {n_samples} samples; "
+            "the graph's adjacency must be a square (n_nodes, n_nodes) matrix, "
+            f"got shape {W.shape}"
+        )
+    if n_nodes is not None and W.shape[0] != n_nodes:
+        raise InputError(
+            f"the graph has {W.shape[0]} vertices but X has {n_nodes} samples; "
             "build the graph over the same samples"
         )
-    data = W.data
-    if not np.isfinite(data).all():
-        raise InputError("the graph's weights contain NaN or infinite values")
-    if data.size and data.min() < 0:
+    if dtype is None:
+        dtype = W.dtype if W.dtype in (np.float32, np.float64) else np.float64
+    if sp.issparse(W) and W.format == "csr" and W.dtype == dtype:
+        A = W if isinstance(W, sp.csr_matrix) else sp.csr_matrix(W)
+    else:
+        A = sp.csr_matrix(W, dtype=dtype)
+    _check_weights(A.data)
+    if symmetric:
+        _check_symmetric(A)
+    return A
+
+
+def _check_weights(values):
+    bad = ~np.isfinite(values)
+    if bad.any():
         raise InputError(
-            f"the graph has negative weights (min {data.min():g}); the Laplacian "
-            "of such a graph is not positive semi-definite"
+            f"the graph's weights contain {int(bad.sum())} NaN or infinite "
+            "value(s); fix or drop those edges"
         )
-    asym = abs(W - W.T)
+    negative = values < 0
+    if negative.any():
+        raise InputError(
+            f"the graph has {int(negative.sum())} negative weight(s) (smallest "
+            f"{float(values.min())}); a Laplacian or a random walk needs "
+            "non-negative weights"
+        )
+
+
+def _check_symmetric(A):
+    asym = abs(A - A.T)
     worst = asym.max() if asym.nnz else 0.0
-    scale = data.max() if data.size else 0.0
+    scale = A.data.max() if A.data.size else 0.0
     if worst > 1e-6 * scale:
         raise InputError(
             f"the graph is directed: W is not symmetric (max |W - Wᵀ| = {worst:g}); "
@@ -190,16 +263,6 @@ def as_graph(graph, n_samples=None, lap_type="normalized", dtype=np.float32):
             and (n_samples is None or graph.N == n_samples)
         ):
             return graph
-        W = graph.W
-    elif sp.issparse(graph):
-        W = graph
-    else:
-        W = np.asarray(graph)
-        if W.ndim != 2 or not np.issubdtype(W.dtype, np.number):
-            raise InputError(
-                "graph must be a pygsp.graphs.Graph or a 2-D adjacency matrix, got "
-                f"{type(graph).__name__} of shape {W.shape}"
-            )
-    W = sp.csr_matrix(W)
-    _check_adjacency(W, n_samples)
+        graph = graph.W
+    W = check_adjacency(graph, n_nodes=n_samples)
     return make_graph(W, lap_type, dtype)
