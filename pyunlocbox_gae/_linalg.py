@@ -196,18 +196,28 @@ def _csr_matmul_add(indptr, indices, data, Y, out, alpha):
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _csr_quadratic(indptr, indices, data, Y):
-    total = 0.0
-    m = Y.shape[1]
-    for i in numba.prange(Y.shape[0]):
-        row = 0.0
-        for jj in range(indptr[i], indptr[i + 1]):
-            j = indices[jj]
-            dot = 0.0
+    # Row-vector form: acc = sum_j L_ij y_j, then <y_i, acc>. The inner loops
+    # run along the m columns without a reduction, so they vectorise (a
+    # per-entry dot product does not: measured 4-6x slower at m = 128).
+    N, m = Y.shape
+    n_chunks = min(N, 256)
+    partial = np.zeros(n_chunks)
+    for k in numba.prange(n_chunks):
+        acc = np.empty(m, np.float64)
+        total = 0.0
+        for i in range(k * N // n_chunks, (k + 1) * N // n_chunks):
+            acc[:] = 0.0
+            for jj in range(indptr[i], indptr[i + 1]):
+                w = np.float64(data[jj])
+                j = indices[jj]
+                for c in range(m):
+                    acc[c] += w * Y[j, c]
+            row = 0.0
             for c in range(m):
-                dot += np.float64(Y[i, c]) * Y[j, c]
-            row += data[jj] * dot
-        total += row
-    return total
+                row += Y[i, c] * acc[c]
+            total += row
+        partial[k] = total
+    return partial.sum()
 
 
 def csr_matmul_add(L, Y, out, alpha=1.0):
