@@ -4,14 +4,21 @@ Every file this package writes carries two root attributes, ``format``
 (``"pyunlocbox_gae/<kind>"``) and ``format_version``, so that reading a
 foreign or truncated file fails with a message that says what is wrong,
 instead of a ``KeyError`` deep inside a loader. Files are written to a
-temporary name in the same folder and renamed into place when complete, so a
-crash never leaves a half-written file under the final name.
+temporary name in the same folder, synced to the disk and renamed into place
+when complete, so a crash never leaves a half-written file under the final
+name. Files are read as data: an HDF5 file that links to other files, or
+declares arrays larger than this machine's memory or than the file itself,
+is refused before anything is allocated (:mod:`pyunlocbox_gae.safeio`).
 
 .. autosummary::
     atomic_path
     check_writable
+    check_not_input
+    folder_lock
+    make_folder
     write_h5
     open_h5
+    open_h5_data
     fingerprint
 """
 
@@ -30,6 +37,20 @@ from pyunlocbox_gae.errors import (
     InputError,
     MissingFileError,
 )
+from pyunlocbox_gae.safeio import (  # noqa: F401  (public through store)
+    check_h5_tree,
+    check_not_input,
+    check_sparse,
+    check_target,
+    csr_from_parts,
+    disk_full,
+    disk_full_error,
+    folder_lock,
+    fsync_path,
+    load_npz,
+    make_folder,
+    max_read_bytes,
+)
 
 FORMAT_PREFIX = "pyunlocbox_gae/"
 FORMAT_VERSION = 1
@@ -47,6 +68,9 @@ def check_writable(path):
         If the folder of `path` does not exist.
     PermissionError
         If that folder is not writable.
+    UnsafeFileError
+        If `path` is a symbolic link, a device, a FIFO or a socket: writing
+        would replace it or reach what it points to.
 
     Examples
     --------
@@ -66,6 +90,7 @@ def check_writable(path):
             f"cannot write {path}: folder {parent} is not writable; "
             "choose another output folder"
         )
+    check_target(path)
     return path
 
 
@@ -75,6 +100,9 @@ def atomic_path(path):
 
     The temporary file is removed if the block raises, so `path` is either
     the previous complete file or the new complete file, never a partial one.
+    The new file is synced to the disk before the rename. A full disk raises
+    :class:`~pyunlocbox_gae.errors.StorageError` and leaves the previous file
+    under `path` as it was.
 
     Examples
     --------
@@ -89,12 +117,25 @@ def atomic_path(path):
     """
     path = check_writable(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)  # never write through a link planted at this name
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644))
     try:
         yield tmp
+        fsync_path(tmp)
+        check_target(path)
         os.replace(tmp, path)
+        fsync_path(path.parent)
+    except OSError as err:
+        if disk_full(err):
+            raise disk_full_error(path) from None
+        raise
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 @contextlib.contextmanager
@@ -209,16 +250,7 @@ def open_h5(path, kind, mode="r"):
     ...
     pyunlocbox_gae.errors.InputError: ...bad.h5 is not a readable HDF5 file...
     """
-    path = Path(path)
-    if not path.exists():
-        raise MissingFileError(f"{path} does not exist")
-    try:
-        f = _File(path, mode)
-    except OSError as err:
-        raise InputError(
-            f"{path} is not a readable HDF5 file (truncated or not HDF5): {err}; "
-            "delete it and run the step that writes it again"
-        ) from None
+    f = open_h5_data(path, mode, cls=_File)
     found = f.attrs.get("format")
     if isinstance(found, bytes):
         found = found.decode()
@@ -235,6 +267,52 @@ def open_h5(path, kind, mode="r"):
             f"{path} has format version {version}, newer than this "
             f"pyunlocbox_gae reads ({FORMAT_VERSION}); upgrade pyunlocbox_gae"
         )
+    return f
+
+
+def open_h5_data(path, mode="r", cls=h5py.File):
+    """Open any HDF5 file as data: checked, before any read, to stay in itself.
+
+    Links to other files, external storage, virtual datasets and datasets
+    that declare more bytes than the file holds or than this machine's
+    memory (:func:`~pyunlocbox_gae.safeio.max_read_bytes`) are refused with
+    an error naming the item.
+
+    Raises
+    ------
+    FileNotFoundError
+        If `path` does not exist.
+    ValueError
+        If the file is not HDF5 or is refused
+        (:class:`~pyunlocbox_gae.errors.UnsafeFileError` for what reaches
+        other files).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> with h5py.File(folder / "a.h5", "w") as f:
+    ...     f["x"] = h5py.ExternalLink("/etc/passwd.h5", "/data")
+    >>> open_h5_data(folder / "a.h5")
+    Traceback (most recent call last):
+    ...
+    pyunlocbox_gae.errors.UnsafeFileError: ...a.h5: /x is a link to /data in...
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MissingFileError(f"{path} does not exist")
+    try:
+        f = cls(path, mode)
+    except OSError as err:
+        raise InputError(
+            f"{path} is not a readable HDF5 file (truncated or not HDF5): {err}; "
+            "delete it and run the step that writes it again"
+        ) from None
+    try:
+        check_h5_tree(f, path)
+    except BaseException:
+        f.close()
+        raise
     return f
 
 

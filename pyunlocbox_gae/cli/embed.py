@@ -9,8 +9,6 @@ import json
 import time
 from pathlib import Path
 
-import scipy.sparse as sp
-
 from pyunlocbox_gae import store
 from pyunlocbox_gae.errors import InputError, MissingFileError
 
@@ -47,12 +45,7 @@ def read_graph(path):
     if not path.exists():
         raise MissingFileError(f"{path} does not exist")
     if suffix == ".npz":
-        try:
-            return as_adjacency(sp.load_npz(path))
-        except (ValueError, OSError, KeyError) as err:
-            raise InputError(
-                f"{path} is not a scipy sparse matrix saved by save_npz ({err})"
-            ) from None
+        return as_adjacency(store.load_npz(path))
     from pyunlocbox_gae.graphs import load_graph
 
     return as_adjacency(load_graph(path))
