@@ -38,6 +38,7 @@ from pyunlocbox_gae.errors import (
     MissingFileError,
 )
 from pyunlocbox_gae.safeio import (  # noqa: F401  (public through store)
+    check_alloc,
     check_h5_tree,
     check_not_input,
     check_sparse,
