@@ -31,6 +31,7 @@ file (:mod:`pyunlocbox_gae.store` exports them):
     folder_lock
     make_folder
     fsync_path
+    check_space
     disk_full
     disk_full_error
 """
@@ -38,6 +39,7 @@ file (:mod:`pyunlocbox_gae.store` exports them):
 import contextlib
 import errno
 import os
+import shutil
 import stat
 import zipfile
 from pathlib import Path
@@ -459,6 +461,32 @@ def disk_full(err):
     return getattr(err, "errno", None) in codes or any(
         f"errno = {code}," in text or os.strerror(code) in text for code in codes
     )
+
+
+def check_space(folder, nbytes, what):
+    """Refuse to start writing `nbytes` to `folder` when the disk lacks them.
+
+    Examples
+    --------
+    >>> check_space(".", 2**70, "the frames")
+    Traceback (most recent call last):
+    ...
+    pyunlocbox_gae.errors.StorageError: the frames need 1.1e+12 GiB on the disk of ...
+    """
+    free = shutil.disk_usage(folder).free
+    if nbytes > free:
+        raise StorageError(
+            f"{what} need {_size(nbytes)} on the disk of {folder}, which has "
+            f"{_size(free)} free; free space or choose another output folder"
+        )
+
+
+def _size(nbytes):
+    """Bytes in the unit that reads best: '1.5 GiB', '300 KiB'."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{nbytes} bytes"
 
 
 def disk_full_error(path):

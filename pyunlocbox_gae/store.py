@@ -41,6 +41,7 @@ from pyunlocbox_gae.safeio import (  # noqa: F401  (public through store)
     check_alloc,
     check_h5_tree,
     check_not_input,
+    check_space,
     check_sparse,
     check_target,
     csr_from_parts,
@@ -127,7 +128,7 @@ def atomic_path(path):
         check_target(path)
         os.replace(tmp, path)
         fsync_path(path.parent)
-    except OSError as err:
+    except (OSError, RuntimeError) as err:  # h5py raises either
         if disk_full(err):
             raise disk_full_error(path) from None
         raise
@@ -163,12 +164,36 @@ def write_h5(path, kind, **attrs):
     (0.5, [0, 1, 2])
     """
     with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
+        # No chunk cache: a write that the disk refuses fails where it is
+        # made, not later when a dataset object is freed (HDF5 cannot
+        # recover from that and crashes the process at exit).
+        f = h5py.File(tmp, "w", rdcc_nbytes=0)
+        try:
             f.attrs["format"] = FORMAT_PREFIX + kind
             f.attrs["format_version"] = FORMAT_VERSION
             for key, value in attrs.items():
                 f.attrs[key] = _attr(value)
             yield f
+            f.flush()  # fails cleanly on a full disk, unlike close
+            f.close()
+        except BaseException:
+            _abandon(f)
+            raise
+
+
+def _abandon(f):
+    """Close a temporary HDF5 file that failed, e.g. on a full disk.
+
+    Its content is thrown away, so it is emptied first: HDF5 can then write
+    what it must on close instead of failing again.
+    """
+    with contextlib.suppress(Exception):
+        if f.id.valid:
+            os.ftruncate(f.id.get_vfd_handle(), 0)
+    for _ in range(2):
+        with contextlib.suppress(Exception):
+            f.close()
+            return
 
 
 def _attr(value):

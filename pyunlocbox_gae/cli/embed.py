@@ -55,6 +55,7 @@ def cmd_embed(args):
     from pyunlocbox_gae.embeddings.deepwalk import DeepWalk
 
     store.check_writable(args.out)  # before the walks and the training
+    store.check_not_input(args.out, args.graph)
     A = read_graph(args.graph)
     overrides = {
         k: v
@@ -88,6 +89,7 @@ def cmd_planetoid(args):
     from pyunlocbox_gae.embeddings.planetoid.compare import compare, format_table
 
     store.check_writable(args.out)  # before the data and the fits
+    store.check_not_input(args.out, *Path(args.folder).glob(f"ind.{args.name}.*"))
     data = load_planetoid(args.folder, args.name, n_val=args.n_val)
     print(data.summary(), flush=True)
     params = {
@@ -104,10 +106,12 @@ def cmd_planetoid(args):
     if out.exists() and not args.restart:
         try:
             previous = json.loads(out.read_text())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            previous = None
+        if not isinstance(previous, dict):
             raise InputError(
                 f"{out} is not a results file; remove it or pass --restart"
-            ) from None
+            )
         if previous.get("config") != config:
             raise InputError(
                 f"{out} holds results of other settings; pass --restart to "

@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pyunlocbox_gae import _linalg, functions, solvers, store
 from pyunlocbox_gae.errors import InputError
-from pyunlocbox_gae.model import checkpoint
+from pyunlocbox_gae.model import checkpoint, diagnostics
 
 TERMS = ("data", "sparsity", "graph", "encoder")
 
@@ -607,6 +607,9 @@ class GraphAutoEncoder(
         self.components_ = np.ascontiguousarray(D.T)
         self.encoder_ = E
         self.n_iter_ = len(self.history_)
+        diagnostics.check_fit(
+            self.history_, X, Z_api, self.components_, (ld, ls, lg, le)
+        )
         return Z_api
 
     def _report(self, entry):

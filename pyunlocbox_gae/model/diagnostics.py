@@ -1,0 +1,143 @@
+r"""Checks of a finished fit: codes that mean nothing are reported, not returned.
+
+A fit can end without an error yet with useless codes: every code zero
+(the sparsity weight outweighs the data), no progress from the starting
+point (a graph or encoder weight so large that the codes cannot move), or
+values at the edge of overflow. :func:`check_fit` looks at the fitted
+arrays and the history and raises
+:class:`~pyunlocbox_gae.errors.ConvergenceError` for non-finite results, or
+warns with :class:`DegenerateFitWarning`, naming the term and the remedy.
+
+.. autosummary::
+    check_fit
+    DegenerateFitWarning
+"""
+
+import warnings
+
+import numpy as np
+
+from pyunlocbox_gae.errors import ConvergenceError
+
+TERMS = {"data": "ld", "sparsity": "ls", "graph": "lg", "encoder": "le"}
+# A fit that keeps this fraction of X's energy in its residual made no progress.
+NO_PROGRESS = 0.99
+# Within this factor of the largest float64, one more step can overflow.
+OVERFLOW_MARGIN = 1e8
+
+
+class DegenerateFitWarning(UserWarning):
+    """A fit that ended without error but whose codes carry no information."""
+
+
+def check_fit(history, X, Z, components, weights):
+    """Raise or warn when a finished fit is degenerate.
+
+    Parameters
+    ----------
+    history : list of dict
+        One entry per outer iteration, with the weighted terms ``data``,
+        ``sparsity``, ``graph``, ``encoder`` and ``objective``.
+    X : ndarray (n_samples, n_features)
+    Z : ndarray (n_samples, n_atoms)
+        The codes.
+    components : ndarray (n_atoms, n_features)
+        The dictionary.
+    weights : tuple of float
+        ``(ld, ls, lg, le)``.
+
+    Returns
+    -------
+    list of str
+        The warnings issued (empty for a sound fit).
+
+    Raises
+    ------
+    ConvergenceError
+        If the codes, the dictionary or a term of the objective is not finite.
+
+    Examples
+    --------
+    >>> X = np.ones((4, 2))
+    >>> h = [dict(data=4.0, sparsity=0.0, graph=0.0, encoder=0.0, objective=4.0)]
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     found = check_fit(h, X, np.zeros((4, 1)), np.ones((1, 2)), (10, 50, 0, 0))
+    >>> print(found[0])
+    every code is zero: the sparsity term (ls=50) outweighs the data term...
+    """
+    ld, ls, lg, le = (float(w) for w in weights)
+    _check_finite(history, Z, components)
+    found = []
+    last = history[-1] if history else {}
+    biggest = max((abs(float(last.get(t, 0.0))) for t in TERMS), default=0.0)
+    if biggest > np.finfo(np.float64).max / OVERFLOW_MARGIN:
+        found.append(
+            f"the objective reached {biggest:.3g}, within a factor "
+            f"{OVERFLOW_MARGIN:g} of overflow: the weights (ld={ld:g}, ls={ls:g}, "
+            f"lg={lg:g}, le={le:g}) are too large; divide them all by the same "
+            "factor (only their ratios change the codes)"
+        )
+    if Z.size and not np.any(Z):
+        reach = ld * float(np.abs(X @ components.T).max()) if X.size else 0.0
+        if ls >= reach:
+            found.append(
+                f"every code is zero: the sparsity term (ls={ls:g}) outweighs the "
+                f"data term (ld={ld:g}) for this data; lower ls below about "
+                f"ld * max|X Dᵀ| = {reach:.3g}, or scale X up"
+            )
+        else:
+            found.append(
+                f"every code is zero although ls={ls:g} is below ld * max|X Dᵀ| = "
+                f"{reach:.3g}: the weights are beyond what {X.dtype} can step "
+                f"with (the step 1/ld={1 / ld if ld else np.inf:.3g} underflows); "
+                "divide all weights by the same factor, or fit in float64"
+            )
+    elif X.size and ld > 0:
+        kept = _residual_share(X, Z, components)
+        if kept >= NO_PROGRESS:
+            term, weight = _strongest(ld, ls, lg, le)
+            found.append(
+                f"the codes reconstruct {100 * (1 - kept):.2g}% of X (no progress "
+                f"from the start): the {term} term ({weight}) outweighs the data "
+                f"term (ld={ld:g}); lower {weight.split('=')[0]} or raise ld"
+            )
+    for text in found:
+        warnings.warn(text, DegenerateFitWarning, stacklevel=3)
+    return found
+
+
+def _residual_share(X, Z, components, block=4096):
+    """||X - Z D||² / ||X||², by row blocks: X is never copied whole."""
+    energy = residual = 0.0
+    for start in range(0, X.shape[0], block):
+        rows = X[start : start + block]
+        diff = rows - Z[start : start + block] @ components
+        energy += float(np.vdot(rows, rows))
+        residual += float(np.vdot(diff, diff))
+    return residual / energy if energy else 0.0
+
+
+def _strongest(ld, ls, lg, le):
+    """The regulariser whose weight is largest relative to ld, as text."""
+    ratios = {"sparsity": ls, "graph": lg, "encoder": le}
+    term = max(ratios, key=ratios.get)
+    return term, f"{TERMS[term]}={ratios[term]:g}"
+
+
+def _check_finite(history, Z, components):
+    for name, array in (("codes", Z), ("dictionary", components)):
+        if not np.all(np.isfinite(array)):
+            raise ConvergenceError(
+                f"the fit ended with non-finite {name} (overflow): the data or "
+                "the weights are too large for the dtype; rescale X (e.g. to "
+                "[0, 1]) or use float64"
+            )
+    for entry in history[-1:]:
+        for term, weight in TERMS.items():
+            value = entry.get(term, 0.0)
+            if not np.isfinite(value):
+                raise ConvergenceError(
+                    f"the {term} term of the objective is {value} (overflow): "
+                    f"lower its weight {weight} or rescale X"
+                )
