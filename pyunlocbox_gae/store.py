@@ -19,6 +19,7 @@ is refused before anything is allocated (:mod:`pyunlocbox_gae.safeio`).
     write_h5
     open_h5
     open_h5_data
+    read_json_object
     fingerprint
 """
 
@@ -340,6 +341,27 @@ def open_h5_data(path, mode="r", cls=h5py.File):
         f.close()
         raise
     return f
+
+
+def read_json_object(path):
+    """The JSON object (a dict) stored in `path`, or None for anything else.
+
+    For caches and earlier results: a file that is missing, unreadable, not
+    JSON or holds another JSON value (a list, a number) means "recompute".
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "report.json"
+    >>> _ = path.write_text("[1, 2]")
+    >>> read_json_object(path) is None
+    True
+    """
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def settings_key(*parts, digest_size=16):

@@ -10,6 +10,7 @@ warns with :class:`DegenerateFitWarning`, naming the term and the remedy.
 
 .. autosummary::
     check_fit
+    check_model_arrays
     DegenerateFitWarning
 """
 
@@ -17,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from pyunlocbox_gae.errors import ConvergenceError
+from pyunlocbox_gae.errors import ConvergenceError, FileFormatError
 
 TERMS = {"data": "ld", "sparsity": "ls", "graph": "lg", "encoder": "le"}
 # A fit that keeps this fraction of X's energy in its residual made no progress.
@@ -141,3 +142,27 @@ def _check_finite(history, Z, components):
                     f"the {term} term of the objective is {value} (overflow): "
                     f"lower its weight {weight} or rescale X"
                 )
+
+
+def check_model_arrays(model, path):
+    """The arrays of a model file: shapes that agree, finite float values."""
+    D, E = model.components_, model.encoder_
+    expected = (model.n_atoms, model.n_features_in_)
+    bad = [
+        f"components of shape {D.shape}" if D.shape != expected else "",
+        f"encoder of shape {E.shape}" if E is not None and E.shape != expected else "",
+        "non-float or non-finite values"
+        if any(
+            a.dtype.kind != "f" or not np.isfinite(a).all()
+            for a in (D, E)
+            if a is not None
+        )
+        else "",
+        "a history that is not a list" if not isinstance(model.history_, list) else "",
+    ]
+    bad = [b for b in bad if b]
+    if bad:
+        raise FileFormatError(
+            f"{path} is damaged: {', '.join(bad)} (expected {expected}); fit and "
+            "save it again"
+        )
