@@ -120,10 +120,15 @@ class _RestrictedUnpickler(pickle._Unpickler):
         if isinstance(inst, (np.ndarray, np.dtype)):
             inst.__setstate__(state)
             return
+        if isinstance(inst, type):
+            raise UnsafePickleError(
+                f"{self.source}: refusing to set attributes on the class "
+                f"{inst.__module__}.{inst.__name__} from a pickle (that would "
+                "change it for the whole program); this file was tampered with"
+            )
         keys = state.keys() if isinstance(state, dict) else None
         if (
-            isinstance(inst, type)
-            or not isinstance(inst, _SPARSE)
+            not isinstance(inst, _SPARSE)
             or keys is None
             or not all(isinstance(k, str) and not k.startswith("__") for k in keys)
         ):
