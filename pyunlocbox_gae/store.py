@@ -35,6 +35,7 @@ import numpy as np
 from pyunlocbox_gae.errors import (
     AccessError,
     FileFormatError,
+    GAEError,
     InputError,
     MissingFileError,
 )
@@ -223,24 +224,80 @@ class _Attrs(h5py.AttributeManager):
             raise MissingItemError(_missing(self._file, "attribute", name)) from None
 
 
-class _File(h5py.File):
+class _Group(h5py.Group):
+    """An h5py group whose missing items raise :class:`MissingItemError`."""
+
+    def __getitem__(self, name):
+        try:
+            item = super().__getitem__(name)
+        except KeyError:
+            raise MissingItemError(_missing(self.file, "dataset", name)) from None
+        return _Group(item.id) if isinstance(item, h5py.Group) else item
+
+    @property
+    def attrs(self):
+        attrs = _Attrs(self)
+        attrs._file = self.file
+        return attrs
+
+
+class _File(h5py.File, _Group):
     """An h5py file whose missing items raise :class:`MissingItemError`.
 
     Every loader then reports a file that claims to be ours but lacks what
     it needs with one clear message, instead of h5py's KeyError deep inside.
+    An error that reading its content raises inside its ``with`` block (a
+    damaged structure, a value of the wrong type) becomes a
+    :class:`~pyunlocbox_gae.errors.FileFormatError` naming the file, with
+    the original error as its cause.
     """
-
-    def __getitem__(self, name):
-        try:
-            return super().__getitem__(name)
-        except KeyError:
-            raise MissingItemError(_missing(self, "dataset", name)) from None
 
     @property
     def attrs(self):
         attrs = _Attrs(self)
         attrs._file = self
         return attrs
+
+    def __exit__(self, kind, err, tb):
+        name = self.filename if self.id.valid else "the file"
+        super().__exit__(kind, err, tb)
+        if _content_error(err):
+            raise _damaged(name, err) from err
+        return False
+
+
+def _content_error(err):
+    return isinstance(err, _CONTENT_ERRORS) and not isinstance(
+        err, (GAEError, *_PATH_ERRORS)
+    )
+
+
+def _damaged(name, err):
+    return FileFormatError(
+        f"{name} is damaged or not what it claims ({type(err).__name__}: "
+        f"{err}); delete it and run the step that writes it again"
+    )
+
+
+# What reading a damaged or forged file raises from h5py, NumPy or json;
+# errors about the path itself keep their own type.
+_CONTENT_ERRORS = (
+    RuntimeError,
+    OSError,
+    KeyError,
+    ValueError,
+    TypeError,
+    OverflowError,
+    IndexError,
+    AttributeError,
+)
+_PATH_ERRORS = (
+    FileNotFoundError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+    FileExistsError,
+)
 
 
 def _missing(f, what, name):
@@ -278,23 +335,31 @@ def open_h5(path, kind, mode="r"):
     pyunlocbox_gae.errors.InputError: ...bad.h5 is not a readable HDF5 file...
     """
     f = open_h5_data(path, mode, cls=_File)
+    try:
+        _check_marker(f, path, kind)
+    except BaseException as err:
+        f.close()
+        if _content_error(err):  # a damaged marker attribute
+            raise _damaged(path, err) from err
+        raise
+    return f
+
+
+def _check_marker(f, path, kind):
     found = f.attrs.get("format")
     if isinstance(found, bytes):
         found = found.decode()
     if found != FORMAT_PREFIX + kind:
-        f.close()
         what = (
             "was not written by pyunlocbox_gae" if found is None else f"holds {found!r}"
         )
         raise InputError(f"{path} {what}, expected a {FORMAT_PREFIX + kind!r} file")
     version = int(f.attrs.get("format_version", 0))
     if version > FORMAT_VERSION:
-        f.close()
         raise InputError(
             f"{path} has format version {version}, newer than this "
             f"pyunlocbox_gae reads ({FORMAT_VERSION}); upgrade pyunlocbox_gae"
         )
-    return f
 
 
 def open_h5_data(path, mode="r", cls=h5py.File):
@@ -337,8 +402,10 @@ def open_h5_data(path, mode="r", cls=h5py.File):
         ) from None
     try:
         check_h5_tree(f, path)
-    except BaseException:
+    except BaseException as err:
         f.close()
+        if _content_error(err):  # a structure that h5py cannot walk
+            raise _damaged(path, err) from err
         raise
     return f
 

@@ -36,7 +36,7 @@ import numpy as np
 from pyunlocbox_gae import store
 from pyunlocbox_gae.audio.cqt import CQTParams, clip_cqt
 from pyunlocbox_gae.audio.gtzan import AudioFileError, find_clips, read_clip
-from pyunlocbox_gae.errors import InputError
+from pyunlocbox_gae.errors import FileFormatError, InputError
 
 TODO, DONE, SKIPPED = 0, 1, 2
 
@@ -390,7 +390,7 @@ def load_frames(path):
             fmin=_fmin(a["fmin"]),
             frames_per_clip=int(a["frames_per_clip"]) or None,
         )
-        return dict(
+        out = dict(
             frames=f["frames"][...],
             labels=f["labels"][...],
             clip_ids=list(f["clip_ids"].asstr()[...]),
@@ -398,6 +398,28 @@ def load_frames(path):
             params=params,
             skipped=json.loads(a["skipped"]),
             key=str(a["key"]),
+        )
+    _check_frames(out, path)
+    return out
+
+
+def _check_frames(F, path):
+    """Shapes that agree with each other and with the stored CQT settings."""
+    frames, labels, genres = F["frames"], F["labels"], F["genres"]
+    n = len(frames)
+    ok = (
+        frames.shape[1:] == F["params"].frame_shape
+        and labels.shape == (n,)
+        and labels.dtype.kind in "iu"
+        and len(F["clip_ids"]) == n
+        and isinstance(genres, list)
+        and (n == 0 or 0 <= labels.min() <= labels.max() < len(genres))
+    )
+    if not ok:
+        raise FileFormatError(
+            f"{path} is damaged: its frames {frames.shape}, labels {labels.shape} "
+            f"and clip ids do not agree with each other or with its CQT settings "
+            f"(frames of shape {F['params'].frame_shape}); run gae preprocess again"
         )
 
 

@@ -264,7 +264,7 @@ def load_config(source):
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
-    except tomllib.TOMLDecodeError as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"{path} is not valid TOML: {err}") from None
     config = check_config(raw)
     for key in ("data", "output"):

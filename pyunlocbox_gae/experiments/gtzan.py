@@ -50,7 +50,7 @@ def _read_toml(path):
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
-    except tomllib.TOMLDecodeError as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"{path} is not valid TOML: {err}") from None
 
 
