@@ -18,6 +18,7 @@ Scaling of the vectors is fitted on the training side of each split only.
 
 .. autosummary::
     clip_vectors
+    check_cv_settings
     cv_splits
     evaluate
     evaluate_estimator
@@ -185,6 +186,55 @@ class VectorSVM(ClassifierMixin, BaseEstimator):
         return float(np.mean(self.predict_vectors(X) == y[:, None]))
 
 
+def check_cv_settings(protocols=("grouped",), n_splits=10, n_repeats=10, test_size=0.1):
+    """Refuse cross-validation settings that give no split, before any work.
+
+    Without this, zero splits or repeats (or no protocol) end in a NaN mean
+    or an empty table with exit status 0.
+
+    Examples
+    --------
+    >>> check_cv_settings(["leaky"], n_splits=10, n_repeats=0)
+    Traceback (most recent call last):
+    ...
+    pyunlocbox_gae.errors.InputError: n_repeats must be an integer >= 1, got 0...
+    >>> check_cv_settings([])
+    Traceback (most recent call last):
+    ...
+    pyunlocbox_gae.errors.InputError: protocols is empty: ...
+    """
+    protocols = [protocols] if isinstance(protocols, str) else list(protocols)
+    if not protocols:
+        raise InputError(
+            f"protocols is empty: give at least one of {PROTOCOLS} (nothing "
+            "would be evaluated)"
+        )
+    for protocol in protocols:
+        if protocol not in PROTOCOLS:
+            raise InputError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    least = 2 if "grouped" in protocols else 1
+    for name, value, low in (
+        ("n_splits", n_splits, least),
+        ("n_repeats", n_repeats, 1),
+    ):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, np.integer))
+            or (value < low)
+        ):
+            why = " (k-fold needs two folds)" if low == 2 else ""
+            raise InputError(
+                f"{name} must be an integer >= {low}{why}, got {value!r}; with "
+                "fewer there is no split to score"
+            )
+    if "leaky" in protocols and not (
+        isinstance(test_size, (int, float, np.number)) and 0 < test_size < 1
+    ):
+        raise InputError(
+            f"test_size must be a fraction strictly between 0 and 1, got {test_size!r}"
+        )
+
+
 def cv_splits(
     labels,
     vectors_per_clip,
@@ -217,8 +267,19 @@ def cv_splits(
     >>> len(folds), all(set(tr // 3).isdisjoint(te // 3) for tr, te in folds)
     (10, True)
     """
-    labels = np.asarray(labels)
-    k = vectors_per_clip
+    check_cv_settings([protocol], n_splits, n_repeats, test_size)
+    return _splits(
+        np.asarray(labels),
+        vectors_per_clip,
+        protocol,
+        n_splits,
+        n_repeats,
+        test_size,
+        seed,
+    )
+
+
+def _splits(labels, k, protocol, n_splits, n_repeats, test_size, seed):
     if protocol == "grouped":
         counts = np.unique(labels, return_counts=True)[1]
         if counts.min() < n_splits:
@@ -243,8 +304,6 @@ def cv_splits(
                 n_splits=n_splits, test_size=test_size, random_state=seed + r
             )
             yield from cv.split(np.zeros(n))
-    else:
-        raise InputError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
 
 
 def evaluate(

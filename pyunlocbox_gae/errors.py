@@ -18,6 +18,8 @@ an exception that is not a GAEError is a bug, not a user's mistake.
     MissingFileError
     AccessError
     MissingDependencyError
+    StorageError
+    BusyError
 
 Examples
 --------
@@ -42,6 +44,8 @@ __all__ = [
     "MissingFileError",
     "AccessError",
     "MissingDependencyError",
+    "StorageError",
+    "BusyError",
 ]
 
 
@@ -79,3 +83,11 @@ class AccessError(GAEError, PermissionError):
 
 class MissingDependencyError(GAEError, ImportError):
     """An optional package needed for this feature is not installed."""
+
+
+class StorageError(GAEError, OSError):
+    """A write that the disk refused: no space left or the quota is reached."""
+
+
+class BusyError(GAEError, BlockingIOError):
+    """An output folder that another run is using at the same time."""

@@ -4,14 +4,22 @@ Every file this package writes carries two root attributes, ``format``
 (``"pyunlocbox_gae/<kind>"``) and ``format_version``, so that reading a
 foreign or truncated file fails with a message that says what is wrong,
 instead of a ``KeyError`` deep inside a loader. Files are written to a
-temporary name in the same folder and renamed into place when complete, so a
-crash never leaves a half-written file under the final name.
+temporary name in the same folder, synced to the disk and renamed into place
+when complete, so a crash never leaves a half-written file under the final
+name. Files are read as data: an HDF5 file that links to other files, or
+declares arrays larger than this machine's memory or than the file itself,
+is refused before anything is allocated (:mod:`pyunlocbox_gae.safeio`).
 
 .. autosummary::
     atomic_path
     check_writable
+    check_not_input
+    folder_lock
+    make_folder
     write_h5
     open_h5
+    open_h5_data
+    read_json_object
     fingerprint
 """
 
@@ -27,8 +35,25 @@ import numpy as np
 from pyunlocbox_gae.errors import (
     AccessError,
     FileFormatError,
+    GAEError,
     InputError,
     MissingFileError,
+)
+from pyunlocbox_gae.safeio import (  # noqa: F401  (public through store)
+    check_alloc,
+    check_h5_tree,
+    check_not_input,
+    check_space,
+    check_sparse,
+    check_target,
+    csr_from_parts,
+    disk_full,
+    disk_full_error,
+    folder_lock,
+    fsync_path,
+    load_npz,
+    make_folder,
+    max_read_bytes,
 )
 
 FORMAT_PREFIX = "pyunlocbox_gae/"
@@ -47,6 +72,9 @@ def check_writable(path):
         If the folder of `path` does not exist.
     PermissionError
         If that folder is not writable.
+    UnsafeFileError
+        If `path` is a symbolic link, a device, a FIFO or a socket: writing
+        would replace it or reach what it points to.
 
     Examples
     --------
@@ -66,6 +94,7 @@ def check_writable(path):
             f"cannot write {path}: folder {parent} is not writable; "
             "choose another output folder"
         )
+    check_target(path)
     return path
 
 
@@ -75,6 +104,9 @@ def atomic_path(path):
 
     The temporary file is removed if the block raises, so `path` is either
     the previous complete file or the new complete file, never a partial one.
+    The new file is synced to the disk before the rename. A full disk raises
+    :class:`~pyunlocbox_gae.errors.StorageError` and leaves the previous file
+    under `path` as it was.
 
     Examples
     --------
@@ -89,12 +121,25 @@ def atomic_path(path):
     """
     path = check_writable(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)  # never write through a link planted at this name
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644))
     try:
         yield tmp
+        fsync_path(tmp)
+        check_target(path)
         os.replace(tmp, path)
+        fsync_path(path.parent)
+    except (OSError, RuntimeError) as err:  # h5py raises either
+        if disk_full(err):
+            raise disk_full_error(path) from None
+        raise
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 @contextlib.contextmanager
@@ -121,12 +166,36 @@ def write_h5(path, kind, **attrs):
     (0.5, [0, 1, 2])
     """
     with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
+        # No chunk cache: a write that the disk refuses fails where it is
+        # made, not later when a dataset object is freed (HDF5 cannot
+        # recover from that and crashes the process at exit).
+        f = h5py.File(tmp, "w", rdcc_nbytes=0)
+        try:
             f.attrs["format"] = FORMAT_PREFIX + kind
             f.attrs["format_version"] = FORMAT_VERSION
             for key, value in attrs.items():
                 f.attrs[key] = _attr(value)
             yield f
+            f.flush()  # fails cleanly on a full disk, unlike close
+            f.close()
+        except BaseException:
+            _abandon(f)
+            raise
+
+
+def _abandon(f):
+    """Close a temporary HDF5 file that failed, e.g. on a full disk.
+
+    Its content is thrown away, so it is emptied first: HDF5 can then write
+    what it must on close instead of failing again.
+    """
+    with contextlib.suppress(Exception):
+        if f.id.valid:
+            os.ftruncate(f.id.get_vfd_handle(), 0)
+    for _ in range(2):
+        with contextlib.suppress(Exception):
+            f.close()
+            return
 
 
 def _attr(value):
@@ -155,24 +224,80 @@ class _Attrs(h5py.AttributeManager):
             raise MissingItemError(_missing(self._file, "attribute", name)) from None
 
 
-class _File(h5py.File):
+class _Group(h5py.Group):
+    """An h5py group whose missing items raise :class:`MissingItemError`."""
+
+    def __getitem__(self, name):
+        try:
+            item = super().__getitem__(name)
+        except KeyError:
+            raise MissingItemError(_missing(self.file, "dataset", name)) from None
+        return _Group(item.id) if isinstance(item, h5py.Group) else item
+
+    @property
+    def attrs(self):
+        attrs = _Attrs(self)
+        attrs._file = self.file
+        return attrs
+
+
+class _File(h5py.File, _Group):
     """An h5py file whose missing items raise :class:`MissingItemError`.
 
     Every loader then reports a file that claims to be ours but lacks what
     it needs with one clear message, instead of h5py's KeyError deep inside.
+    An error that reading its content raises inside its ``with`` block (a
+    damaged structure, a value of the wrong type) becomes a
+    :class:`~pyunlocbox_gae.errors.FileFormatError` naming the file, with
+    the original error as its cause.
     """
-
-    def __getitem__(self, name):
-        try:
-            return super().__getitem__(name)
-        except KeyError:
-            raise MissingItemError(_missing(self, "dataset", name)) from None
 
     @property
     def attrs(self):
         attrs = _Attrs(self)
         attrs._file = self
         return attrs
+
+    def __exit__(self, kind, err, tb):
+        name = self.filename if self.id.valid else "the file"
+        super().__exit__(kind, err, tb)
+        if _content_error(err):
+            raise _damaged(name, err) from err
+        return False
+
+
+def _content_error(err):
+    return isinstance(err, _CONTENT_ERRORS) and not isinstance(
+        err, (GAEError, *_PATH_ERRORS)
+    )
+
+
+def _damaged(name, err):
+    return FileFormatError(
+        f"{name} is damaged or not what it claims ({type(err).__name__}: "
+        f"{err}); delete it and run the step that writes it again"
+    )
+
+
+# What reading a damaged or forged file raises from h5py, NumPy or json;
+# errors about the path itself keep their own type.
+_CONTENT_ERRORS = (
+    RuntimeError,
+    OSError,
+    KeyError,
+    ValueError,
+    TypeError,
+    OverflowError,
+    IndexError,
+    AttributeError,
+)
+_PATH_ERRORS = (
+    FileNotFoundError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+    FileExistsError,
+)
 
 
 def _missing(f, what, name):
@@ -209,33 +334,101 @@ def open_h5(path, kind, mode="r"):
     ...
     pyunlocbox_gae.errors.InputError: ...bad.h5 is not a readable HDF5 file...
     """
-    path = Path(path)
-    if not path.exists():
-        raise MissingFileError(f"{path} does not exist")
+    f = open_h5_data(path, mode, cls=_File)
     try:
-        f = _File(path, mode)
-    except OSError as err:
-        raise InputError(
-            f"{path} is not a readable HDF5 file (truncated or not HDF5): {err}; "
-            "delete it and run the step that writes it again"
-        ) from None
+        _check_marker(f, path, kind)
+    except BaseException as err:
+        f.close()
+        if _content_error(err):  # a damaged marker attribute
+            raise _damaged(path, err) from err
+        raise
+    return f
+
+
+def _check_marker(f, path, kind):
     found = f.attrs.get("format")
     if isinstance(found, bytes):
         found = found.decode()
     if found != FORMAT_PREFIX + kind:
-        f.close()
         what = (
             "was not written by pyunlocbox_gae" if found is None else f"holds {found!r}"
         )
         raise InputError(f"{path} {what}, expected a {FORMAT_PREFIX + kind!r} file")
     version = int(f.attrs.get("format_version", 0))
     if version > FORMAT_VERSION:
-        f.close()
         raise InputError(
             f"{path} has format version {version}, newer than this "
             f"pyunlocbox_gae reads ({FORMAT_VERSION}); upgrade pyunlocbox_gae"
         )
+
+
+def open_h5_data(path, mode="r", cls=h5py.File):
+    """Open any HDF5 file as data: checked, before any read, to stay in itself.
+
+    Links to other files, external storage, virtual datasets and datasets
+    that declare more bytes than the file holds or than this machine's
+    memory (:func:`~pyunlocbox_gae.safeio.max_read_bytes`) are refused with
+    an error naming the item.
+
+    Raises
+    ------
+    FileNotFoundError
+        If `path` does not exist.
+    ValueError
+        If the file is not HDF5 or is refused
+        (:class:`~pyunlocbox_gae.errors.UnsafeFileError` for what reaches
+        other files).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> with h5py.File(folder / "a.h5", "w") as f:
+    ...     f["x"] = h5py.ExternalLink("/etc/passwd.h5", "/data")
+    >>> open_h5_data(folder / "a.h5")
+    Traceback (most recent call last):
+    ...
+    pyunlocbox_gae.errors.UnsafeFileError: ...a.h5: /x is a link to /data in...
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MissingFileError(f"{path} does not exist")
+    try:
+        f = cls(path, mode)
+    except OSError as err:
+        raise InputError(
+            f"{path} is not a readable HDF5 file (truncated or not HDF5): {err}; "
+            "delete it and run the step that writes it again"
+        ) from None
+    try:
+        check_h5_tree(f, path)
+    except BaseException as err:
+        f.close()
+        if _content_error(err):  # a structure that h5py cannot walk
+            raise _damaged(path, err) from err
+        raise
     return f
+
+
+def read_json_object(path):
+    """The JSON object (a dict) stored in `path`, or None for anything else.
+
+    For caches and earlier results: a file that is missing, unreadable, not
+    JSON or holds another JSON value (a list, a number) means "recompute".
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "report.json"
+    >>> _ = path.write_text("[1, 2]")
+    >>> read_json_object(path) is None
+    True
+    """
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def settings_key(*parts, digest_size=16):

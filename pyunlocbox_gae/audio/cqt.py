@@ -85,8 +85,17 @@ class CQTParams:
                 f"frame_hop={self.frame_hop} (frames are taken as "
                 "frame_size/frame_hop offset streams)"
             )
-        if self.fmin_hz <= 0:
-            raise InputError(f"fmin must be a positive frequency, got {self.fmin!r}")
+        if not self.fmin_hz > 0 or not math.isfinite(self.fmin_hz):
+            raise InputError(
+                f"fmin must be a positive, finite frequency, got {self.fmin!r}"
+            )
+        lowest = self.sample_rate / self.clip_samples  # one period per clip
+        if self.fmin_hz < lowest:
+            raise InputError(
+                f"fmin={self.fmin!r} Hz has a period longer than a clip of "
+                f"{self.clip_samples} samples at {self.sample_rate} Hz; use "
+                f"fmin >= {lowest:.3g} Hz (e.g. 'C1' = 32.7 Hz)"
+            )
         nyquist = self.sample_rate / 2
         # The top bin's filter reaches about one bin above its centre.
         edge = self.fmin_hz * 2 ** (self.n_bins / self.bins_per_octave)

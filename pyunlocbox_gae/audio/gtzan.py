@@ -19,6 +19,7 @@ keeps the list of skipped files with their reasons.
 
 import dataclasses
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -66,10 +67,12 @@ class Clip:
 
 
 def _audio_files(folder):
+    # Links count even when they point nowhere: read_clip then reports them,
+    # rather than the clip vanishing from the data set without a word.
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file()
+        if (p.is_symlink() or p.is_file())
         and p.suffix.lower() in AUDIO_EXTENSIONS
         and not p.name.startswith(".")
     )
@@ -146,6 +149,11 @@ def find_clips(folder, genres=None, clips_per_genre=None):
                     f"genre {g!r} has no folder in {folder}; "
                     f"available genres: {', '.join(names)}"
                 )
+        if not selected:
+            raise InputError(
+                "genres is an empty list; give 'all', a number of genres or at "
+                f"least one genre name (available: {', '.join(names)})"
+            )
         if len(set(selected)) != len(selected):
             raise InputError(f"genres lists a genre twice: {selected}")
     clips = []
@@ -204,6 +212,12 @@ def read_clip(path, sample_rate=22050, n_samples=660000, short="error", resample
 
     path = Path(path)
     if not path.is_file():
+        if path.is_symlink():
+            raise AudioFileError(
+                path,
+                f"a symbolic link to {os.readlink(path)}, which is not a file; "
+                "fix or remove the link",
+            )
         raise AudioFileError(path, "file does not exist")
     try:
         info = soundfile.info(str(path))

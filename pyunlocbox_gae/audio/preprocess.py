@@ -24,6 +24,8 @@ Frames file (``pyunlocbox_gae/frames``):
     feature_matrix
 """
 
+import contextlib
+import hashlib
 import json
 import os
 import time
@@ -34,7 +36,7 @@ import numpy as np
 from pyunlocbox_gae import store
 from pyunlocbox_gae.audio.cqt import CQTParams, clip_cqt
 from pyunlocbox_gae.audio.gtzan import AudioFileError, find_clips, read_clip
-from pyunlocbox_gae.errors import InputError
+from pyunlocbox_gae.errors import FileFormatError, InputError
 
 TODO, DONE, SKIPPED = 0, 1, 2
 
@@ -57,12 +59,47 @@ def _settings(params, clips, genres, short, resample):
     )
 
 
+def _digest(frames):
+    return np.frombuffer(
+        hashlib.blake2b(frames.tobytes(), digest_size=16).digest(), np.uint8
+    )
+
+
+def _sync(f):
+    """Flush an HDF5 file and make the operating system write it to the disk."""
+    f.flush()
+    os.fsync(f.id.get_vfd_handle())
+
+
+def _verify_done(f, log):
+    """Mark again as to do the clips marked done whose frames are not stored.
+
+    A clip is marked done only after its frames were synced to the disk,
+    so this finds the damage of a disk or a file system that lost writes.
+    """
+    status = f["status"][:]
+    lost = [
+        i
+        for i in np.flatnonzero(status == DONE)
+        if not np.array_equal(_digest(f["frames"][i]), f["digest"][i])
+    ]
+    if lost:
+        log(f"{len(lost)} clips marked done were not on the disk; computing them again")
+        for i in lost:
+            f["status"][i] = TODO
+        _sync(f)
+    return len(lost)
+
+
 def _open_partial(path, key, n_clips, frame_shape, log):
     """Open the partial file of these settings, or start a new one."""
     if path.exists():
+        store.check_target(path)
         try:
-            f = h5py.File(path, "a")
-            if f.attrs.get("key") == key and f["status"].shape == (n_clips,):
+            f = h5py.File(path, "a", rdcc_nbytes=0)
+            ok = f.attrs.get("key") == key and "digest" in f
+            if ok and f["status"].shape == (n_clips,):
+                _verify_done(f, log)
                 done = int(np.count_nonzero(f["status"][:]))
                 log(f"resuming {path.name}: {done}/{n_clips} clips already done")
                 return f
@@ -71,7 +108,7 @@ def _open_partial(path, key, n_clips, frame_shape, log):
         except (OSError, KeyError):
             log(f"{path.name} is unreadable (interrupted while writing); starting over")
         path.unlink()
-    f = h5py.File(path, "w")
+    f = h5py.File(path, "w", rdcc_nbytes=0)  # writes fail where they are made
     f.attrs["format"] = store.FORMAT_PREFIX + "frames-partial"
     f.attrs["key"] = key
     f.create_dataset(
@@ -82,7 +119,8 @@ def _open_partial(path, key, n_clips, frame_shape, log):
     )
     f.create_dataset("status", shape=(n_clips,), dtype=np.int8, fillvalue=TODO)
     f.create_dataset("reason", shape=(n_clips,), dtype=h5py.string_dtype())
-    f.flush()
+    f.create_dataset("digest", shape=(n_clips, 16), dtype=np.uint8)
+    _sync(f)
     return f
 
 
@@ -153,19 +191,73 @@ def preprocess(
     params = params or CQTParams()
     output = store.check_writable(output)  # before hours of CQTs
     clips, names = find_clips(data, genres, clips_per_genre)
+    store.check_not_input(output, *(clip.path for clip in clips))
     settings = _settings(params, clips, names, short, resample)
     key = store.settings_key(settings)
     t0 = time.perf_counter()
+    partial = output.with_name(output.name + ".partial")
+    with store.folder_lock(output.parent), _disk_full_is_clear(partial):
+        return _run(
+            data,
+            output,
+            partial,
+            clips,
+            names,
+            params,
+            settings,
+            key,
+            short,
+            resample,
+            on_error,
+            progress,
+            log,
+            t0,
+        )
+
+
+@contextlib.contextmanager
+def _disk_full_is_clear(partial):
+    """A full disk ends the run with one line; the partial file is resumable."""
+    try:
+        yield
+    except (OSError, RuntimeError) as err:  # h5py raises either
+        if not store.disk_full(err):
+            raise
+        raise store.disk_full_error(partial) from None
+
+
+def _run(
+    data,
+    output,
+    partial,
+    clips,
+    names,
+    params,
+    settings,
+    key,
+    short,
+    resample,
+    on_error,
+    progress,
+    log,
+    t0,
+):
+    """The CQT of every clip not yet done, then the final file."""
     cached = _cached_report(output, key)
     if cached is not None:
         log(f"{output.name} is up to date (same settings and input files)")
         return cached
-    partial = output.with_name(output.name + ".partial")
     f = _open_partial(partial, key, len(clips), params.frame_shape, log)
     computed = 0
     try:
         status = f["status"][:]
         todo = np.flatnonzero(status == TODO)
+        clip_bytes = 4 * int(np.prod(params.frame_shape))
+        # The clips still to do, then the final file: refused now, not after
+        # hours of CQTs, when the disk cannot hold them.
+        store.check_space(
+            output.parent, clip_bytes * (todo.size + len(clips)), "the frames"
+        )
         bar = _progress(todo.size, len(clips) - todo.size, progress, len(clips))
         for i in todo:
             clip = clips[i]
@@ -187,9 +279,11 @@ def preprocess(
                 f["status"][i] = SKIPPED
             else:
                 f["frames"][i] = frames
+                f["digest"][i] = _digest(frames)
+                _sync(f)  # the frames are on the disk before the status says so
                 f["status"][i] = DONE
                 computed += 1
-            f.flush()  # the status on disk never runs ahead of the frames
+            _sync(f)
             bar.update(1)
         bar.close()
         status = f["status"][:]
@@ -296,7 +390,7 @@ def load_frames(path):
             fmin=_fmin(a["fmin"]),
             frames_per_clip=int(a["frames_per_clip"]) or None,
         )
-        return dict(
+        out = dict(
             frames=f["frames"][...],
             labels=f["labels"][...],
             clip_ids=list(f["clip_ids"].asstr()[...]),
@@ -304,6 +398,28 @@ def load_frames(path):
             params=params,
             skipped=json.loads(a["skipped"]),
             key=str(a["key"]),
+        )
+    _check_frames(out, path)
+    return out
+
+
+def _check_frames(F, path):
+    """Shapes that agree with each other and with the stored CQT settings."""
+    frames, labels, genres = F["frames"], F["labels"], F["genres"]
+    n = len(frames)
+    ok = (
+        frames.shape[1:] == F["params"].frame_shape
+        and labels.shape == (n,)
+        and labels.dtype.kind in "iu"
+        and len(F["clip_ids"]) == n
+        and isinstance(genres, list)
+        and (n == 0 or 0 <= labels.min() <= labels.max() < len(genres))
+    )
+    if not ok:
+        raise FileFormatError(
+            f"{path} is damaged: its frames {frames.shape}, labels {labels.shape} "
+            f"and clip ids do not agree with each other or with its CQT settings "
+            f"(frames of shape {F['params'].frame_shape}); run gae preprocess again"
         )
 
 

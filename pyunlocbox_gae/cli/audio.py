@@ -133,8 +133,10 @@ def cmd_preprocess(args):
 
 
 def cmd_features(args):
+    from pyunlocbox_gae import store
     from pyunlocbox_gae.experiments.pipeline import features_file
 
+    store.check_not_input(args.output, args.frames, args.graph)
     graph = args.graph
     if graph is None and args.k is not None:
         graph = dict(k=args.k)
@@ -156,6 +158,9 @@ def cmd_classify(args):
     from pyunlocbox_gae import store
     from pyunlocbox_gae.experiments.pipeline import classify_file
 
+    if args.output:  # before the cross-validation
+        store.check_writable(args.output)
+        store.check_not_input(args.output, args.file)
     report = classify_file(
         args.file,
         _table(args, "classification"),

@@ -1,5 +1,6 @@
 """``gae demo``: the study's noise-robustness table on scikit-learn's digits."""
 
+import math
 from pathlib import Path
 
 from pyunlocbox_gae.errors import InputError
@@ -61,11 +62,14 @@ def add_commands(subparsers):
 
 def _floats(text, what):
     try:
-        return [float(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
+        values = None
+    if not values or not all(math.isfinite(v) for v in values):
         raise InputError(
-            f"--{what} expects comma-separated numbers, got {text!r}"
-        ) from None
+            f"--{what} expects comma-separated finite numbers, e.g. 0,0.1, got {text!r}"
+        )
+    return values
 
 
 def _quiet_pygsp():

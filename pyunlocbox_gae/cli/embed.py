@@ -9,8 +9,6 @@ import json
 import time
 from pathlib import Path
 
-import scipy.sparse as sp
-
 from pyunlocbox_gae import store
 from pyunlocbox_gae.errors import InputError, MissingFileError
 
@@ -47,12 +45,7 @@ def read_graph(path):
     if not path.exists():
         raise MissingFileError(f"{path} does not exist")
     if suffix == ".npz":
-        try:
-            return as_adjacency(sp.load_npz(path))
-        except (ValueError, OSError, KeyError) as err:
-            raise InputError(
-                f"{path} is not a scipy sparse matrix saved by save_npz ({err})"
-            ) from None
+        return as_adjacency(store.load_npz(path))
     from pyunlocbox_gae.graphs import load_graph
 
     return as_adjacency(load_graph(path))
@@ -62,6 +55,7 @@ def cmd_embed(args):
     from pyunlocbox_gae.embeddings.deepwalk import DeepWalk
 
     store.check_writable(args.out)  # before the walks and the training
+    store.check_not_input(args.out, args.graph)
     A = read_graph(args.graph)
     overrides = {
         k: v
@@ -95,6 +89,7 @@ def cmd_planetoid(args):
     from pyunlocbox_gae.embeddings.planetoid.compare import compare, format_table
 
     store.check_writable(args.out)  # before the data and the fits
+    store.check_not_input(args.out, *Path(args.folder).glob(f"ind.{args.name}.*"))
     data = load_planetoid(args.folder, args.name, n_val=args.n_val)
     print(data.summary(), flush=True)
     params = {
@@ -111,10 +106,12 @@ def cmd_planetoid(args):
     if out.exists() and not args.restart:
         try:
             previous = json.loads(out.read_text())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            previous = None
+        if not isinstance(previous, dict):
             raise InputError(
                 f"{out} is not a results file; remove it or pass --restart"
-            ) from None
+            )
         if previous.get("config") != config:
             raise InputError(
                 f"{out} holds results of other settings; pass --restart to "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyunlocbox_gae.errors import InputError, MissingFileError
+from pyunlocbox_gae.errors import FileFormatError, InputError, MissingFileError
 
 
 def read_features(spec, dataset=None):
@@ -26,25 +26,26 @@ def read_features(spec, dataset=None):
     >>> read_features(str(path)).shape
     (3, 2)
     """
-    spec = str(spec)
-    path, _, inner = spec.partition(".h5:") if ".h5:" in spec else (spec, "", "")
-    if inner:
-        path, dataset = path + ".h5", inner
+    path, inner = _split_spec(spec)
+    dataset = inner or dataset
     path = Path(path)
     if not path.exists():
         raise MissingFileError(f"{path} does not exist")
     if path.suffix == ".npy":
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        try:  # a memory map: the declared shape must fit in the file
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, EOFError) as err:
+            raise FileFormatError(
+                f"{path} is not a readable .npy file ({err})"
+            ) from None
     if path.suffix not in (".h5", ".hdf5"):
         raise InputError(f"{path}: features must be a .npy or .h5/.hdf5 file")
     import h5py
 
+    from pyunlocbox_gae import store
+
     dataset = dataset or "X"
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise InputError(f"{path} is not a readable HDF5 file: {err}") from None
-    with f:
+    with store.open_h5_data(path) as f:
         if dataset not in f or not isinstance(f[dataset], h5py.Dataset):
             found = [k for k in f if isinstance(f[k], h5py.Dataset)]
             raise InputError(
@@ -52,6 +53,19 @@ def read_features(spec, dataset=None):
                 f"or --dataset NAME (datasets at the root: {found})"
             )
         return f[dataset][()]
+
+
+def _split_spec(spec):
+    """(file, dataset or '') of FILE.npy / FILE.h5 / FILE.h5:DATASET."""
+    spec = str(spec)
+    if ".h5:" not in spec:
+        return spec, ""
+    path, _, inner = spec.partition(".h5:")
+    return path + ".h5", inner
+
+
+def _path_of(spec):
+    return None if spec is None else _split_spec(spec)[0]
 
 
 def _weighting_options(p):
@@ -70,6 +84,7 @@ def _build(args):
     from pyunlocbox_gae import graphs, store
 
     store.check_writable(args.out)  # before the neighbour search
+    store.check_not_input(args.out, _path_of(args.features))
     X = read_features(args.features, args.dataset)
     G = graphs.knn_graph(
         X,
@@ -95,6 +110,7 @@ def _reweight(args):
     from pyunlocbox_gae import graphs, store
 
     store.check_writable(args.out)
+    store.check_not_input(args.out, args.graph, _path_of(args.features))
     X = read_features(args.features, args.dataset) if args.features else None
     nb = graphs.load_neighbors(args.graph, X=X)
     G = graphs.knn_graph(

@@ -225,7 +225,20 @@ def check_config(config):
                 "config key classification.protocols lists 'grouped' and/or "
                 f"'leaky', got {protocol!r}"
             )
+    _check_cv(out["classification"])
     return out
+
+
+def _check_cv(cls):
+    """Impossible cross-validation settings, refused before any stage runs."""
+    from pyunlocbox_gae.classification import check_cv_settings
+
+    try:
+        check_cv_settings(
+            cls["protocols"], cls["n_splits"], cls["n_repeats"], cls["test_size"]
+        )
+    except InputError as err:
+        raise InputError(f"config table [classification]: {err}") from None
 
 
 def load_config(source):
@@ -251,7 +264,7 @@ def load_config(source):
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
-    except tomllib.TOMLDecodeError as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"{path} is not valid TOML: {err}") from None
     config = check_config(raw)
     for key in ("data", "output"):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from pyunlocbox_gae import store
 from pyunlocbox_gae.experiments import stages
 from pyunlocbox_gae.experiments.settings import make_config
 from pyunlocbox_gae.experiments.sweep import run_point, write_results
@@ -85,7 +86,7 @@ def demo(
     stages.check_estimators(make_config(base, lg=lg) for lg in lgs)
     folder = None if output is None else Path(output)
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
+        store.make_folder(folder)
     cache = stages.Cache(None if folder is None else folder / "cache")
     table = {rep: [] for rep in reps}
     rows = []

@@ -14,6 +14,7 @@ import copy
 import time
 from pathlib import Path
 
+from pyunlocbox_gae import store
 from pyunlocbox_gae.errors import InputError, MissingFileError
 from pyunlocbox_gae.experiments.demo import DEMO_KIND, NOISES, _label
 
@@ -49,7 +50,7 @@ def _read_toml(path):
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
-    except tomllib.TOMLDecodeError as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"{path} is not valid TOML: {err}") from None
 
 
@@ -111,7 +112,7 @@ def demo_gtzan(
         config = _read_toml(config)
     t0 = time.perf_counter()
     folder = Path(output)
-    folder.mkdir(parents=True, exist_ok=True)
+    store.make_folder(folder)
     base = _merge(QUICK_GTZAN if quick else {}, config)
     base = _merge(base, dict(data=str(data), output=str(folder / "pipeline")))
     lgs = [0.0] + [float(lg) for lg in lgs if lg]

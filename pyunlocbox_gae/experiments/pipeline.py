@@ -102,7 +102,7 @@ def build_graph(X, output, graph_params, key, log=print):
     meta = output.with_suffix(".json")
     gkey = store.settings_key(key, graph_params)
     if output.exists() and meta.exists():
-        if json.loads(meta.read_text()).get("key") == gkey:
+        if (store.read_json_object(meta) or {}).get("key") == gkey:
             log(f"{output.name} is up to date")
             return graphs.load_graph(output, X=X), gkey, True
     store.check_writable(output)  # before the neighbour search
@@ -292,7 +292,7 @@ def run(config, progress=True, log=print):
                 "output: the results folder)"
             )
     out = Path(cfg["output"])
-    out.mkdir(parents=True, exist_ok=True)
+    store.make_folder(out)
     store.check_writable(out / "report.json")  # before any stage runs
     ds, ae, cls = cfg["dataset"], cfg["autoencoder"], cfg["classification"]
     timing, stages = {}, {}
@@ -396,11 +396,8 @@ def _short(r):
 def _cached_results(path, key):
     if not path.exists():
         return None
-    try:
-        report = json.loads(path.read_text())
-    except ValueError:
-        return None
-    return report if report.get("key") == key else None
+    report = store.read_json_object(path)
+    return report if report is not None and report.get("key") == key else None
 
 
 def _write_reports(out, report):

@@ -118,7 +118,7 @@ class Cache:
     def __init__(self, folder):
         self.folder = None if folder is None else Path(folder)
         if self.folder is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            store.make_folder(self.folder)
 
     def path(self, kind, key):
         """File of stage `kind` with key `key` (None without a folder)."""

@@ -220,7 +220,7 @@ def sweep(param, values, config=None, output=None, progress=True, plots=True):
     folder = None
     if output is not None:
         folder = Path(output)
-        folder.mkdir(parents=True, exist_ok=True)
+        store.make_folder(folder)
         previous = folder / "results.json"
         if previous.exists():
             old = load_results(previous)

@@ -24,8 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from pyunlocbox_gae import store
-from pyunlocbox_gae.errors import InputError
-from pyunlocbox_gae.graphs.graph import make_graph
+from pyunlocbox_gae.errors import FileFormatError, InputError
+from pyunlocbox_gae.graphs.graph import check_adjacency, laplacian, make_graph
 from pyunlocbox_gae.graphs.search import Neighbors, check_features
 
 KIND = "graph"
@@ -47,11 +47,63 @@ def _write_csr(group, M):
     group.attrs["shape"] = M.shape
 
 
-def _read_csr(group):
-    shape = tuple(int(s) for s in group.attrs["shape"])
-    return sp.csr_matrix(
-        (group["data"][()], group["indices"][()], group["indptr"][()]), shape=shape
+def _read_csr(group, n, source):
+    """A CSR matrix (n, n) of a graph file, checked before it is used."""
+    source = f"{source}:{group.name}"
+    M = store.csr_from_parts(
+        group["data"][()],
+        group["indices"][()],
+        group["indptr"][()],
+        group.attrs["shape"],
+        source,
     )
+    if M.shape != (n, n):
+        raise FileFormatError(f"{source} has shape {M.shape}, expected ({n}, {n})")
+    return M
+
+
+def _check_loaded(W, L, lmax, lap_type, path):
+    """W a valid graph, L its Laplacian and lmax a true bound of L's spectrum.
+
+    The stored bound sets the solvers' step sizes: one below the largest
+    eigenvalue makes them diverge. It must lie between the Rayleigh quotient
+    of a few power iterations (a lower bound of that eigenvalue) and the
+    Gershgorin bound.
+    """
+    try:
+        check_adjacency(W)
+    except InputError as err:
+        raise FileFormatError(f"{path}: {err}") from None
+    expected = laplacian(W, lap_type, L.dtype)
+    gap = abs(L - expected)
+    scale = max(1.0, float(abs(expected).max()) if expected.nnz else 1.0)
+    if gap.nnz and float(gap.max()) > 1e-4 * scale:
+        raise FileFormatError(
+            f"{path}: the stored Laplacian L is not the {lap_type} Laplacian of "
+            "the stored W; the file is damaged: build the graph again"
+        )
+    lmax = float(lmax)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(L.shape[0])
+    quotient = 0.0
+    for _ in range(30):
+        y = L @ x
+        norm = np.linalg.norm(y)
+        if norm == 0:
+            break
+        quotient = float(x @ y) / float(x @ x)
+        x = y / norm
+    gershgorin = float(abs(L).sum(axis=1).max()) if L.nnz else 0.0
+    if (
+        not np.isfinite(lmax)
+        or lmax < quotient * (1 - 1e-3)
+        or (lmax > gershgorin * (1 + 1e-3) + 1e-6)
+    ):
+        raise FileFormatError(
+            f"{path}: the stored bound lmax_exact = {lmax:g} is not a bound of "
+            f"the Laplacian's spectrum (it lies in [{quotient:.4g}, "
+            f"{gershgorin:.4g}]); the file is damaged: build the graph again"
+        )
 
 
 def _write_neighbors(f, nb):
@@ -191,9 +243,20 @@ def _read_neighbors(f, path):
         for key, value in g.attrs.items()
         if key.startswith("param_")
     }
+    indices, distances = g["indices"][()], g["distances"][()]
+    n = int(f.attrs["n_samples"])
+    bad = indices.ndim != 2 or indices.shape[0] != n or indices.dtype.kind not in "iu"
+    if not bad and indices.size:
+        bad = indices.min() < 0 or indices.max() >= n
+    if bad or distances.shape != indices.shape:
+        raise FileFormatError(
+            f"{path}: the neighbour lists are not (n_samples, k) indices of the "
+            f"{n} samples with distances of the same shape; the file is damaged: "
+            "build the graph again"
+        )
     return Neighbors(
-        g["indices"][()],
-        g["distances"][()],
+        indices,
+        distances,
         _attr(g.attrs["metric"]),
         _attr(g.attrs["backend"]),
         params,
@@ -255,11 +318,15 @@ def load_graph(path, X=None, n_samples=None, dtype=None):
                 f"{path} holds only neighbour lists; build the graph with "
                 "knn_graph(X, neighbors=load_neighbors(path))"
             )
-        W = _read_csr(f["W"])
-        L = _read_csr(f["L"])
+        n = int(f.attrs["n_samples"])
+        W = _read_csr(f["W"], n, path)
+        L = _read_csr(f["L"], n, path)
         params = {key: _attr(value) for key, value in f.attrs.items()}
         nb = _read_neighbors(f, path) if "neighbors" in f else None
     lap_type = params["lap_type"]
+    if lap_type not in ("normalized", "combinatorial"):
+        raise FileFormatError(f"{path}: unknown lap_type {lap_type!r}")
+    _check_loaded(W, L, params["lmax_exact"], lap_type, path)
     dtype = W.dtype if dtype is None else np.dtype(dtype)
     if dtype == L.dtype:
         # The stored L and its bound are reused: no Laplacian or eigensolve.

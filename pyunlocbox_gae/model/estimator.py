@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pyunlocbox_gae import solvers, store
 from pyunlocbox_gae.errors import InputError
-from pyunlocbox_gae.model import checkpoint, objective
+from pyunlocbox_gae.model import checkpoint, diagnostics, objective
 from pyunlocbox_gae.model.alternate import (  # noqa: F401 - old names
     GUARD_COPY_MAX_BYTES,
     LocalCodes,
@@ -272,6 +272,7 @@ class GraphAutoEncoder(
         self.encoder_ = E
         self.n_iter_ = len(self.history_)
         self.solver_ = codes.splitting.name
+        diagnostics.check_fit(self.history_, X, Z_api, self.components_, weights)
         return Z_api
 
     def _checkpointer(self, X, graph, codes, arrays, rng):
@@ -432,16 +433,14 @@ class GraphAutoEncoder(
                     f"{path} holds model parameters that this version of "
                     f"pyunlocbox_gae cannot read ({err}); fit and save it again"
                 ) from None
+            # The file's author chose that path: a later fit of this model
+            # writes a checkpoint only where its caller names one again.
+            model.checkpoint = None
             model.components_ = f["components"][...]
-            if model.components_.shape[:1] != (model.n_atoms,):
-                raise InputError(
-                    f"{path} is damaged: its components have shape "
-                    f"{model.components_.shape}, expected ({model.n_atoms}, "
-                    "n_features); fit and save it again"
-                )
             model.encoder_ = f["encoder"][...] if "encoder" in f else None
             model.history_ = json.loads(f.attrs["history"])
             model.n_features_in_ = int(f.attrs["n_features_in"])
+        diagnostics.check_model_arrays(model, path)
         model.n_iter_ = len(model.history_)
         return model
 

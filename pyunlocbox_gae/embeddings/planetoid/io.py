@@ -23,7 +23,9 @@ before it is imported.
 
 import collections
 import copyreg
+import io
 import pickle
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,12 @@ import scipy.sparse as sp
 
 from pyunlocbox_gae import store
 from pyunlocbox_gae.embeddings.planetoid.data import PlanetoidData
-from pyunlocbox_gae.errors import InputError, MissingFileError, UnsafeFileError
+from pyunlocbox_gae.errors import (
+    GAEError,
+    InputError,
+    MissingFileError,
+    UnsafeFileError,
+)
 
 PARTS = ("x", "y", "tx", "ty", "allx", "ally", "graph")
 
@@ -49,7 +56,7 @@ def _latin1_encode(text, encoding="utf-8"):
 
 
 def _allowed_globals():
-    reconstruct = np.zeros(1).__reduce__()[0]  # NumPy's array rebuilder
+    reconstruct = _reconstruct  # NumPy's array rebuilder, size-checked
     scalar = np.float64(0).__reduce__()[0]  # NumPy's scalar rebuilder
     allowed = {}
     # NumPy 1 pickles name numpy.core, NumPy 2 numpy._core: admit both.
@@ -76,15 +83,63 @@ def _allowed_globals():
     return allowed
 
 
-_ALLOWED = _allowed_globals()
+def _reconstruct(subtype, shape, dtype):
+    """NumPy's array rebuilder, for plain arrays of a size the limit allows."""
+    if subtype is not np.ndarray:
+        raise UnsafePickleError(f"refusing to rebuild an array of type {subtype!r}")
+    dtype = np.dtype(dtype)
+    shape = tuple(int(s) for s in np.atleast_1d(shape))
+    store.check_alloc(
+        int(np.prod(shape, dtype=object)) * dtype.itemsize, "an array", "a pickle"
+    )
+    return _NUMPY_RECONSTRUCT(subtype, shape, dtype)
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only the globals of the Planetoid format."""
+_NUMPY_RECONSTRUCT = np.zeros(1).__reduce__()[0]
+_SPARSE = tuple(getattr(sp, f"{kind}_matrix") for kind in ("csr", "csc", "coo", "lil"))
+
+
+class _RestrictedUnpickler(pickle._Unpickler):
+    """An unpickler that resolves only the globals of the Planetoid format.
+
+    The pure-Python unpickler, so that BUILD (which sets an object's state)
+    can be restricted: it may fill the instance dict of a sparse matrix or
+    set the state of an array, never set an attribute on a class (which
+    would change that class for the whole process).
+    """
+
+    dispatch = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, file, source):
         super().__init__(file, encoding="latin1")  # NumPy arrays from Python 2
         self.source = source
+
+    def load_build(self):
+        state = self.stack.pop()
+        inst = self.stack[-1]
+        if isinstance(inst, (np.ndarray, np.dtype)):
+            inst.__setstate__(state)
+            return
+        if isinstance(inst, type):
+            raise UnsafePickleError(
+                f"{self.source}: refusing to set attributes on the class "
+                f"{inst.__module__}.{inst.__name__} from a pickle (that would "
+                "change it for the whole program); this file was tampered with"
+            )
+        keys = state.keys() if isinstance(state, dict) else None
+        if (
+            not isinstance(inst, _SPARSE)
+            or keys is None
+            or not all(isinstance(k, str) and not k.startswith("__") for k in keys)
+        ):
+            raise UnsafePickleError(
+                f"{self.source}: refusing to set the state of a "
+                f"{type(inst).__name__} from a pickle: Planetoid files only set "
+                "the arrays of sparse matrices; this file was tampered with"
+            )
+        inst.__dict__.update(state)
+
+    dispatch[pickle.BUILD[0]] = load_build
 
     def find_class(self, module, name):
         try:
@@ -102,6 +157,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
             f"{self.source}: refusing a pickle with persistent ids (not a "
             "Planetoid file)"
         )
+
+
+_ALLOWED = _allowed_globals()
 
 
 def safe_load_pickle(path):
@@ -127,16 +185,34 @@ def safe_load_pickle(path):
     pyunlocbox_gae.embeddings.planetoid.io.UnsafePickleError: ...refusing to load...
     """
     path = Path(path)
-    with open(path, "rb") as f:
-        try:
-            return _RestrictedUnpickler(f, path).load()
-        except UnsafePickleError:
-            raise
-        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError) as err:
-            raise InputError(
-                f"{path} is not a readable Planetoid pickle ({err}); download the "
-                "file again"
-            ) from None
+    store.check_alloc(path.stat().st_size, "its content", path)
+    # From memory: a length field in the pickle then cannot make a read
+    # allocate more than the file holds.
+    data = io.BytesIO(path.read_bytes())
+    try:
+        return _RestrictedUnpickler(data, path).load()
+    except UnsafePickleError as err:
+        if str(path) not in str(err):
+            raise UnsafePickleError(f"{path}: {err}") from None
+        raise
+    except GAEError:
+        raise
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        AttributeError,
+        TypeError,
+        ValueError,
+        KeyError,
+        IndexError,
+        OverflowError,
+        RecursionError,
+        struct.error,
+    ) as err:
+        raise InputError(
+            f"{path} is not a readable Planetoid pickle ({type(err).__name__}: "
+            f"{err}); download the file again"
+        ) from None
 
 
 def _paths(folder, name):
@@ -156,24 +232,60 @@ def _paths(folder, name):
 
 def _matrix(value, path, ndim_name):
     if sp.issparse(value):
-        # Rebuild from the arrays: old pickles carry attributes that newer
-        # SciPy versions no longer have.
-        value = sp.csr_matrix(value.tocsr() if value.format != "csr" else value)
-        return sp.csr_matrix(
-            (value.data, value.indices, value.indptr), shape=value.shape
-        )
+        # Checked (indices within the shape), then rebuilt from its arrays:
+        # old pickles carry attributes that newer SciPy versions lack.
+        return store.check_sparse(value, path)
     if isinstance(value, np.ndarray) and value.ndim == 2:
+        if value.dtype.kind not in "biuf":
+            raise InputError(f"{path} holds a {value.dtype} matrix, not numbers")
         return value
     raise InputError(
         f"{path} should hold a 2-D {ndim_name} matrix, got {type(value).__name__}"
     )
 
 
-def _labels(onehot):
-    onehot = np.asarray(onehot.todense() if sp.issparse(onehot) else onehot)
+def _labels(onehot, path):
+    if sp.issparse(onehot):
+        store.check_alloc(8 * onehot.shape[0] * onehot.shape[1], "a label matrix", path)
+        onehot = onehot.toarray()
     labels = onehot.argmax(axis=1).astype(np.int64)
     labels[onehot.sum(axis=1) == 0] = -1  # unlabelled rows (Citeseer has some)
     return labels
+
+
+def _n_nodes(n_allx, test_index, path):
+    """The number of nodes: allx, then the test nodes and the gaps among them.
+
+    Nodes in no file (Citeseer has 15 among 3,327) may not outnumber the
+    nodes that have features: a larger index is a damaged or forged file,
+    which would otherwise make the loader allocate for every node up to it.
+    """
+    n_known = n_allx + len(test_index)
+    n = max(n_allx, int(test_index.max()) + 1 if len(test_index) else 0)
+    if n - n_known > n_known:
+        raise InputError(
+            f"{path}: test node index {int(test_index.max())} is far beyond the "
+            f"{n_known} nodes with features; the file is damaged or forged"
+        )
+    return n
+
+
+def _adjacency_lists(graph, n, path):
+    """Keys and neighbour arrays of the .graph dict, every id in [0, n)."""
+    try:
+        keys = np.fromiter(graph.keys(), dtype=np.int64, count=len(graph))
+        neighbours = [np.asarray(list(v), dtype=np.int64) for v in graph.values()]
+    except (TypeError, ValueError, OverflowError) as err:
+        raise InputError(
+            f"{path} should map node ids to lists of node ids ({err})"
+        ) from None
+    for ids in (keys, *neighbours):
+        if ids.ndim != 1 or (ids.size and (ids.min() < 0 or ids.max() >= n)):
+            raise InputError(
+                f"{path} names node ids outside the {n} nodes of the data set "
+                "(or not a flat list); the file is damaged or forged"
+            )
+    return keys, neighbours
 
 
 def load_planetoid(folder, name, n_val=500):
@@ -233,15 +345,14 @@ def load_planetoid(folder, name, n_val=500):
         (len(test_index) == 0 or test_index.min() >= n_allx, "test nodes overlap allx"),
         (n_train + n_val <= n_allx, f"fewer than {n_train} + {n_val} non-test nodes"),
         (len(np.unique(test_index)) == len(test_index), "repeated test indices"),
+        (x.shape[1] == allx.shape[1] == tx.shape[1], "feature widths differ"),
+        (y.shape[1] == ally.shape[1] == ty.shape[1], "label widths differ"),
     ]
     for ok, what in checks:
         if not ok:
             raise InputError(f"{folder}: inconsistent Planetoid files ({what})")
-    neighbours = [np.asarray(list(v), dtype=np.int64) for v in graph.values()]
-    keys = np.fromiter(graph.keys(), dtype=np.int64, count=len(graph))
-    top = max([n_allx - 1, *test_index.tolist(), *keys.tolist()] + [0])
-    top = max(top, max((int(v.max()) for v in neighbours if len(v)), default=0))
-    n = top + 1
+    n = _n_nodes(n_allx, test_index, paths["test.index"])
+    keys, neighbours = _adjacency_lists(graph, n, paths["graph"])
 
     # Row of every node in [allx; tx; a zero row]; the nodes in no file (the
     # Citeseer gaps) point at the zero row.
@@ -250,7 +361,7 @@ def load_planetoid(folder, name, n_val=500):
     row[test_index] = n_allx + np.arange(len(test_index))
     feats = sp.vstack([allx, tx, sp.csr_matrix((1, allx.shape[1]))], format="csr")
     features = feats[row].astype(np.float32)
-    labels = np.r_[_labels(ally), _labels(ty), -1][row]
+    labels = np.r_[_labels(ally, paths["ally"]), _labels(ty, paths["ty"]), -1][row]
 
     counts = np.array([len(v) for v in neighbours])
     src, dst = np.repeat(keys, counts), np.concatenate(neighbours + [np.zeros(0, int)])

@@ -1,0 +1,499 @@
+r"""Reading files as data and writing only what the user named.
+
+Every reader of the package goes through these checks before it allocates
+or indexes anything a file declares, and every writer before it replaces a
+file (:mod:`pyunlocbox_gae.store` exports them):
+
+* **Memory limit.** No array a file declares may take more than
+  :func:`max_read_bytes` (this machine's physical memory, or the
+  ``PYUNLOCBOX_GAE_MAX_READ_BYTES`` environment variable).
+* **HDF5 as data.** :func:`check_h5_tree` refuses external links, external
+  storage and virtual datasets (which read other files of the machine), and
+  datasets that declare more bytes than the file holds.
+* **Sparse matrices.** :func:`check_sparse` checks ``indptr`` (monotone,
+  from 0 to nnz) and every index against the shape before any product can
+  read out of bounds; :func:`load_npz` checks each array's declared size in
+  a ``.npz`` file before reading it.
+* **Writes.** :func:`check_target` refuses to replace a symbolic link, a
+  device, a FIFO or a socket; :func:`check_not_input` refuses an output that
+  is one of the command's inputs; :func:`folder_lock` keeps two runs out of
+  one output folder; :func:`disk_full` turns a full disk into one clear
+  error.
+
+.. autosummary::
+    max_read_bytes
+    check_alloc
+    check_h5_tree
+    check_sparse
+    load_npz
+    check_target
+    check_not_input
+    folder_lock
+    make_folder
+    fsync_path
+    check_space
+    disk_full
+    disk_full_error
+"""
+
+import contextlib
+import errno
+import os
+import shutil
+import stat
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from pyunlocbox_gae.errors import (
+    BusyError,
+    FileFormatError,
+    InputError,
+    StorageError,
+    UnsafeFileError,
+)
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows
+    fcntl = None
+
+ENV_LIMIT = "PYUNLOCBOX_GAE_MAX_READ_BYTES"
+MAX_H5_OBJECTS = 100_000
+
+
+def max_read_bytes():
+    """The most bytes one array declared by a file may take when read.
+
+    This machine's physical memory, unless the environment variable
+    ``PYUNLOCBOX_GAE_MAX_READ_BYTES`` sets another number.
+
+    Examples
+    --------
+    >>> max_read_bytes() > 2**20
+    True
+    """
+    value = os.environ.get(ENV_LIMIT)
+    if value:
+        try:
+            return int(float(value))
+        except ValueError:
+            raise InputError(
+                f"{ENV_LIMIT} must be a number of bytes, got {value!r}"
+            ) from None
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 2**36
+
+
+def check_alloc(nbytes, what, source):
+    """Refuse to allocate `nbytes` for `what` of file `source` above the limit.
+
+    Examples
+    --------
+    >>> check_alloc(2**60, "dataset /x", "f.h5")
+    Traceback (most recent call last):
+    ...
+    pyunlocbox_gae.errors.FileFormatError: f.h5: dataset /x declares 1.07e+09 GiB...
+    """
+    limit = max_read_bytes()
+    if nbytes > limit:
+        raise FileFormatError(
+            f"{source}: {what} declares {nbytes / 2**30:.3g} GiB, more than "
+            f"the {limit / 2**30:.3g} GiB limit of this machine's memory; the "
+            f"file is damaged or forged (raise {ENV_LIMIT} if it is genuine)"
+        )
+
+
+def _dataset_problem(dset, item):
+    """What makes a dataset unsafe or impossible to read, or None."""
+    import h5py
+
+    if dset.is_virtual:
+        return (
+            UnsafeFileError,
+            f"{item} is a virtual dataset (its data is in other files)",
+        )
+    if dset.external:
+        files = ", ".join(str(e[0]) for e in dset.external)
+        return UnsafeFileError, f"{item} keeps its data in other files ({files})"
+    nbytes = int(np.prod(dset.shape, dtype=object)) * dset.dtype.itemsize
+    limit = max_read_bytes()
+    if nbytes > limit:
+        return FileFormatError, (
+            f"{item} declares shape {dset.shape} ({nbytes / 2**30:.3g} GiB), more "
+            f"than the {limit / 2**30:.3g} GiB limit of this machine's memory"
+        )
+    plist = dset.id.get_create_plist()
+    vlen = dset.dtype.kind == "O" or h5py.check_vlen_dtype(dset.dtype) is not None
+    if plist.get_nfilters() == 0 and not vlen and nbytes > 0:
+        stored = dset.id.get_storage_size()
+        if stored < nbytes:
+            return FileFormatError, (
+                f"{item} declares shape {dset.shape} ({nbytes} bytes) but the file "
+                f"holds {stored} bytes of it"
+            )
+    return None
+
+
+def check_h5_tree(f, source):
+    """Check every link and dataset of an open HDF5 file before it is read.
+
+    Raises
+    ------
+    UnsafeFileError
+        For an external link, external storage or a virtual dataset: the
+        file would make the reader open other files of the machine.
+    FileFormatError
+        For a dataset that declares more bytes than the file holds or than
+        the memory limit, or a file with more than 100,000 objects.
+    """
+    import h5py
+
+    seen, stack, count = set(), [f], 0
+    while stack:
+        group = stack.pop()
+        for name in group:
+            count += 1
+            if count > MAX_H5_OBJECTS:
+                raise FileFormatError(
+                    f"{source} holds more than {MAX_H5_OBJECTS} objects; it is "
+                    "not a file of this package"
+                )
+            item = f"{group.name.rstrip('/')}/{name}"
+            link = group.get(name, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                raise UnsafeFileError(
+                    f"{source}: {item} is a link to {link.path} in another file "
+                    f"({link.filename}); refusing to read other files through it"
+                )
+            if isinstance(link, h5py.SoftLink):
+                continue  # a path inside this file, checked where it leads
+            obj = group.get(name)
+            if obj is None or obj.id in seen:
+                continue
+            seen.add(obj.id)
+            if isinstance(obj, h5py.Group):
+                stack.append(obj)
+            elif isinstance(obj, h5py.Dataset):
+                problem = _dataset_problem(obj, item)
+                if problem is not None:
+                    kind, text = problem
+                    raise kind(
+                        f"{source}: {text}; refusing to read it (the file is "
+                        "damaged or forged)"
+                    )
+
+
+def check_sparse(M, source, shape=None):
+    """Check a sparse matrix read from a file; return it in CSR format.
+
+    Every ``indptr`` is checked to be monotone from 0 to nnz and every index
+    to lie within the shape (scipy's ``check_format(full_check=True)``):
+    without this an index past the end makes the first product read or
+    write out of bounds.
+
+    Examples
+    --------
+    >>> bad = sp.csr_matrix((np.ones(1), np.array([7]), np.array([0, 1])), (1, 2))
+    >>> check_sparse(bad, "g.npz")
+    Traceback (most recent call last):
+    ...
+    pyunlocbox_gae.errors.FileFormatError: g.npz: not a valid sparse matrix ...
+    """
+    try:
+        if M.format in ("csr", "csc"):
+            M.check_format(full_check=True)
+        elif M.format == "coo":
+            rows, cols = M.shape
+            if M.nnz and (
+                M.row.min() < 0
+                or M.col.min() < 0
+                or M.row.max() >= rows
+                or M.col.max() >= cols
+            ):
+                raise ValueError("row or column index out of bounds")
+        else:
+            M = M.tocsr()
+            M.check_format(full_check=True)
+        M = sp.csr_matrix(M)
+    except (ValueError, TypeError, IndexError, OverflowError) as err:
+        raise FileFormatError(
+            f"{source}: not a valid sparse matrix ({err}); the file is damaged "
+            "or forged"
+        ) from None
+    if shape is not None and M.shape != tuple(shape):
+        raise FileFormatError(
+            f"{source}: the matrix has shape {M.shape}, expected {tuple(shape)}"
+        )
+    return M
+
+
+def csr_from_parts(data, indices, indptr, shape, source):
+    """Build a CSR matrix from arrays read from a file, checked first."""
+    try:
+        shape = tuple(int(s) for s in np.asarray(shape).ravel())
+        if len(shape) != 2 or min(shape) < 0:
+            raise ValueError(f"shape {shape} is not two sizes >= 0")
+        if len(indptr) != shape[0] + 1:
+            raise ValueError(f"indptr has {len(indptr)} entries for {shape[0]} rows")
+        M = sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
+    except (ValueError, TypeError, OverflowError) as err:
+        raise FileFormatError(
+            f"{source}: not a valid sparse matrix ({err}); the file is damaged "
+            "or forged"
+        ) from None
+    return check_sparse(M, source)
+
+
+def load_npz(path):
+    """Read a matrix saved by ``scipy.sparse.save_npz``, checked before use.
+
+    Each array's declared size is checked against the memory limit and the
+    size of its member in the archive before it is read; the matrix is then
+    checked by :func:`check_sparse`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "g.npz")
+    >>> sp.save_npz(path, sp.csr_matrix([[0, 1.0], [1.0, 0]]))
+    >>> load_npz(path).nnz
+    2
+    """
+    size = os.path.getsize(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if info.compress_size > size:
+                    raise ValueError(f"member {info.filename} is larger than the file")
+                with z.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = read(member)
+                nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                check_alloc(nbytes, f"array {info.filename} {shape}", path)
+                # Deflate expands data at most about 1032 times.
+                if nbytes > info.file_size or info.file_size > 1100 * max(
+                    info.compress_size, 1
+                ):
+                    raise ValueError(
+                        f"array {info.filename} declares {nbytes} bytes, its "
+                        f"member holds {info.file_size}"
+                    )
+        M = sp.load_npz(path)
+    except FileFormatError:
+        raise
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        if isinstance(err, OSError) and not isinstance(err, zipfile.BadZipFile):
+            if err.filename is not None:
+                raise
+        raise FileFormatError(
+            f"{path} is not a scipy sparse matrix saved by save_npz ({err})"
+        ) from None
+    return check_sparse(M, path)
+
+
+_KINDS = (
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISFIFO, "FIFO (named pipe)"),
+    (stat.S_ISSOCK, "socket"),
+)
+
+
+def check_target(path):
+    """Refuse to replace `path` unless it is a regular file or absent.
+
+    Examples
+    --------
+    >>> check_target("/dev/null")
+    Traceback (most recent call last):
+    ...
+    pyunlocbox_gae.errors.UnsafeFileError: /dev/null is a character device, ...
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafeFileError(
+            f"{path} is a symbolic link; refusing to replace it or write through "
+            "it: name the file it points to, or remove the link"
+        )
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{path} is a folder; name a file to write")
+    for test, kind in _KINDS:
+        if test(st.st_mode):
+            raise UnsafeFileError(
+                f"{path} is a {kind}, not a regular file; refusing to replace "
+                "it: name a regular file to write"
+            )
+
+
+def check_not_input(output, *inputs):
+    """Refuse an output that is one of the inputs (same path or same inode).
+
+    Examples
+    --------
+    >>> check_not_input("a/../X.npy", "X.npy", None)
+    Traceback (most recent call last):
+    ...
+    pyunlocbox_gae.errors.InputError: the output a/../X.npy is the input X.npy...
+    """
+    out = os.path.realpath(output)
+    try:
+        out_id = os.stat(output)[1:3]
+    except OSError:
+        out_id = None
+    for given in inputs:
+        if given is None:
+            continue
+        same = os.path.realpath(given) == out
+        if not same and out_id is not None:
+            with contextlib.suppress(OSError):
+                same = os.stat(given)[1:3] == out_id
+        if same:
+            raise InputError(
+                f"the output {output} is the input {given}: writing it would "
+                "destroy the input; choose another output file"
+            )
+
+
+_HELD = {}
+
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Hold an exclusive lock on an output folder for the block.
+
+    A second process that asks for the same folder gets
+    :class:`~pyunlocbox_gae.errors.BusyError` at once; the same process may
+    nest locks on one folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with folder_lock(folder):
+    ...     with folder_lock(folder):
+    ...         print("locked")
+    locked
+    """
+    folder = Path(folder)
+    key = os.path.realpath(folder)
+    if key in _HELD or fcntl is None:
+        _HELD[key] = _HELD.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+            if not _HELD[key]:
+                del _HELD[key]
+        return
+    lock = folder / ".gae.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise BusyError(
+            f"another run is using {folder} (it holds {lock}); wait for it to "
+            "finish or choose another output"
+        ) from None
+    _HELD[key] = 1
+    try:
+        yield
+    finally:
+        del _HELD[key]
+        os.close(fd)  # releases the lock
+
+
+def make_folder(path):
+    """Create an output folder (and its parents); refuse a file at `path`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> make_folder(os.path.join(tempfile.mkdtemp(), "a", "b")).is_dir()
+    True
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(
+            f"{path} is a file, not a folder; give a folder for the outputs"
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def fsync_path(path):
+    """Flush a file or a folder to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as err:  # some file systems cannot sync a folder
+        if err.errno not in (errno.EINVAL, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+def disk_full(err):
+    """Whether an OSError (h5py's included) says the disk or quota is full.
+
+    Examples
+    --------
+    >>> disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    True
+    >>> disk_full(OSError(errno.ENOENT, "No such file"))
+    False
+    """
+    codes = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+    text = str(err)
+    return getattr(err, "errno", None) in codes or any(
+        f"errno = {code}," in text or os.strerror(code) in text for code in codes
+    )
+
+
+def check_space(folder, nbytes, what):
+    """Refuse to start writing `nbytes` to `folder` when the disk lacks them.
+
+    Examples
+    --------
+    >>> check_space(".", 2**70, "the frames")
+    Traceback (most recent call last):
+    ...
+    pyunlocbox_gae.errors.StorageError: the frames need 1.1e+12 GiB on the disk of ...
+    """
+    free = shutil.disk_usage(folder).free
+    if nbytes > free:
+        raise StorageError(
+            f"{what} need {_size(nbytes)} on the disk of {folder}, which has "
+            f"{_size(free)} free; free space or choose another output folder"
+        )
+
+
+def _size(nbytes):
+    """Bytes in the unit that reads best: '1.5 GiB', '300 KiB'."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{nbytes} bytes"
+
+
+def disk_full_error(path):
+    """The one-line error for a full disk while writing `path`."""
+    folder = Path(path).parent
+    return StorageError(
+        f"no space left on the disk of {folder} while writing {Path(path).name}; "
+        "earlier files are intact: free space or choose another output folder, "
+        "then run again"
+    )
