@@ -9,9 +9,6 @@ import json
 import time
 from pathlib import Path
 
-import scipy.sparse as sp
-
-from pyunlocbox_gae import store
 from pyunlocbox_gae.errors import InputError, MissingFileError
 
 # Kept here so that building the parser imports neither numba nor gensim;
@@ -35,6 +32,8 @@ def read_graph(path):
     ...
     pyunlocbox_gae.errors.InputError: ...g.npz.txt: a graph file ends in .npz...
     """
+    import scipy.sparse as sp
+
     from pyunlocbox_gae.embeddings.walks import as_adjacency
 
     path = Path(path)
@@ -59,6 +58,7 @@ def read_graph(path):
 
 
 def cmd_embed(args):
+    from pyunlocbox_gae import store
     from pyunlocbox_gae.embeddings.deepwalk import DeepWalk
 
     store.check_writable(args.out)  # before the walks and the training
@@ -91,6 +91,7 @@ def cmd_embed(args):
 
 
 def cmd_planetoid(args):
+    from pyunlocbox_gae import store
     from pyunlocbox_gae.embeddings.planetoid import load_planetoid
     from pyunlocbox_gae.embeddings.planetoid.compare import compare, format_table
 
