@@ -96,6 +96,7 @@ def _print_results(report):
 
 
 def cmd_synthetic(args):
+    """``gae synthetic``: write a synthetic GTZAN-layout data set."""
     from pyunlocbox_gae.audio.synthetic import make_dataset
 
     root = make_dataset(
@@ -111,6 +112,7 @@ def cmd_synthetic(args):
 
 
 def cmd_preprocess(args):
+    """``gae preprocess``: CQT frames of a GTZAN-layout folder."""
     from pyunlocbox_gae.audio.preprocess import preprocess
     from pyunlocbox_gae.experiments.config import check_config
     from pyunlocbox_gae.experiments.pipeline import cqt_params
@@ -137,6 +139,7 @@ def cmd_preprocess(args):
 
 
 def cmd_features(args):
+    """``gae features``: codes of every frame of a frames file."""
     from pyunlocbox_gae.experiments.pipeline import features_file
 
     graph = args.graph
@@ -157,6 +160,7 @@ def cmd_features(args):
 
 
 def cmd_classify(args):
+    """``gae classify``: cross-validated accuracy of a features or frames file."""
     from pyunlocbox_gae import store
     from pyunlocbox_gae.experiments.pipeline import classify_file
 
@@ -172,6 +176,7 @@ def cmd_classify(args):
 
 
 def cmd_run(args):
+    """``gae run``: the whole chain from a TOML config."""
     from pyunlocbox_gae.experiments.pipeline import run
 
     report = run(args.config, progress=not args.quiet)

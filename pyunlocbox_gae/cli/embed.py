@@ -58,6 +58,7 @@ def read_graph(path):
 
 
 def cmd_embed(args):
+    """``gae embed``: DeepWalk embedding of a graph file."""
     from pyunlocbox_gae import store
     from pyunlocbox_gae.embeddings.deepwalk import DeepWalk
 
@@ -91,6 +92,7 @@ def cmd_embed(args):
 
 
 def cmd_planetoid(args):
+    """``gae planetoid``: the semi-supervised comparison on Planetoid files."""
     from pyunlocbox_gae import store
     from pyunlocbox_gae.embeddings.planetoid import load_planetoid
     from pyunlocbox_gae.embeddings.planetoid.compare import compare, format_table
@@ -151,6 +153,7 @@ def _positive(value):
 
 
 def add_commands(subparsers):
+    """Add ``gae embed`` and ``gae planetoid`` to the ``gae`` command."""
     p = subparsers.add_parser(
         "embed",
         help="DeepWalk embedding of a graph (needs the 'embed' extra: gensim)",

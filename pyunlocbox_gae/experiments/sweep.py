@@ -54,7 +54,7 @@ def run_point(config, cache=None, data=None):
         ``n_outer``, ``z_iter``, ``d_iter``, ``e_iter`` (total inner
         iterations), ``seconds_<stage>``, ``peak_mib_<stage>`` (see
         :func:`~.stages.measure`; ``memory_measure`` says how),
-        ``cached_<stage>``, plus ``history`` (the estimator's history_).
+        ``cached_<stage>``, plus ``history`` (the estimator's ``history_``).
     extra : dict
         ``codes`` and ``components`` (arrays, not stored in the record).
 
