@@ -17,10 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 import numpy as np  # noqa: E402
 from pyunlocbox import acceleration, solvers  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402

@@ -24,10 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 import numpy as np  # noqa: E402
 from pyunlocbox import acceleration, solvers  # noqa: E402
 from pyunlocbox import functions as pyu_functions  # noqa: E402

@@ -65,10 +65,10 @@ print(f"{model.n_iter_} outer iterations, {np.mean(Z != 0):.1%} non-zero codes")
 # edges and gratings; the least used keep some of their random start.
 
 order = np.argsort(-(Z != 0).sum(axis=0))
-path = plotting.plot_atoms(
+fig = plotting.plot_atoms(
     model.components_[order],
-    OUTPUT / "tutorial3_atoms.png",
     shape=(8, 8),
     title="atoms learned from photograph patches",
 )
-print(f"wrote {path}")
+fig.savefig(OUTPUT / "tutorial3_atoms.png", bbox_inches="tight")
+print(f"wrote {OUTPUT / 'tutorial3_atoms.png'}")

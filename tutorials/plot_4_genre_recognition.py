@@ -18,10 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 from pyunlocbox_gae.audio.synthetic import make_dataset  # noqa: E402
 from pyunlocbox_gae.experiments import pipeline  # noqa: E402

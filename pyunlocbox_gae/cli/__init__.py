@@ -101,6 +101,17 @@ def add_options_later(parser, add):
     parser._add_later = add
 
 
+def use_file_backend():
+    """Draw figures for files only (matplotlib's Agg backend): no window opens.
+
+    Called by the commands that write figures; the plotting module itself
+    leaves the backend to its caller.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
 def build_parser():
     """Return the ``gae`` argument parser with every sub-command."""
     parser = _Parser(

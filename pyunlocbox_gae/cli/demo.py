@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from pyunlocbox_gae.cli import use_file_backend
 from pyunlocbox_gae.errors import InputError
 
 DEFAULT_OUTPUT = "gae-demo"
@@ -82,6 +83,7 @@ def run_demo(args):
     from pyunlocbox_gae.experiments.settings import parse_assignments
 
     _quiet_pygsp()
+    use_file_backend()
 
     output = Path(args.output or DEFAULT_OUTPUT)
     noises = _floats(args.noise, "noise")
