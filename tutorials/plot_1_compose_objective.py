@@ -18,11 +18,11 @@ import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np  # noqa: E402
-from pyunlocbox import acceleration, solvers  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
+import numpy as np
+from pyunlocbox import acceleration, solvers
+from sklearn.datasets import load_digits
 
-from pyunlocbox_gae import functions, graphs  # noqa: E402
+from pyunlocbox_gae import functions, graphs
 
 OUTPUT = Path(
     sys.argv[1] if len(sys.argv) > 1 else os.environ.get("GAE_TUTORIALS_OUTPUT", ".")

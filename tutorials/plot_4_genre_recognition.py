@@ -20,8 +20,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from pyunlocbox_gae.audio.synthetic import make_dataset  # noqa: E402
-from pyunlocbox_gae.experiments import pipeline  # noqa: E402
+from pyunlocbox_gae.audio.synthetic import make_dataset
+from pyunlocbox_gae.experiments import pipeline
 
 OUTPUT = Path(
     sys.argv[1] if len(sys.argv) > 1 else os.environ.get("GAE_TUTORIALS_OUTPUT", ".")
