@@ -15,7 +15,6 @@ fails and names it.
 import importlib
 import inspect
 import pkgutil
-
 from pathlib import Path
 
 from sphinx.directives.other import TocTree

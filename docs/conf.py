@@ -65,7 +65,20 @@ autosummary_context = {"shadowed_modules": _api_check.shadowed_modules()}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
-numpydoc_xref_param_type = False
+# Types in "Parameters" and "Returns" link to their documentation.
+numpydoc_xref_param_type = True
+numpydoc_xref_aliases = {
+    "ndarray": "numpy.ndarray",
+    "array": "numpy.ndarray",
+    "dtype": "numpy.dtype",
+    "Generator": "numpy.random.Generator",
+    "RandomState": "numpy.random.RandomState",
+    "sparse matrix": "scipy.sparse.csr_matrix",
+    "csr_matrix": "scipy.sparse.csr_matrix",
+    "Graph": "pygsp.graphs.Graph",
+    "func": "pyunlocbox.functions.func",
+}
+numpydoc_xref_ignore = {"of", "or", "shape", "optional", "default", "and", "to"}
 
 # Offline inventories (docs/_intersphinx/*.inv, made by
 # docs/_intersphinx/make_inventories.py from the objects these pages name):
@@ -75,6 +88,7 @@ _INV = HERE / "_intersphinx"
 intersphinx_mapping = {
     name: (url, str(_INV / f"{name}.inv"))
     for name, url in {
+        "python": "https://docs.python.org/3/",
         "numpy": "https://numpy.org/doc/stable/",
         "scipy": "https://docs.scipy.org/doc/scipy/",
         "sklearn": "https://scikit-learn.org/stable/",
