@@ -3,6 +3,10 @@
 ``optional-toctree``: a toctree whose entries that have no page yet are
 left out (pages that arrive later are listed once they exist).
 
+Re-exported names: a reference to ``pyunlocbox_gae.GraphAutoEncoder`` or
+``pyunlocbox_gae.graphs.knn_graph`` resolves to the entry of the module that
+defines the object (each object is documented once, there).
+
 The API check fails the build when a public name has no entry in the API
 reference.
 
@@ -98,7 +102,41 @@ class OptionalTocTree(TocTree):
         return super().run()
 
 
+def canonical_name(target):
+    """``module.qualname`` of the object that `target` names, or None."""
+    module_name, _, attr = target.rpartition(".")
+    if not module_name.startswith("pyunlocbox_gae"):
+        return None
+    try:
+        value = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError):
+        return None
+    if inspect.ismodule(value):
+        return value.__name__
+    module = getattr(value, "__module__", None)
+    qualname = getattr(value, "__qualname__", None)
+    if module is None or qualname is None:
+        return None
+    return f"{module}.{qualname}"
+
+
+def resolve_reexport(app, env, node, contnode):
+    """Resolve a reference to a re-exported name to its defining module."""
+    if node.get("refdomain") != "py":
+        return None
+    target = canonical_name(node["reftarget"])
+    if target is None or target == node["reftarget"]:
+        return None
+    domain = env.domains["py"]
+    node = node.deepcopy()
+    node["reftarget"] = target
+    return domain.resolve_xref(
+        env, node["refdoc"], app.builder, node["reftype"], target, node, contnode
+    )
+
+
 def setup(app):
+    app.connect("missing-reference", resolve_reexport)
     app.add_directive("optional-toctree", OptionalTocTree)
     app.connect("env-updated", check)
     app.connect("autodoc-skip-member", skip_generated)
