@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_python
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "pyunlocbox_gae"
 HEAVY = ("h5py", "librosa", "matplotlib", "sklearn")
@@ -21,19 +23,8 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 DISTRIBUTION = {"sklearn": "scikit-learn", "faiss": "faiss-cpu", "yaml": "pyyaml"}
 
 
-def _run(code):
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(ROOT), "PATH": ""},
-    ).stdout
-
-
 def test_command_parser_imports_nothing_heavy():
-    out = _run(
+    out = run_python(
         "import sys\n"
         "from pyunlocbox_gae.cli import build_parser\n"
         "build_parser()\n"

@@ -1,16 +1,11 @@
 """Figures: drawn where the caller says, zoomed on the data, backend untouched."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from conftest import run_python
 from pyunlocbox_gae.experiments import plotting
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _payload():
@@ -38,14 +33,7 @@ def test_import_leaves_the_backend_alone():
         "import pyunlocbox_gae.experiments.plotting\n"
         "print(matplotlib.get_backend())"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(ROOT), "PATH": ""},
-    ).stdout
+    out = run_python(code)
     assert out.strip() == "svg"
 
 
