@@ -375,12 +375,22 @@ def plot_differences(payload, path=None, ax=None):
     comparisons = paired_differences(payload)
     steps = np.diff(sorted(set(payload.get("noises", []))))
     width = 0.08 * (steps.min() if len(steps) else 1.0)
+    reps = list(payload.get("representations", []))
+    references = []
     for i, (label, (noises, diffs)) in enumerate(comparisons.items()):
         shift = (i - (len(comparisons) - 1) / 2) * width
         x = np.asarray(noises) + shift
         mean = [np.mean(d) for d in diffs]
         spread = [np.std(d) for d in diffs]
-        (line, *_) = ax.errorbar(x, mean, yerr=spread, marker="o", capsize=3)
+        # The colour of the graph's line in plot_demo, a line style per reference.
+        graph, reference = label.split(" − ", 1)
+        if reference not in references:
+            references.append(reference)
+        style = ("-", "--", ":", "-.")[references.index(reference) % 4]
+        color = f"C{reps.index(graph)}" if graph in reps else None
+        (line, *_) = ax.errorbar(
+            x, mean, yerr=spread, marker="o", capsize=3, color=color, linestyle=style
+        )
         line.set_label(label)
         for xi, d in zip(x, diffs, strict=True):
             ax.plot(np.full(len(d), xi), d, ".", color=line.get_color(), alpha=0.3)
