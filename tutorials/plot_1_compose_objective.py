@@ -102,7 +102,7 @@ print(
 # descent method: small bumps are possible; this package's own
 # :func:`pyunlocbox_gae.solvers.solve` restarts the momentum on them).
 
-fig, ax = plt.subplots(figsize=(5, 3.5))
+fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
 ax.semilogy(objective - objective.min() + 1e-6 * objective.min())
 ax.set_xlabel("iteration")
 ax.set_ylabel("objective - final")

@@ -74,14 +74,15 @@ print(
 
 results = report["results"]
 labels = [f"{r['features']}\n{r['protocol']}" for r in results]
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 ax.bar(
     range(len(results)),
     [100 * r["mean"] for r in results],
     yerr=[100 * r["std"] for r in results],
     capsize=3,
 )
-ax.axhline(100 * report["chance"], color="grey", linestyle=":", label="chance")
+chance = 100 * report["chance"]
+ax.axhline(chance, color="grey", linestyle=":", label=f"chance ({chance:.0f} %)")
 ax.set_xticks(range(len(results)), labels, fontsize=8)
 ax.set_ylabel("accuracy (%)")
 ax.legend()
