@@ -11,7 +11,6 @@ at which the gallery runs them; ``GAE_DOCS_SIZE=0.1`` builds faster.
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -101,9 +100,8 @@ intersphinx_disabled_reftypes = ["std:doc"]
 
 # The tutorials as a gallery, executed at a reduced size.
 os.environ.setdefault("GAE_TUTORIALS_SIZE", os.environ.get("GAE_DOCS_SIZE", "0.3"))
-os.environ.setdefault(
-    "GAE_TUTORIALS_OUTPUT", tempfile.mkdtemp(prefix="gae-docs-tutorials-")
-)
+# The files the tutorials write (figures, caches) go under docs/_build.
+os.environ.setdefault("GAE_TUTORIALS_OUTPUT", str(HERE / "_build" / "tutorial-output"))
 os.environ.pop("GAE_GTZAN", None)
 sphinx_gallery_conf = {
     "examples_dirs": "../tutorials",
