@@ -42,7 +42,7 @@ SCALINGS = ("none", "minmax", "standard")
 
 
 def clip_vectors(rows, n_vectors=6):
-    """Aggregate each clip's rows into ``2 * n_vectors`` vectors (sum of |x|).
+    """Aggregate each clip's rows into ``2 * n_vectors`` vectors (sum of ``|x|``).
 
     Parameters
     ----------
@@ -180,6 +180,7 @@ class VectorSVM(ClassifierMixin, BaseEstimator):
         return _vote(self.predict_vectors(X))
 
     def score(self, X, y, sample_weight=None):
+        """Accuracy on clips (voting) or on vectors; `sample_weight` is unused."""
         y = np.asarray(y)
         if self.voting:
             return float(np.mean(self.predict(X) == y))

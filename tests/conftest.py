@@ -45,3 +45,24 @@ def small_problem(rng):
     E = rng.standard_normal((m, n)) / 3
     G = knn_pygsp(X.T, k=4, dtype=np.float64)
     return dict(X=X, D=D, Z=Z, E=E, G=G)
+
+
+def run_python(code):
+    """Standard output of ``python -c code`` in a fresh interpreter.
+
+    The checkout comes first on the path and nothing else is inherited, so
+    what the code imports is what the package itself imports.
+    """
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(root), "PATH": ""},
+    ).stdout

@@ -17,15 +17,12 @@ import os
 import sys
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from pyunlocbox import acceleration, solvers
+from sklearn.datasets import load_digits
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from pyunlocbox import acceleration, solvers  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-
-from pyunlocbox_gae import functions, graphs  # noqa: E402
+from pyunlocbox_gae import functions, graphs
 
 OUTPUT = Path(
     sys.argv[1] if len(sys.argv) > 1 else os.environ.get("GAE_TUTORIALS_OUTPUT", ".")
@@ -105,7 +102,7 @@ print(
 # descent method: small bumps are possible; this package's own
 # :func:`pyunlocbox_gae.solvers.solve` restarts the momentum on them).
 
-fig, ax = plt.subplots(figsize=(5, 3.5))
+fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
 ax.semilogy(objective - objective.min() + 1e-6 * objective.min())
 ax.set_xlabel("iteration")
 ax.set_ylabel("objective - final")

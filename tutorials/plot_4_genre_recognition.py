@@ -18,13 +18,10 @@ import os
 import sys
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from pyunlocbox_gae.audio.synthetic import make_dataset  # noqa: E402
-from pyunlocbox_gae.experiments import pipeline  # noqa: E402
+from pyunlocbox_gae.audio.synthetic import make_dataset
+from pyunlocbox_gae.experiments import pipeline
 
 OUTPUT = Path(
     sys.argv[1] if len(sys.argv) > 1 else os.environ.get("GAE_TUTORIALS_OUTPUT", ".")
@@ -77,14 +74,15 @@ print(
 
 results = report["results"]
 labels = [f"{r['features']}\n{r['protocol']}" for r in results]
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 ax.bar(
     range(len(results)),
     [100 * r["mean"] for r in results],
     yerr=[100 * r["std"] for r in results],
     capsize=3,
 )
-ax.axhline(100 * report["chance"], color="grey", linestyle=":", label="chance")
+chance = 100 * report["chance"]
+ax.axhline(chance, color="grey", linestyle=":", label=f"chance ({chance:.0f} %)")
 ax.set_xticks(range(len(results)), labels, fontsize=8)
 ax.set_ylabel("accuracy (%)")
 ax.legend()

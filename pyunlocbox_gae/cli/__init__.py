@@ -58,9 +58,63 @@ def _user_errors():
     return (*USER_ERRORS, validation.InvalidParameterError)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that can add some of its options on first use.
+
+    Sub-command parsers are made by the top-level parser's class, so every
+    sub-command gets this behaviour; see :func:`add_options_later`.
+    """
+
+    _add_later = None
+
+    def _complete(self):
+        add, self._add_later = self._add_later, None
+        if add is not None:
+            add(self)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._complete()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self):
+        self._complete()
+        return super().format_help()
+
+    def format_usage(self):
+        self._complete()
+        return super().format_usage()
+
+
+def add_options_later(parser, add):
+    """Call ``add(parser)`` only when `parser` parses arguments or shows help.
+
+    For sub-commands whose options come from a module that is costly to
+    import: ``gae --help`` and ``gae --version`` then never import it.
+
+    Examples
+    --------
+    >>> parser = build_parser()
+    >>> sub = parser._subparsers._group_actions[0].choices["classify"]
+    >>> "--n-splits" in sub.format_help()
+    True
+    """
+    parser._add_later = add
+
+
+def use_file_backend():
+    """Draw figures for files only (matplotlib's Agg backend): no window opens.
+
+    Called by the commands that write figures; the plotting module itself
+    leaves the backend to its caller.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
 def build_parser():
     """Return the ``gae`` argument parser with every sub-command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gae",
         description="Structured (graph) auto-encoders: sparse graph-regularised "
         "features, experiments and music genre recognition.",

@@ -1,5 +1,8 @@
+"""``python -m pyunlocbox_gae.cli``: the ``gae`` command."""
+
 import sys
 
 from pyunlocbox_gae.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

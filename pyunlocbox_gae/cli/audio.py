@@ -3,14 +3,16 @@ r"""Audio commands: ``gae synthetic|preprocess|features|classify|run``.
 Thin wrappers over :mod:`pyunlocbox_gae.experiments.pipeline`: options are
 generated from the config schema (:mod:`pyunlocbox_gae.experiments.config`),
 so every config key of a stage is also an option with the same default and
-help.
+help. The schema is read only when one of these commands is parsed or its
+help shown (:func:`pyunlocbox_gae.cli.add_options_later`), so that
+``gae --help`` and ``gae --version`` stay cheap.
 """
 
 import argparse
 import json
 from pathlib import Path
 
-from pyunlocbox_gae.experiments.config import CHOICES, SCHEMA
+from pyunlocbox_gae.cli import add_options_later
 
 # Keys whose names repeat across tables get distinct options.
 FLAGS = {
@@ -22,6 +24,8 @@ FLAGS = {
 
 def _add_table(parser, table, skip=()):
     """One option per key of a config table: --frame-size for frame_size."""
+    from pyunlocbox_gae.experiments.config import CHOICES, SCHEMA
+
     group = parser.add_argument_group(f"[{table}] options (config table)")
     for name, (default, types, text) in SCHEMA[table].items():
         if name in skip:
@@ -92,6 +96,7 @@ def _print_results(report):
 
 
 def cmd_synthetic(args):
+    """``gae synthetic``: write a synthetic GTZAN-layout data set."""
     from pyunlocbox_gae.audio.synthetic import make_dataset
 
     root = make_dataset(
@@ -107,6 +112,7 @@ def cmd_synthetic(args):
 
 
 def cmd_preprocess(args):
+    """``gae preprocess``: CQT frames of a GTZAN-layout folder."""
     from pyunlocbox_gae.audio.preprocess import preprocess
     from pyunlocbox_gae.experiments.config import check_config
     from pyunlocbox_gae.experiments.pipeline import cqt_params
@@ -133,6 +139,7 @@ def cmd_preprocess(args):
 
 
 def cmd_features(args):
+    """``gae features``: codes of every frame of a frames file."""
     from pyunlocbox_gae import store
     from pyunlocbox_gae.experiments.pipeline import features_file
 
@@ -155,6 +162,7 @@ def cmd_features(args):
 
 
 def cmd_classify(args):
+    """``gae classify``: cross-validated accuracy of a features or frames file."""
     from pyunlocbox_gae import store
     from pyunlocbox_gae.experiments.pipeline import classify_file
 
@@ -173,6 +181,7 @@ def cmd_classify(args):
 
 
 def cmd_run(args):
+    """``gae run``: the whole chain from a TOML config."""
     from pyunlocbox_gae.experiments.pipeline import run
 
     report = run(args.config, progress=not args.quiet)
@@ -216,9 +225,10 @@ def add_commands(sub):
         nargs="+",
         help="'all' (default), the first N genres alphabetically, or names",
     )
-    _add_table(p, "dataset", skip=("genres",))
-    _add_table(p, "cqt")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_options_later(
+        p, lambda p: (_add_table(p, "dataset", skip=("genres",)), _add_table(p, "cqt"))
+    )
     p.set_defaults(func=cmd_preprocess)
 
     p = sub.add_parser(
@@ -235,8 +245,13 @@ def add_commands(sub):
     p.add_argument(
         "--k", type=int, help="build a k-NN graph with k neighbours instead (lg > 0)"
     )
-    _add_table(p, "input")
-    _add_table(p, "autoencoder", skip=("mode", "transform_algorithm"))
+    add_options_later(
+        p,
+        lambda p: (
+            _add_table(p, "input"),
+            _add_table(p, "autoencoder", skip=("mode", "transform_algorithm")),
+        ),
+    )
     p.set_defaults(func=cmd_features)
 
     p = sub.add_parser(
@@ -248,8 +263,13 @@ def add_commands(sub):
     )
     p.add_argument("file", help="features file or frames file")
     p.add_argument("--output", help="write the results to this JSON file")
-    _add_table(p, "classification", skip=("baseline",))
-    _add_table(p, "input")
+    add_options_later(
+        p,
+        lambda p: (
+            _add_table(p, "classification", skip=("baseline",)),
+            _add_table(p, "input"),
+        ),
+    )
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser(

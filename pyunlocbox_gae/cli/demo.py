@@ -3,6 +3,7 @@
 import math
 from pathlib import Path
 
+from pyunlocbox_gae.cli import use_file_backend
 from pyunlocbox_gae.errors import InputError
 
 DEFAULT_OUTPUT = "gae-demo"
@@ -86,6 +87,7 @@ def run_demo(args):
     from pyunlocbox_gae.experiments.settings import parse_assignments
 
     _quiet_pygsp()
+    use_file_backend()
 
     output = Path(args.output or DEFAULT_OUTPUT)
     noises = _floats(args.noise, "noise")

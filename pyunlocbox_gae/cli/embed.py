@@ -9,7 +9,6 @@ import json
 import time
 from pathlib import Path
 
-from pyunlocbox_gae import store
 from pyunlocbox_gae.errors import InputError, MissingFileError
 
 # Kept here so that building the parser imports neither numba nor gensim;
@@ -33,6 +32,8 @@ def read_graph(path):
     ...
     pyunlocbox_gae.errors.InputError: ...g.npz.txt: a graph file ends in .npz...
     """
+
+    from pyunlocbox_gae import store
     from pyunlocbox_gae.embeddings.walks import as_adjacency
 
     path = Path(path)
@@ -52,6 +53,8 @@ def read_graph(path):
 
 
 def cmd_embed(args):
+    """``gae embed``: DeepWalk embedding of a graph file."""
+    from pyunlocbox_gae import store
     from pyunlocbox_gae.embeddings.deepwalk import DeepWalk
 
     store.check_writable(args.out)  # before the walks and the training
@@ -85,6 +88,8 @@ def cmd_embed(args):
 
 
 def cmd_planetoid(args):
+    """``gae planetoid``: the semi-supervised comparison on Planetoid files."""
+    from pyunlocbox_gae import store
     from pyunlocbox_gae.embeddings.planetoid import load_planetoid
     from pyunlocbox_gae.embeddings.planetoid.compare import compare, format_table
 
@@ -147,6 +152,7 @@ def _positive(value):
 
 
 def add_commands(subparsers):
+    """Add ``gae embed`` and ``gae planetoid`` to the ``gae`` command."""
     p = subparsers.add_parser(
         "embed",
         help="DeepWalk embedding of a graph (needs the 'embed' extra: gensim)",

@@ -1,5 +1,6 @@
 """``gae sweep``: vary one experiment parameter, reusing cached stages."""
 
+from pyunlocbox_gae.cli import use_file_backend
 from pyunlocbox_gae.errors import InputError
 
 DEFAULT_OUTPUT = "gae-sweep"
@@ -56,6 +57,7 @@ def run_sweep(args):
     from pyunlocbox_gae.experiments.settings import parse_assignments, parse_value
 
     _quiet_pygsp()
+    use_file_backend()
 
     progress, plots = not args.no_progress, not args.no_plots
     if args.from_file:

@@ -108,6 +108,7 @@ def demo(
                         accuracy=record["baseline"],
                         accuracy_std=record["baseline_std"],
                         chance=record["chance"],
+                        scores=record["baseline_scores"],
                     )
                 )
             table[_label(lg)].append([record["accuracy"], record["accuracy_std"]])

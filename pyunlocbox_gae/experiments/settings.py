@@ -19,7 +19,7 @@ import json
 
 from pyunlocbox_gae.errors import InputError
 
-# The study's settings on digits (docs: expected-results).
+# The study's settings on digits.
 DATA_DEFAULTS = dict(
     dataset="digits",  # sklearn.datasets.load_digits
     n_samples=None,  # a stratified subset of this size (None: all 1,797)

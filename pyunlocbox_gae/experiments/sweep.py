@@ -54,7 +54,9 @@ def run_point(config, cache=None, data=None):
         ``n_outer``, ``z_iter``, ``d_iter``, ``e_iter`` (total inner
         iterations), ``seconds_<stage>``, ``peak_mib_<stage>`` (see
         :func:`~.stages.measure`; ``memory_measure`` says how),
-        ``cached_<stage>``, plus ``history`` (the estimator's history_).
+        ``cached_<stage>``, plus ``history`` (the estimator's ``history_``)
+        and ``scores`` / ``baseline_scores`` (accuracy of each fold in %, the
+        same folds for both, so their differences are paired).
     extra : dict
         ``codes`` and ``components`` (arrays, not stored in the record).
 
@@ -115,6 +117,8 @@ def run_point(config, cache=None, data=None):
         seconds_baseline=base["seconds"],
         cached_classify=codes["cached"],
     )
+    record["scores"] = [100 * s for s in codes["scores"]]
+    record["baseline_scores"] = [100 * s for s in base["scores"]]
     record["history"] = history
     return record, dict(codes=Z, components=cinfo["components"])
 
