@@ -279,13 +279,6 @@ CASES = [
     # -- parameters -------------------------------------------------------------
     Case("n_atoms < 1", fit(n_atoms=0), ValueError, r"'n_atoms' parameter .* \[1, "),
     Case(
-        "n_atoms > n_samples",
-        fit(n_atoms=13),
-        ValueError,
-        r"n_atoms=13 is more than the 12 samples .* memorised, useless .* use "
-        "n_atoms <= 12",
-    ),
-    Case(
         "negative weight",
         fit(ls=-1.0),
         ValueError,

@@ -35,13 +35,13 @@ import time
 import numpy as np
 import scipy.sparse as sp
 from pyunlocbox import functions as pyu_functions
-from scipy.linalg import blas
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 from sklearn.utils import check_random_state
 
 from pyunlocbox_gae import _linalg, functions, solvers
 from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.model import estimator as autoencoder
+from pyunlocbox_gae.model.transform import _shifted
 
 __all__ = ["fit_distributed", "partition"]
 
@@ -83,51 +83,6 @@ def partition(L, n_blocks):
         )
     order = reverse_cuthill_mckee(sp.csr_matrix(L), symmetric_mode=True)
     return [np.asarray(b, dtype=np.int64) for b in np.array_split(order, n_blocks)]
-
-
-class _shifted(pyu_functions.func):
-    """A smooth function plus a fixed linear term <C, Z> (the halo coupling).
-
-    Keeps the fused gradient step of the wrapped :class:`functions.smooth_sum`
-    and subtracts ``step * C`` in place, so an iteration allocates nothing.
-    """
-
-    def __init__(self, smooth, C):
-        super().__init__()
-        self.smooth, self.C = smooth, C
-
-    def cap(self, x=None):
-        return ["EVAL", "GRAD"]
-
-    def _eval(self, Z):
-        return self.smooth.eval(Z) + _linalg.vdot64(self.C, Z)
-
-    def _grad(self, Z):
-        return self.smooth.grad(Z) + self.C
-
-    def lipschitz(self):
-        return self.smooth.lipschitz()
-
-    def prepare(self):
-        self.smooth.prepare()
-
-    def release(self):
-        self.smooth.release()
-
-    def forward_into(self, x, step, out):
-        self.smooth.forward_into(x, step, out)
-        C = self.C
-        if (
-            out.dtype == C.dtype
-            and out.flags.f_contiguous
-            and C.flags.f_contiguous
-            and out.dtype in (np.float32, np.float64)
-        ):
-            axpy = blas.get_blas_funcs("axpy", (C, out))
-            axpy(C.ravel(order="F"), out.ravel(order="F"), a=-step)
-        else:
-            out -= step * C
-        return out
 
 
 class _statistics(functions.fidelity_d):

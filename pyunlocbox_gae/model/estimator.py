@@ -15,6 +15,7 @@ array, and Z is allocated once, sample-major, as the codes it returns.
 import json
 import os
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -33,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from pyunlocbox_gae import _linalg, functions, solvers, store
 from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.model import checkpoint
+from pyunlocbox_gae.model import transform as out_of_sample
 
 TERMS = ("data", "sparsity", "graph", "encoder")
 
@@ -328,16 +330,24 @@ class GraphAutoEncoder(
     Parameters
     ----------
     n_atoms : int, default=128
-        Number of atoms m (columns of D, rows of ``components_``).
+        Number of atoms m (columns of D, rows of ``components_``). More
+        atoms than training samples only memorise them (one atom per sample
+        reproduces X): allowed, with a warning.
     ld, ls, lg, le : float or None
         Weights of the data fidelity (10), sparsity (1), graph (0) and
         encoder (0) terms.
     graph : pygsp.graphs.Graph or sparse matrix, optional
         Graph over the training samples (an adjacency matrix is turned into
-        a graph with `lap_type`). With ``lg > 0`` and no graph, a k-NN graph is
-        built from X with :func:`pyunlocbox_gae.graphs.knn_graph`.
+        a graph with `lap_type`; a PyGSP graph keeps its own ``lap_type``,
+        and its spectral bound is recomputed if its Laplacian changed). With
+        ``lg > 0`` and no graph, a k-NN graph is built from X with
+        :func:`pyunlocbox_gae.graphs.knn_graph`, a new one at each fit: in
+        cross-validation each fold's graph joins its own training samples
+        only (pass settings through `graph_params`, not a graph over all
+        samples).
     graph_params : dict, optional
-        Parameters of :func:`pyunlocbox_gae.graphs.knn_graph`.
+        Parameters of :func:`pyunlocbox_gae.graphs.knn_graph`; they also
+        link new samples to a given graph that does not record its own.
     lap_type : {'normalized', 'combinatorial'}
         Laplacian of a graph given as an adjacency matrix or built from X.
     dict_init : {'uniform', 'gaussian', 'samples'} or array (n_atoms, n_features)
@@ -356,13 +366,25 @@ class GraphAutoEncoder(
     eval_every : int, default=5
         Codes iterations between two evaluations of the codes objective (one
         evaluation costs about one iteration).
-    transform_algorithm : {'sparse_code', 'encoder', 'graph'}
-        How :meth:`transform` codes new samples: the codes problem with the
-        learned D and no graph; the fast encoder, soft thresholding of E x at
-        ls / le (needs le > 0); or the codes problem with a graph over the new
-        samples.
+    transform_algorithm : {'auto', 'out_of_sample', 'sparse_code', 'encoder', \
+'graph'}
+        How :meth:`transform` codes new samples. ``'auto'`` (default) picks
+        ``'out_of_sample'`` when the model was fitted with a graph (lg > 0)
+        and lg is still > 0, ``'sparse_code'`` otherwise. ``'out_of_sample'``:
+        the codes problem with the learned D, each new sample joined to its
+        nearest training samples and its code tied to their fixed training
+        codes by the graph term (see
+        :class:`~pyunlocbox_gae.model.transform.AnchorGraph`); the code of
+        a training sample is its training code. ``'sparse_code'``: the codes
+        problem with the learned D and no graph; ``'encoder'``: the fast
+        encoder, soft thresholding of E x at
+        alpha / le (needs le > 0; alpha is `transform_alpha`); ``'graph'``:
+        the codes problem with a graph over the new samples, solved jointly.
+        Every algorithm but ``'graph'`` solves each sample on its own (its
+        own momentum and stopping rule, `rtol` on the change of its code),
+        so a sample's code does not depend on the others in the batch.
     transform_max_iter : int, default=500
-        Iteration limit of :meth:`transform`.
+        Iteration limit of :meth:`transform` (per sample).
     random_state : int, RandomState instance or None
         Seed of the initial dictionary.
     verbose : int
@@ -382,6 +404,12 @@ class GraphAutoEncoder(
     checkpoint_seconds : float or None
         Also save when that many seconds have passed since the last save.
         The state after the last outer iteration is always saved.
+    transform_alpha : float or None
+        Sparsity weight of :meth:`transform` (None: `ls`), as in
+        scikit-learn's dictionary learning.
+    callback : callable or None
+        Called after each outer iteration of the fit with its
+        ``history_`` entry (a dict), e.g. to log or plot progress.
 
     Attributes
     ----------
@@ -402,6 +430,11 @@ class GraphAutoEncoder(
         returned by :meth:`fit_transform` are those of the final model.
     n_iter_ : int
         Number of outer iterations run.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when X has string column names (a pandas
+        DataFrame); kept by :meth:`save` and :meth:`load`.
 
     Examples
     --------
@@ -436,13 +469,17 @@ class GraphAutoEncoder(
         "max_inner": [Interval(Integral, 1, None, closed="left")],
         "max_outer": [Interval(Integral, 1, None, closed="left")],
         "eval_every": [Interval(Integral, 1, None, closed="left")],
-        "transform_algorithm": [StrOptions({"sparse_code", "encoder", "graph"})],
+        "transform_algorithm": [
+            StrOptions({"auto", "out_of_sample", "sparse_code", "encoder", "graph"})
+        ],
         "transform_max_iter": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "checkpoint": [str, os.PathLike, None],
         "checkpoint_every": [Interval(Integral, 1, None, closed="left"), None],
         "checkpoint_seconds": [Interval(Real, 0, np.inf, closed="neither"), None],
+        "transform_alpha": [Interval(Real, 0, np.inf, closed="left"), None],
+        "callback": [callable, None],
     }
 
     def __init__(
@@ -464,13 +501,15 @@ class GraphAutoEncoder(
         max_inner=100,
         max_outer=20,
         eval_every=5,
-        transform_algorithm="sparse_code",
+        transform_algorithm="auto",
         transform_max_iter=500,
         random_state=None,
         verbose=0,
         checkpoint=None,
         checkpoint_every=1,
         checkpoint_seconds=None,
+        transform_alpha=None,
+        callback=None,
     ):
         self.n_atoms = n_atoms
         self.ld = ld
@@ -495,6 +534,8 @@ class GraphAutoEncoder(
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
+        self.transform_alpha = transform_alpha
+        self.callback = callback
 
     def _weights(self):
         return tuple(float(w or 0.0) for w in (self.ld, self.ls, self.lg, self.le))
@@ -516,12 +557,14 @@ class GraphAutoEncoder(
             ensure_min_samples=2 if reset else 1,
         )
         if reset and self.n_atoms > X.shape[0]:
-            raise InputError(
+            warnings.warn(
                 f"n_atoms={self.n_atoms} is more than the {X.shape[0]} samples "
                 "of X: one atom per sample already reproduces X exactly with "
-                "one non-zero code each (a memorised, useless dictionary), so "
-                f"more atoms only add cost; use n_atoms <= {X.shape[0]} (or "
-                "more samples)"
+                "one non-zero code each (a memorised dictionary), so more "
+                f"atoms only add cost; use n_atoms <= {X.shape[0]} (or more "
+                "samples)",
+                UserWarning,
+                stacklevel=5,  # the caller of fit or fit_transform
             )
         return X
 
@@ -600,14 +643,45 @@ class GraphAutoEncoder(
             max_inner=self.max_inner,
             max_outer=self.max_outer,
             eval_every=self.eval_every,
-            callback=self._report if self.verbose else None,
+            callback=self._outer_callback(),
             history=history,
             checkpoint=saver.update if saver is not None else None,
         )
         self.components_ = np.ascontiguousarray(D.T)
         self.encoder_ = E
         self.n_iter_ = len(self.history_)
+        if not lg:  # the codes of transform(X): each sample solved on its own
+            out_of_sample.sample_codes(
+                X,
+                D,
+                E,
+                (ld, ls, 0.0, le),
+                rtol=self.rtol,
+                max_iter=self.transform_max_iter,
+                accelerate=self.solver != "ista",
+                out=Z_api,
+            )
+        # What transform() needs to code new samples on the training graph.
+        self.anchors_ = None
+        if graph is not None:
+            self.anchors_ = out_of_sample.AnchorGraph(
+                X, Z_api, graph, self.graph_params
+            )
         return Z_api
+
+    def _outer_callback(self):
+        """The fit's per-outer-iteration call: progress line and/or callback."""
+        calls = [
+            c for c in (self._report if self.verbose else None, self.callback) if c
+        ]
+        if not calls:
+            return None
+
+        def call(entry):
+            for c in calls:
+                c(entry)
+
+        return call
 
     def _report(self, entry):
         print(
@@ -628,40 +702,61 @@ class GraphAutoEncoder(
         graph : pygsp.graphs.Graph or sparse matrix, optional
             Graph over the samples of X, for ``transform_algorithm='graph'``
             (built from X with `graph_params` when not given).
+
+        Examples
+        --------
+        With a graph, ``'auto'`` ties new codes to the training codes: a
+        training sample gets back its training code, and a code does not
+        depend on the other samples of the batch.
+
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).random((60, 5))
+        >>> gae = GraphAutoEncoder(8, lg=5, graph_params={"k": 5},
+        ...                        random_state=0, rtol=1e-6, max_inner=500)
+        >>> Z = gae.fit_transform(X)
+        >>> bool(np.abs(gae.transform(X) - Z).max() < 1e-3 * np.abs(Z).max())
+        True
+        >>> bool(np.allclose(gae.transform(X[:7]), gae.transform(X)[:7]))
+        True
         """
         check_is_fitted(self)
         X = self._validate(X, reset=False)
         ld, ls, lg, le = self._weights()
-        if self.transform_algorithm == "encoder":
-            if self.encoder_ is None:
-                raise InputError(
-                    "transform_algorithm='encoder' needs an encoder: fit with le > 0"
-                )
+        alpha = ls if self.transform_alpha is None else float(self.transform_alpha)
+        algorithm = self.transform_algorithm
+        anchors = getattr(self, "anchors_", None)
+        if algorithm == "auto":
+            algorithm = "out_of_sample" if anchors is not None and lg else "sparse_code"
+        if algorithm == "encoder":
+            out_of_sample.check_encoder(self.encoder_, le)
             Z = X @ self.encoder_.T.astype(X.dtype)
-            t = ls / le
+            t = alpha / le
             return Z - np.clip(Z, -t, t)
-        Z_api = np.zeros((X.shape[0], self.n_atoms), dtype=X.dtype)
         D = np.asarray(self.components_.T, dtype=X.dtype)
         E = None if self.encoder_ is None else self.encoder_.astype(X.dtype)
-        G = None
-        if self.transform_algorithm == "graph":
+        weights = (ld, alpha, lg, le)
+        if algorithm == "graph":
             if not lg:
                 raise InputError("transform_algorithm='graph' needs lg > 0")
             G = _graph_for(graph, X, self.lap_type, self.graph_params)
-        problem = _Problem(
-            X.T, Z_api.T, D, E, ld, ls, lg if G is not None else 0.0, le, graph=G
-        )
-        zsolver, zfuns = _z_solver(problem, self.solver)
-        _block(
-            zfuns,
-            problem.Z,
-            zsolver,
+            return out_of_sample.graph_codes(
+                X, D, E, weights, G, self.rtol, self.transform_max_iter, self.eval_every
+            )
+        if algorithm == "out_of_sample" and (anchors is None or not lg):
+            raise InputError(
+                "transform_algorithm='out_of_sample' needs a model fitted with a "
+                f"graph and lg > 0 (lg={lg}); use 'sparse_code' or 'auto'"
+            )
+        return out_of_sample.sample_codes(
+            X,
+            D,
+            E,
+            weights,
+            anchors if algorithm == "out_of_sample" else None,
             rtol=self.rtol,
-            maxit=self.transform_max_iter,
-            eval_every=self.eval_every,
-            name="transform",
+            max_iter=self.transform_max_iter,
+            accelerate=self.solver != "ista",
         )
-        return Z_api
 
     def inverse_transform(self, Z):
         """Reconstruction Z Dᵀ of codes, shape (n_samples, n_features)."""
@@ -688,16 +783,19 @@ class GraphAutoEncoder(
     def save(self, path):
         """Write the fitted model to an HDF5 file (no pickle involved).
 
-        The parameters are stored as JSON, the arrays as datasets; the
-        training graph is not stored (save it with
-        :func:`pyunlocbox_gae.graphs.save_graph`).
+        The parameters are stored as JSON, the arrays as datasets, with
+        ``feature_names_in_`` when X had feature names. A model fitted with
+        a graph also stores what its out-of-sample transform needs: the
+        training samples (as searched), codes and graph weights. The
+        callback is not stored (the loaded model has none).
         """
         check_is_fitted(self)
         params = {
             k: v
             for k, v in self.get_params().items()
-            if k not in ("graph", "dict_init")
+            if k not in ("graph", "dict_init", "callback")
         }
+        names = getattr(self, "feature_names_in_", None)
         with store.write_h5(
             path,
             "model",
@@ -708,6 +806,10 @@ class GraphAutoEncoder(
             f.create_dataset("components", data=self.components_)
             if self.encoder_ is not None:
                 f.create_dataset("encoder", data=self.encoder_)
+            if names is not None:
+                f.attrs["feature_names_in"] = json.dumps([str(n) for n in names])
+            if getattr(self, "anchors_", None) is not None:
+                self.anchors_.save(f.create_group("anchors"))
 
     @classmethod
     def load(cls, path):
@@ -744,5 +846,11 @@ class GraphAutoEncoder(
             model.encoder_ = f["encoder"][...] if "encoder" in f else None
             model.history_ = json.loads(f.attrs["history"])
             model.n_features_in_ = int(f.attrs["n_features_in"])
+            if "feature_names_in" in f.attrs:
+                names = json.loads(f.attrs["feature_names_in"])
+                model.feature_names_in_ = np.asarray(names, dtype=object)
+            model.anchors_ = (
+                out_of_sample.AnchorGraph.load(f["anchors"]) if "anchors" in f else None
+            )
         model.n_iter_ = len(model.history_)
         return model
