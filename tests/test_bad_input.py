@@ -350,7 +350,7 @@ CASES = [
         "encoder transform without encoder",
         lambda tmp, mp: fitted(transform_algorithm="encoder").transform(X()),
         ValueError,
-        "needs an encoder: fit with le > 0",
+        r"needs an encoder and le > 0 \(encoder absent, le=0.0\): fit with le > 0",
     ),
     Case(
         "inverse_transform of wrong codes",

@@ -7,9 +7,9 @@ import pytest
 import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 
+from conftest import knn_pygsp
 from pyunlocbox_gae import GraphAutoEncoder, graphs
 from pyunlocbox_gae.errors import GAEError, InputError
-from tests.conftest import knn_pygsp
 
 
 def clustered(rng, N=160, n=8, k=4, dtype=np.float64):
@@ -185,3 +185,14 @@ def test_more_atoms_than_samples_is_a_warning(rng):
     X = clustered(rng, N=10)
     with pytest.warns(UserWarning, match="n_atoms=12 is more than the 10 samples"):
         GraphAutoEncoder(12, max_outer=2).fit(X)
+
+
+def test_the_cross_validation_example_of_the_docs_runs():
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "out-of-sample.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    assert blocks
+    for code in blocks:
+        exec(compile(code, str(page), "exec"), {"__name__": "docs"})

@@ -22,10 +22,13 @@ never depends on which other samples came with it (``transform(X[:k])`` is
 a graph among the new samples instead.
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from pyunlocbox import functions as pyu_functions
 from scipy.linalg import blas
+from sklearn.exceptions import ConvergenceWarning
 
 from pyunlocbox_gae import _linalg, functions, solvers
 from pyunlocbox_gae.errors import ConvergenceError, InputError
@@ -34,6 +37,10 @@ __all__ = ["AnchorGraph", "graph_codes", "sample_codes"]
 
 # Above this size the training codes are kept by reference, not copied.
 COPY_CODES_MAX_BYTES = 512 * 2**20
+
+# A step too large (a wrong Lipschitz constant) is halved this many times at
+# most, with a warning, before giving up with a clear error.
+MAX_HALVINGS = 5
 
 # Samples solved together: bounds the solver's buffers (a few of this many
 # codes) whatever the number of samples; codes do not depend on it.
@@ -389,19 +396,42 @@ def sample_codes(
     Z = np.zeros((X.shape[0], D.shape[1]), X.dtype) if out is None else out
     for s in range(0, X.shape[0], SAMPLES_PER_SOLVE):
         part = slice(s, s + SAMPLES_PER_SOLVE)
-        Z[part] = 0.0
-        _sample_codes(
-            X[part], D, E, weights, anchors, rtol, max_iter, accelerate, Z[part]
-        )
-    if not np.isfinite(Z).all():
-        raise ConvergenceError(
-            "the codes of new samples are not finite: the data holds values too "
-            "large for its dtype (rescale it, or lower the weights)"
-        )
+        for halvings in range(MAX_HALVINGS + 1):
+            Z[part] = 0.0
+            with np.errstate(over="ignore", invalid="ignore"):  # checked below
+                _sample_codes(
+                    X[part],
+                    D,
+                    E,
+                    weights,
+                    anchors,
+                    rtol,
+                    max_iter,
+                    accelerate,
+                    Z[part],
+                    0.5**halvings,
+                )
+            if np.isfinite(Z[part]).all():
+                break
+            if halvings < MAX_HALVINGS:
+                warnings.warn(
+                    "transform: the codes of new samples diverged; solved again "
+                    f"with the step halved (halving {halvings + 1} of at most "
+                    f"{MAX_HALVINGS})",
+                    ConvergenceWarning,
+                    stacklevel=2,
+                )
+        else:
+            raise ConvergenceError(
+                "transform: the codes of new samples are not finite even with "
+                f"the step halved {MAX_HALVINGS} times: the data holds values "
+                "too large for its dtype (rescale it, or lower the weights), or "
+                "a term's Lipschitz constant is too small for its step"
+            )
     return Z
 
 
-def _sample_codes(X, D, E, weights, anchors, rtol, max_iter, accelerate, Z):
+def _sample_codes(X, D, E, weights, anchors, rtol, max_iter, accelerate, Z, scale):
     ld, alpha, lg, le = (float(w) for w in weights)
     C = ell = None
     if anchors is not None and lg:
@@ -418,14 +448,14 @@ def _sample_codes(X, D, E, weights, anchors, rtol, max_iter, accelerate, Z):
             return f
         return _shifted(f, np.asarray(C if rows is None else C[rows]).T)
 
-    _solve_columns(smooth, alpha, Z, rtol, max_iter, accelerate)
+    _solve_columns(smooth, alpha, Z, rtol, max_iter, accelerate, scale)
 
 
 def _row_norms(A):
     return np.sqrt(np.einsum("ij,ij->i", A, A, dtype=np.float64))
 
 
-def _solve_columns(make_smooth, alpha, Z, rtol, max_iter, accelerate):
+def _solve_columns(make_smooth, alpha, Z, rtol, max_iter, accelerate, scale=1.0):
     """Per-sample FISTA on the rows of Z (sample-major), written into Z.
 
     `make_smooth(rows)` gives the smooth part over the samples `rows` (all
@@ -438,7 +468,7 @@ def _solve_columns(make_smooth, alpha, Z, rtol, max_iter, accelerate):
     alive = np.ones(Z.shape[0], dtype=bool)
     prox = functions.sparsity(alpha) if alpha else None
     f = make_smooth(None)
-    step = 1.0 / max(f.lipschitz(), 1e-30)  # the same for any batch
+    step = scale / max(f.lipschitz(), 1e-30)  # the same for any batch
     f.prepare()
     try:
         for it in range(1, max_iter + 1):
