@@ -90,16 +90,17 @@ def encoder_against_graph(X, y, gae, le):
     model = clone(gae).set_params(le=le).fit(X_tr)
     clf = classifier().fit(model.transform(X_tr), y_tr)
     out = {}
+    batch = np.resize(X_te, (1000, X.shape[1]))  # 1,000 samples to time
     for algorithm in ("out_of_sample", "encoder"):
         model.set_params(transform_algorithm=algorithm)
-        t = time.perf_counter()
         Z = model.transform(X_te)
-        seconds = time.perf_counter() - t
+        t = time.perf_counter()
+        model.transform(batch)
         out[algorithm] = dict(
             accuracy=100 * clf.score(Z, y_te),
-            seconds_per_1000=1000 * seconds / len(X_te),
+            seconds_per_1000=time.perf_counter() - t,
+            codes=Z,
         )
-        out[algorithm]["codes"] = Z
     a, b = out["out_of_sample"].pop("codes"), out["encoder"].pop("codes")
     out["relative_distance"] = float(np.linalg.norm(a - b) / np.linalg.norm(a))
     return out
@@ -111,8 +112,11 @@ def main():
     parser.add_argument("--n-samples", type=int, default=600)
     parser.add_argument("--n-atoms", type=int, default=64)
     parser.add_argument("--lg", type=float, default=10.0)
-    parser.add_argument("--le", type=float, default=1.0)
+    parser.add_argument("--le", type=float, default=10.0)
     parser.add_argument("--max-outer", type=int, default=8)
+    parser.add_argument(
+        "--encoder-only", action="store_true", help="skip the cross-validation"
+    )
     parser.add_argument("--out", default=None, help="JSON file for the results")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -129,7 +133,10 @@ def main():
     results = {"settings": vars(args)}
     for noise in args.noises:
         X, y = noisy_digits(args.n_samples, noise)
-        rows, seconds = cross_validate(X, y, gae, folds)
+        if args.encoder_only:
+            rows, seconds = {}, 0.0
+        else:
+            rows, seconds = cross_validate(X, y, gae, folds)
         print(
             f"\ndigits, {len(y)} samples, noise {noise}, lg = {args.lg}: "
             f"{seconds:.0f} s"

@@ -430,6 +430,10 @@ class GraphAutoEncoder(
         returned by :meth:`fit_transform` are those of the final model.
     n_iter_ : int
         Number of outer iterations run.
+    anchors_ : pyunlocbox_gae.model.transform.AnchorGraph or None
+        What the out-of-sample transform keeps of a fit with a graph: the
+        training samples (by reference), their codes and the graph's
+        weights, degrees and k-NN settings (None without a graph).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
