@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pyunlocbox_gae import _linalg, functions, solvers, store
 from pyunlocbox_gae.errors import InputError
-from pyunlocbox_gae.model import checkpoint
+from pyunlocbox_gae.model import anchors, checkpoint
 from pyunlocbox_gae.model import transform as out_of_sample
 
 TERMS = ("data", "sparsity", "graph", "encoder")
@@ -374,7 +374,7 @@ class GraphAutoEncoder(
         the codes problem with the learned D, each new sample joined to its
         nearest training samples and its code tied to their fixed training
         codes by the graph term (see
-        :class:`~pyunlocbox_gae.model.transform.AnchorGraph`); the code of
+        :class:`~pyunlocbox_gae.model.anchors.AnchorGraph`); the code of
         a training sample is its training code. ``'sparse_code'``: the codes
         problem with the learned D and no graph; ``'encoder'``: the fast
         encoder, soft thresholding of E x at
@@ -430,7 +430,7 @@ class GraphAutoEncoder(
         returned by :meth:`fit_transform` are those of the final model.
     n_iter_ : int
         Number of outer iterations run.
-    anchors_ : pyunlocbox_gae.model.transform.AnchorGraph or None
+    anchors_ : pyunlocbox_gae.model.anchors.AnchorGraph or None
         What the out-of-sample transform keeps of a fit with a graph: the
         training samples (by reference), their codes and the graph's
         weights, degrees and k-NN settings (None without a graph).
@@ -668,9 +668,7 @@ class GraphAutoEncoder(
         # What transform() needs to code new samples on the training graph.
         self.anchors_ = None
         if graph is not None:
-            self.anchors_ = out_of_sample.AnchorGraph(
-                X, Z_api, graph, self.graph_params
-            )
+            self.anchors_ = anchors.AnchorGraph(X, Z_api, graph, self.graph_params)
         return Z_api
 
     def _outer_callback(self):
@@ -728,9 +726,11 @@ class GraphAutoEncoder(
         ld, ls, lg, le = self._weights()
         alpha = ls if self.transform_alpha is None else float(self.transform_alpha)
         algorithm = self.transform_algorithm
-        anchors = getattr(self, "anchors_", None)
+        fitted_graph = getattr(self, "anchors_", None)
         if algorithm == "auto":
-            algorithm = "out_of_sample" if anchors is not None and lg else "sparse_code"
+            algorithm = (
+                "out_of_sample" if fitted_graph is not None and lg else "sparse_code"
+            )
         if algorithm == "encoder":
             out_of_sample.check_encoder(self.encoder_, le)
             Z = X @ self.encoder_.T.astype(X.dtype)
@@ -746,7 +746,7 @@ class GraphAutoEncoder(
             return out_of_sample.graph_codes(
                 X, D, E, weights, G, self.rtol, self.transform_max_iter, self.eval_every
             )
-        if algorithm == "out_of_sample" and (anchors is None or not lg):
+        if algorithm == "out_of_sample" and (fitted_graph is None or not lg):
             raise InputError(
                 "transform_algorithm='out_of_sample' needs a model fitted with a "
                 f"graph and lg > 0 (lg={lg}); use 'sparse_code' or 'auto'"
@@ -756,7 +756,7 @@ class GraphAutoEncoder(
             D,
             E,
             weights,
-            anchors if algorithm == "out_of_sample" else None,
+            fitted_graph if algorithm == "out_of_sample" else None,
             rtol=self.rtol,
             max_iter=self.transform_max_iter,
             accelerate=self.solver != "ista",
@@ -854,7 +854,7 @@ class GraphAutoEncoder(
                 names = json.loads(f.attrs["feature_names_in"])
                 model.feature_names_in_ = np.asarray(names, dtype=object)
             model.anchors_ = (
-                out_of_sample.AnchorGraph.load(f["anchors"]) if "anchors" in f else None
+                anchors.AnchorGraph.load(f["anchors"]) if "anchors" in f else None
             )
         model.n_iter_ = len(model.history_)
         return model
