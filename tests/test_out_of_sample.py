@@ -154,6 +154,7 @@ def test_save_load_keeps_feature_names_and_out_of_sample_codes(model, tmp_path):
     finally:
         del gae.feature_names_in_
     assert back.feature_names_in_.tolist() == [f"f{i}" for i in range(X.shape[1])]
+    del back.feature_names_in_  # X below is an array, without names
     assert np.array_equal(back.transform(X[:30]), gae.transform(X[:30]))
 
 
