@@ -200,7 +200,9 @@ def test_as_graph_checks_and_does_not_touch_the_callers_matrix():
     assert zeros.nnz == 2 and G.W.nnz == 0
     G = graphs.as_graph(A)
     assert graphs.as_graph(G) is G  # already ours: returned as is
-    assert graphs.as_graph(G, lap_type="combinatorial").L[0, 0] == 2
+    # A graph keeps its own Laplacian; lap_type is for adjacency matrices.
+    assert graphs.as_graph(G, lap_type="combinatorial") is G
+    assert graphs.as_graph(A, lap_type="combinatorial").L[0, 0] == 2
     with pytest.raises(ValueError, match="must be a square"):
         graphs.as_graph(sp.csr_matrix(np.ones((2, 3))))
     with pytest.raises(ValueError, match="directed: W is not symmetric"):

@@ -10,8 +10,9 @@ The path from data to graph, one module per step:
 * :mod:`~pyunlocbox_gae.graphs.graph`: a PyGSP graph with W and L in float32
   and an upper bound of the largest eigenvalue: :func:`make_graph`,
   :func:`as_graph`, :func:`check_adjacency` (the one graph validator),
-  :func:`laplacian`.
-* :mod:`~pyunlocbox_gae.graphs.knn`: the builder :func:`knn_graph`.
+  :func:`laplacian`, :func:`lmax_bound`.
+* :mod:`~pyunlocbox_gae.graphs.knn`: the builder :func:`knn_graph`, and
+  :class:`NeighborIndex`, the training samples searched for new samples.
 * :mod:`~pyunlocbox_gae.graphs.io`: HDF5 files: :func:`save_graph`,
   :func:`load_graph`, :func:`save_neighbors`, :func:`load_neighbors`.
 
@@ -29,6 +30,7 @@ from pyunlocbox_gae.graphs.graph import (
     as_graph,
     check_adjacency,
     laplacian,
+    lmax_bound,
     make_graph,
 )
 from pyunlocbox_gae.graphs.io import (
@@ -37,17 +39,20 @@ from pyunlocbox_gae.graphs.io import (
     save_graph,
     save_neighbors,
 )
-from pyunlocbox_gae.graphs.knn import knn_graph
+from pyunlocbox_gae.graphs.knn import NeighborIndex, knn_graph
 from pyunlocbox_gae.graphs.search import Neighbors, recall_at_k, search_neighbors
-from pyunlocbox_gae.graphs.weights import default_sigma, weight_matrix
+from pyunlocbox_gae.graphs.weights import default_sigma, kernel_weights, weight_matrix
 
 __all__ = [
+    "NeighborIndex",
     "Neighbors",
     "as_graph",
     "check_adjacency",
     "default_sigma",
+    "kernel_weights",
     "knn_graph",
     "laplacian",
+    "lmax_bound",
     "load_graph",
     "load_neighbors",
     "make_graph",

@@ -6,12 +6,16 @@ upper bound of the spectrum, which a gradient step 1/lmax needs. Here L is
 computed in float64 and stored in the requested dtype, and the largest
 eigenvalue comes from :func:`pyunlocbox_gae._linalg.laplacian_lmax`, a Ritz
 value plus its residual, never below the true value. It is stored as
-``G.lmax_exact`` (read by the estimator) and as PyGSP's cached ``G.lmax``.
+``G.lmax_exact`` (read by the estimator) and as PyGSP's cached ``G.lmax``,
+together with the Laplacian it bounds: :func:`lmax_bound` recomputes it
+when ``G.L`` was replaced since (``G.compute_laplacian('combinatorial')``,
+for example), so no step is ever taken from a stale bound.
 
 .. autosummary::
     laplacian
     make_graph
     as_graph
+    lmax_bound
 """
 
 import contextlib
@@ -115,10 +119,39 @@ def make_graph(W, lap_type="normalized", dtype=np.float32, L=None, lmax=None):
         G = pygsp.graphs.Graph(W, lap_type="combinatorial")
     G.lap_type = lap_type
     G.L = L
-    G.lmax_exact = laplacian_lmax(L) if lmax is None else float(lmax)
-    # PyGSP's cache: G.lmax and estimate_lmax() now return the safe bound.
-    G._lmax, G._lmax_method = G.lmax_exact, "lanczos"
+    _set_lmax(G, laplacian_lmax(L) if lmax is None else float(lmax))
     return G
+
+
+def _set_lmax(G, lmax):
+    G.lmax_exact = lmax
+    G._lmax_of = G.L  # the Laplacian it bounds (a reference, no copy)
+    # PyGSP's cache: G.lmax and estimate_lmax() now return the safe bound.
+    G._lmax, G._lmax_method = lmax, "lanczos"
+
+
+def lmax_bound(G):
+    """Upper bound of the largest eigenvalue of ``G.L``, never stale.
+
+    The stored ``G.lmax_exact`` when it was computed for the current
+    ``G.L``; recomputed (and stored) when the Laplacian was replaced since,
+    e.g. by PyGSP's ``G.compute_laplacian``.
+
+    Examples
+    --------
+    >>> W = sp.csr_matrix(np.array([[0, 2, 0], [2, 0, 1], [0, 1, 0]], np.float64))
+    >>> G = make_graph(W, dtype=np.float64)  # normalized
+    >>> round(lmax_bound(G), 6)
+    2.0
+    >>> G.compute_laplacian("combinatorial")  # PyGSP replaces G.L
+    >>> round(lmax_bound(G), 4), round(G.lmax_exact, 4)
+    (4.7321, 4.7321)
+    """
+    lmax = getattr(G, "lmax_exact", None)
+    if lmax is None or getattr(G, "_lmax_of", None) is not G.L:
+        lmax = laplacian_lmax(sp.csr_matrix(G.L))
+        _set_lmax(G, lmax)
+    return lmax
 
 
 def check_adjacency(graph, n_nodes=None, dtype=None, symmetric=True):
@@ -228,18 +261,21 @@ def as_graph(graph, n_samples=None, lap_type="normalized", dtype=np.float32):
     ----------
     graph : pygsp.graphs.Graph, sparse matrix or array
         A graph, or its weighted adjacency matrix (symmetric, non-negative,
-        finite). A graph made by this package with the same `lap_type` and
-        `dtype` is returned as is.
+        finite). A PyGSP graph keeps its own Laplacian type
+        (``graph.lap_type``); one made by this package with the requested
+        `dtype` is returned as is, its ``lmax_exact`` recomputed if its
+        Laplacian changed since (:func:`lmax_bound`).
     n_samples : int, optional
         Number of vertices expected (samples of the data it is used with).
     lap_type : {'normalized', 'combinatorial'}
+        Laplacian of a graph given as an adjacency matrix.
     dtype : dtype
         Of W and L.
 
     Returns
     -------
     pygsp.graphs.Graph
-        With ``lmax_exact`` set.
+        With ``lmax_exact`` set for its current Laplacian.
 
     Examples
     --------
@@ -255,13 +291,15 @@ def as_graph(graph, n_samples=None, lap_type="normalized", dtype=np.float32):
     _check_lap_type(lap_type)
     dtype = np.dtype(dtype)
     if isinstance(graph, pygsp.graphs.Graph):
+        lap_type = graph.lap_type  # the graph's own Laplacian, as given
+        _check_lap_type(lap_type)
         if (
             getattr(graph, "lmax_exact", None) is not None
-            and graph.lap_type == lap_type
             and graph.L.dtype == dtype
             and graph.W.dtype == dtype
             and (n_samples is None or graph.N == n_samples)
         ):
+            lmax_bound(graph)
             return graph
         graph = graph.W
     W = check_adjacency(graph, n_nodes=n_samples)

@@ -25,7 +25,12 @@ import scipy.sparse as sp
 
 from pyunlocbox_gae import store
 from pyunlocbox_gae.errors import FileFormatError, InputError
-from pyunlocbox_gae.graphs.graph import check_adjacency, laplacian, make_graph
+from pyunlocbox_gae.graphs.graph import (
+    check_adjacency,
+    laplacian,
+    lmax_bound,
+    make_graph,
+)
 from pyunlocbox_gae.graphs.search import Neighbors, check_features
 
 KIND = "graph"
@@ -154,11 +159,11 @@ def save_graph(path, G, X=None, **attrs):
     >>> bool((G2.W != G.W).nnz == 0), G2.L.dtype, G2.graph_params["k"]
     (True, dtype('float32'), 4)
     """
-    lmax = getattr(G, "lmax_exact", None)
-    if lmax is None:
+    if getattr(G, "lmax_exact", None) is None:
         raise InputError(
             "G has no lmax_exact: pass it through pyunlocbox_gae.graphs.as_graph first"
         )
+    lmax = lmax_bound(G)  # recomputed if G.L changed since
     nb = getattr(G, "neighbors", None)
     if X is not None and check_features(X).shape[0] != G.N:
         raise InputError(f"the graph has {G.N} vertices but X has {len(X)} samples")

@@ -2,6 +2,7 @@ r"""The k-NN graph builder: search, weight, wrap in a PyGSP graph.
 
 .. autosummary::
     knn_graph
+    NeighborIndex
 """
 
 import time
@@ -12,8 +13,11 @@ from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.graphs.graph import LAP_TYPES, make_graph
 from pyunlocbox_gae.graphs.search import (
     METRICS,
+    QUERY_BLOCK,
     Neighbors,
     _check_k,
+    _distances_to,
+    _search_space,
     check_features,
     search_neighbors,
 )
@@ -204,3 +208,140 @@ def _reuse(neighbors, X, k, metric):
             f"{neighbors.metric!r}, not {metric!r}; search again"
         )
     return neighbors.truncate(k)
+
+
+class NeighborIndex:
+    """The samples of a training set, searchable for the neighbours of others.
+
+    The out-of-sample side of :func:`search_neighbors`: the k nearest
+    training samples of new samples, with the same metric (cosine centres
+    new samples on the *training* mean) and distances recomputed by direct
+    differences, so that a new sample equal to a training sample is at
+    distance exactly 0 from it. The search is exact (scikit-learn's
+    brute-force :class:`~sklearn.neighbors.NearestNeighbors`, in blocks of
+    rows): it costs (new samples) × (training samples) distances, small
+    next to the all-pairs search of the training graph.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Training samples, held by reference for ``metric='euclidean'``.
+    metric : {'euclidean', 'cosine'}
+
+    Attributes
+    ----------
+    samples : ndarray
+        The training samples as searched: X itself (euclidean), or its rows
+        centred on `mean` and scaled to unit norm (cosine).
+
+    Examples
+    --------
+    >>> X = np.array([[0.0], [1.0], [3.0]], dtype=np.float32)
+    >>> idx, dist = NeighborIndex(X).query(np.array([[0.9], [3.0]]), 2)
+    >>> idx.tolist(), np.round(dist, 4).tolist()
+    ([[1, 0], [2, 1]], [[0.1, 0.9], [0.0, 2.0]])
+    """
+
+    def __init__(self, X, metric="euclidean"):
+        from sklearn.neighbors import NearestNeighbors
+
+        X = check_features(X)
+        if metric not in METRICS:
+            raise InputError(f"metric must be one of {METRICS}, got {metric!r}")
+        self.metric = metric
+        self.mean = X.mean(axis=0, dtype=np.float64) if metric == "cosine" else None
+        self.samples = _search_space(X, metric, self.mean)
+        self._nn = NearestNeighbors(algorithm="brute").fit(self.samples)
+
+    @classmethod
+    def from_search_space(cls, samples, metric, mean=None):
+        """An index over samples already in search space (see :attr:`samples`)."""
+        from sklearn.neighbors import NearestNeighbors
+
+        index = cls.__new__(cls)
+        index.metric, index.mean, index.samples = metric, mean, samples
+        index._nn = NearestNeighbors(algorithm="brute").fit(samples)
+        return index
+
+    @property
+    def n_samples(self):
+        """Number of training samples."""
+        return self.samples.shape[0]
+
+    def _queries(self, X):
+        """New samples checked and mapped to the search space."""
+        X = check_features(X)
+        if X.shape[1] != self.samples.shape[1]:
+            raise InputError(
+                f"X has {X.shape[1]} features but the index was built on "
+                f"{self.samples.shape[1]}"
+            )
+        return _search_space(
+            X.astype(self.samples.dtype, copy=False), self.metric, self.mean
+        )
+
+    def query(self, X, k):
+        """Indices (int64) and distances (float32) of the `k` nearest, sorted.
+
+        Raises
+        ------
+        InputError
+            If X is not a finite 2-D array with the training features, or
+            k is not in [1, n_samples].
+        """
+        Xs = self._queries(X)
+        if not 1 <= k <= self.n_samples:
+            raise InputError(
+                f"k={k} neighbours asked of {self.n_samples} training samples"
+            )
+        indices = np.empty((Xs.shape[0], k), dtype=np.int64)
+        distances = np.empty((Xs.shape[0], k), dtype=np.float32)
+        rows = max(1, QUERY_BLOCK // max(1, k))
+        for s in range(0, Xs.shape[0], rows):
+            block = Xs[s : s + rows]
+            idx = self._nn.kneighbors(block, k, return_distance=False)
+            dist = _distances_to(self.samples, idx, block, self.metric)
+            order = np.argsort(dist, axis=1, kind="stable")
+            indices[s : s + len(block)] = np.take_along_axis(idx, order, axis=1)
+            distances[s : s + len(block)] = np.take_along_axis(dist, order, axis=1)
+        return indices, distances
+
+    def within(self, X, radii):
+        """Pairs (i, j) with new sample i within ``radii[j]`` of training sample j.
+
+        With ``radii[j]`` the distance of training sample j to its k-th
+        neighbour, these are the training samples that would count the new
+        sample among their k nearest: the other end of a k-NN edge.
+
+        Returns
+        -------
+        rows, cols : ndarray of int64
+        distances : ndarray of float32
+
+        Examples
+        --------
+        >>> X = np.array([[0.0], [1.0], [3.0]], dtype=np.float32)
+        >>> rows, cols, d = NeighborIndex(X).within([[2.2]], [1.0, 1.0, 2.0])
+        >>> cols.tolist(), np.round(d, 4).tolist()
+        ([2], [0.8])
+        """
+        from sklearn.metrics.pairwise import euclidean_distances
+
+        Xs = self._queries(X)
+        radii = np.asarray(radii, dtype=np.float64)
+        # Candidates from |a - b|² (GEMM, rounding-prone) with slack; then
+        # the exact test on distances by direct differences.
+        sq = radii**2 if self.metric == "euclidean" else 2 * radii
+        sq = sq * (1 + 1e-3) + 1e-6 * (sq.max(initial=0) + 1)
+        out = ([], [], [])
+        step = max(1, 2**22 // max(1, self.n_samples))
+        for s in range(0, Xs.shape[0], step):
+            block = Xs[s : s + step]
+            near = euclidean_distances(block, self.samples, squared=True) <= sq
+            r, c = np.nonzero(near)
+            d = _distances_to(self.samples, c[:, None], block[r], self.metric)[:, 0]
+            keep = d <= radii[c]
+            for part, values in zip(out, (r[keep] + s, c[keep], d[keep]), strict=True):
+                part.append(values)
+        rows, cols, dist = (np.concatenate(p) if p else np.empty(0) for p in out)
+        return rows.astype(np.int64), cols.astype(np.int64), dist.astype(np.float32)

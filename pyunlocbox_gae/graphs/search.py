@@ -175,15 +175,18 @@ def check_features(X, name="X"):
     return X
 
 
-def _search_space(X, metric):
+def _search_space(X, metric, mean=None):
     """The array the backends search with the euclidean distance.
 
-    For cosine, the centred rows scaled to unit norm (a float32/64 copy; the
-    caller's X is never modified): there ``|a - b|² = 2 (1 - cos)``.
+    For cosine, the rows centred (on `mean`, by default X's own) and scaled
+    to unit norm (a float32/64 copy; the caller's X is never modified):
+    there ``|a - b|² = 2 (1 - cos)``.
     """
     if metric == "euclidean":
         return X
-    Xc = X - X.mean(axis=0, dtype=np.float64).astype(X.dtype)
+    if mean is None:
+        mean = X.mean(axis=0, dtype=np.float64)
+    Xc = X - np.asarray(mean).astype(X.dtype)
     norms = np.linalg.norm(Xc, axis=1)
     zero = np.flatnonzero(norms == 0)
     if zero.size:
@@ -445,6 +448,11 @@ def recall_at_k(neighbors, X, n_queries=1000, random_state=0):
 
 
 def _pair_distances_rows(Xs, rows, indices, metric):
-    diff = Xs[indices] - Xs[rows][:, None, :]
+    return _distances_to(Xs, indices, Xs[rows], metric)
+
+
+def _distances_to(Xs, indices, queries, metric):
+    """Distances of each query to the samples it lists, by direct differences."""
+    diff = Xs[indices] - queries[:, None, :]
     sq = np.einsum("ijk,ijk->ij", diff, diff)
     return sq / 2 if metric == "cosine" else np.sqrt(sq)

@@ -3,6 +3,7 @@ r"""Edge weights of a k-NN graph from stored neighbour lists (no search).
 .. autosummary::
     KERNELS
     default_sigma
+    kernel_weights
     weight_matrix
 """
 
@@ -45,6 +46,27 @@ def _check_sigma(sigma, neighbors):
     if not (sigma > 0 and np.isfinite(sigma)):
         raise InputError(f"sigma must be a positive finite number, got {sigma}")
     return sigma
+
+
+def kernel_weights(distances, kernel, sigma, dtype=np.float32):
+    r"""Kernel weights of distances, a new array of `dtype`.
+
+    ``'exp'``: :math:`\exp(-d/\sigma)`; ``'gaussian'``:
+    :math:`\exp(-d^2/\sigma^2)` (see :func:`weight_matrix`).
+
+    Examples
+    --------
+    >>> np.round(kernel_weights(np.array([0.0, 1.0]), "gaussian", 2.0), 4)
+    array([1.    , 0.7788], dtype=float32)
+    """
+    dtype = np.dtype(dtype)
+    d = np.asarray(distances).astype(dtype, copy=True)
+    d /= dtype.type(sigma)
+    if kernel == "gaussian":
+        d *= d
+    np.negative(d, out=d)
+    np.exp(d, out=d)
+    return d
 
 
 def weight_matrix(
@@ -110,14 +132,7 @@ def weight_matrix(
         raise InputError(f"dtype must be a floating type, got {dtype}")
     sigma = _check_sigma(sigma, neighbors)
     N, k = neighbors.indices.shape
-    d = neighbors.distances.astype(dtype, copy=True)
-    if kernel == "exp":
-        d /= dtype.type(sigma)
-    else:
-        d /= dtype.type(sigma)
-        d *= d
-    np.negative(d, out=d)
-    np.exp(d, out=d)
+    d = kernel_weights(neighbors.distances, kernel, sigma, dtype)
     # Index arrays of the smallest type that fits: halves CSR memory at 1.3M.
     itype = np.int32 if N * (k + 1) * 2 < 2**31 else np.int64
     W = sp.csr_matrix(

@@ -207,10 +207,14 @@ class DaskCodes:
 
     def _scatter(self, X):
         client, layout, lg = self.client, self.layout, self.weights["graph"]
-        self.Xf = client.scatter([np.ascontiguousarray(X[b]) for b in self.blocks])
+        # hash=False: scattering equal data again (a second fit) must not share
+        # keys with futures that the first one releases.
+        blocks_of_X = [np.ascontiguousarray(X[b]) for b in self.blocks]
+        self.Xf = client.scatter(blocks_of_X, hash=False)
         none = [None] * len(self.blocks)
-        self.Lbb = client.scatter(layout.L_bb) if self.L is not None else none
-        self.Lbh = client.scatter(layout.L_bh) if self.L is not None else none
+        coupled = self.L is not None
+        self.Lbb = client.scatter(layout.L_bb, hash=False) if coupled else none
+        self.Lbh = client.scatter(layout.L_bh, hash=False) if coupled else none
         self.lmax = [
             client.submit(_block_setup, x, lbb, lg)
             for x, lbb in zip(self.Xf, self.Lbb, strict=True)
@@ -237,8 +241,9 @@ class DaskCodes:
 
     def solve(self):
         client, t = self.client, time.perf_counter()
-        Df = client.scatter(self.D, broadcast=True)
-        Ef = client.scatter(self.E, broadcast=True) if self.E is not None else None
+        Df = client.scatter(self.D, broadcast=True, hash=False)
+        E = self.E
+        Ef = client.scatter(E, broadcast=True, hash=False) if E is not None else None
         last, sweeps, iters, halvings = None, 0, 0, 0
         for _ in range(self.max_sweeps):
             halo = self._exchange()

@@ -14,6 +14,7 @@ allocated once, sample-major, as the codes it returns.
 
 import json
 import os
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -29,7 +30,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pyunlocbox_gae import solvers, store
 from pyunlocbox_gae.errors import InputError
-from pyunlocbox_gae.model import checkpoint, diagnostics, objective
+from pyunlocbox_gae.model import anchors, checkpoint, diagnostics, objective
+from pyunlocbox_gae.model import transform as out_of_sample
 from pyunlocbox_gae.model.alternate import (  # noqa: F401 - old names
     GUARD_COPY_MAX_BYTES,
     LocalCodes,
@@ -45,116 +47,152 @@ class GraphAutoEncoder(
 ):
     r"""Structured (graph) auto-encoder: sparse codes smooth on a graph.
 
-        Learns a dictionary D, sparse codes Z and a linear encoder E by
-        alternating minimisation of
+    Learns a dictionary D, sparse codes Z and a linear encoder E by
+    alternating minimisation of
 
-        .. math::
-            \frac{l_d}{2} \|X - DZ\|_F^2 + l_s \|Z\|_1
-            + \frac{l_g}{2} \operatorname{tr}(Z L Z^\top)
-            + \frac{l_e}{2} \|Z - EX\|_F^2 + l_t \|Z \nabla^\top\|_1
-            \quad \text{s.t.} \quad \|d_j\|_2 \le 1 \;(\text{and } Z \ge 0),
+    .. math::
+        \frac{l_d}{2} \|X - DZ\|_F^2 + l_s \|Z\|_1
+        + \frac{l_g}{2} \operatorname{tr}(Z L Z^\top)
+        + \frac{l_e}{2} \|Z - EX\|_F^2 + l_t \|Z \nabla^\top\|_1
+        \quad \text{s.t.} \quad \|d_j\|_2 \le 1 \;(\text{and } Z \ge 0),
 
-        where L is the Laplacian of a graph over the samples (the columns of X)
-        and ∇ its gradient (:func:`pyunlocbox_gae.functions.graph_gradient`). A
-        weight of 0 or None removes its term entirely. The terms and their
-        parameters come from :data:`pyunlocbox_gae.model.objective.TERMS`.
+    where L is the Laplacian of a graph over the samples (the columns of X)
+    and ∇ its gradient (:func:`pyunlocbox_gae.functions.graph_gradient`). A
+    weight of 0 or None removes its term entirely. The terms and their
+    parameters come from :data:`pyunlocbox_gae.model.objective.TERMS`.
 
-        Parameters
-        ----------
-        n_atoms : int, default=128
-            Number of atoms m (columns of D, rows of ``components_``).
+    Parameters
+    ----------
+    n_atoms : int, default=128
+        Number of atoms m (columns of D, rows of ``components_``). More
+        atoms than training samples only memorise them (one atom per sample
+        reproduces X): allowed, with a warning.
     TERM_PARAMETERS
-        graph : pygsp.graphs.Graph or sparse matrix, optional
-            Graph over the training samples (an adjacency matrix is turned into
-            a graph with `lap_type`). With ``lg > 0`` or ``lt > 0`` and no graph, a
-            k-NN graph is built from X with :func:`pyunlocbox_gae.graphs.knn_graph`.
-        graph_params : dict, optional
-            Parameters of :func:`pyunlocbox_gae.graphs.knn_graph`.
-        lap_type : {'normalized', 'combinatorial'}
-            Laplacian of a graph given as an adjacency matrix or built from X.
-        dict_init : {'uniform', 'gaussian', 'samples'} or array (n_atoms, n_features)
-            Initial atoms: uniform in [0, 1) as the original study, Gaussian, or
-            random samples of X, normalised to unit norm.
-        project_encoder : bool, default=True
-            Keep the columns of E in the unit ball, as the original code did.
-        solver : {'auto', 'fista', 'ista', 'primal_dual'}, default='auto'
-            Splitting of the codes problem (:data:`pyunlocbox_gae.solvers.SPLITTINGS`):
-            FISTA, plain forward-backward, or PyUNLocBoX's MLFBF primal-dual
-            solver (graph term in the dual); 'auto' takes FISTA unless the
-            objective has a term without a proximal map (``lt > 0``), then the
-            primal-dual solver. The dictionary and encoder steps use FISTA (ISTA
-            with 'ista').
-        rtol, rtol_outer : float
-            Relative change of the sub-problem and of the total objective below
-            which the inner and outer loops stop.
-        max_inner, max_outer : int
-            Iteration limits of the inner and outer loops.
-        eval_every : int, default=5
-            Codes iterations between two evaluations of the codes objective (one
-            evaluation costs about one iteration).
-        transform_algorithm : {'sparse_code', 'encoder', 'graph'}
-            How :meth:`transform` codes new samples: the codes problem with the
-            learned D and no graph; the fast encoder, soft thresholding of E x at
-            ls / le (needs le > 0); or the codes problem with a graph over the new
-            samples.
-        transform_max_iter : int, default=500
-            Iteration limit of :meth:`transform`.
-        random_state : int, RandomState instance or None
-            Seed of the initial dictionary.
-        verbose : int
-            Print one line per outer iteration when positive.
-        checkpoint : str or path-like, optional
-            HDF5 file where the state of the fit (D, E, Z, history, random
-            state) is saved at outer-iteration boundaries, atomically (write then
-            rename, so a crash or ``kill -9`` leaves the previous checkpoint
-            whole). A fit that finds the file resumes from it and ends as an
-            uninterrupted fit would (same objective, same codes); the file is
-            refused, with a message saying which, if it was written for other
-            data, another graph or other parameters (``max_outer`` and
-            ``rtol_outer`` may change: raise ``max_outer`` to extend a finished
-            fit). The file is kept after the fit; delete it to start afresh.
-        checkpoint_every : int or None, default=1
-            Save every that many outer iterations (None: only by time).
-        checkpoint_seconds : float or None
-            Also save when that many seconds have passed since the last save.
-            The state after the last outer iteration is always saved.
+    graph : pygsp.graphs.Graph or sparse matrix, optional
+        Graph over the training samples (an adjacency matrix is turned into
+        a graph with `lap_type`; a PyGSP graph keeps its own ``lap_type``,
+        and its spectral bound is recomputed if its Laplacian changed). With
+        ``lg > 0`` or ``lt > 0`` and no graph, a k-NN graph is built from X
+        with :func:`pyunlocbox_gae.graphs.knn_graph`, a new one at each fit:
+        in cross-validation each fold's graph joins its own training samples
+        only (pass settings through `graph_params`, not a graph over all
+        samples).
+    graph_params : dict, optional
+        Parameters of :func:`pyunlocbox_gae.graphs.knn_graph`; they also
+        link new samples to a given graph that does not record its own.
+    lap_type : {'normalized', 'combinatorial'}
+        Laplacian of a graph given as an adjacency matrix or built from X.
+    dict_init : {'uniform', 'gaussian', 'samples'} or array (n_atoms, n_features)
+        Initial atoms: uniform in [0, 1) as the original study, Gaussian, or
+        random samples of X, normalised to unit norm.
+    project_encoder : bool, default=True
+        Keep the columns of E in the unit ball, as the original code did.
+    solver : {'auto', 'fista', 'ista', 'primal_dual'}, default='auto'
+        Splitting of the codes problem (:data:`pyunlocbox_gae.solvers.SPLITTINGS`):
+        FISTA, plain forward-backward, or PyUNLocBoX's MLFBF primal-dual
+        solver (graph term in the dual); 'auto' takes FISTA unless the
+        objective has a term without a proximal map (``lt > 0``), then the
+        primal-dual solver. The dictionary and encoder steps use FISTA (ISTA
+        with 'ista').
+    rtol, rtol_outer : float
+        Relative change of the sub-problem and of the total objective below
+        which the inner and outer loops stop.
+    max_inner, max_outer : int
+        Iteration limits of the inner and outer loops.
+    eval_every : int, default=5
+        Codes iterations between two evaluations of the codes objective (one
+        evaluation costs about one iteration).
+    transform_algorithm : {'auto', 'out_of_sample', 'sparse_code', 'encoder', \
+'graph'}
+        How :meth:`transform` codes new samples. ``'auto'`` (default) picks
+        ``'out_of_sample'`` when the model was fitted with a graph and lg > 0,
+        ``'sparse_code'`` otherwise. ``'out_of_sample'``: the codes problem
+        with the learned D, each new sample joined to its nearest training
+        samples and its code tied to their fixed training codes by the graph
+        term (see :class:`~pyunlocbox_gae.model.anchors.AnchorGraph`); the
+        code of a training sample is its training code. ``'sparse_code'``:
+        the codes problem with the learned D and no graph; ``'encoder'``: the
+        fast encoder, the proximal map of the sparsity (and non-negativity)
+        at E x, a soft threshold at alpha / le (needs le > 0; alpha is
+        `transform_alpha`); ``'graph'``: the codes problem with a graph over
+        the new samples, solved jointly. Every algorithm but ``'graph'``
+        solves each sample on its own (its own momentum and stopping rule,
+        `rtol` on the change of its code), so a sample's code does not depend
+        on the others in the batch. The graph total variation (``lt``) is
+        used out of sample by ``'graph'`` only.
+    transform_max_iter : int, default=500
+        Iteration limit of :meth:`transform` (per sample).
+    random_state : int, RandomState instance or None
+        Seed of the initial dictionary.
+    verbose : int
+        Print one line per outer iteration when positive.
+    checkpoint : str or path-like, optional
+        HDF5 file where the state of the fit (D, E, Z, history, random
+        state) is saved at outer-iteration boundaries, atomically (write then
+        rename, so a crash or ``kill -9`` leaves the previous checkpoint
+        whole). A fit that finds the file resumes from it and ends as an
+        uninterrupted fit would (same objective, same codes); the file is
+        refused, with a message saying which, if it was written for other
+        data, another graph or other parameters (``max_outer`` and
+        ``rtol_outer`` may change: raise ``max_outer`` to extend a finished
+        fit). The file is kept after the fit; delete it to start afresh.
+    checkpoint_every : int or None, default=1
+        Save every that many outer iterations (None: only by time).
+    checkpoint_seconds : float or None
+        Also save when that many seconds have passed since the last save.
+        The state after the last outer iteration is always saved.
+    transform_alpha : float or None
+        Sparsity weight of :meth:`transform` (None: `ls`), as in
+        scikit-learn's dictionary learning.
+    callback : callable or None
+        Called after each outer iteration of the fit with its
+        ``history_`` entry (a dict), e.g. to log or plot progress.
 
-        Attributes
-        ----------
-        components_ : ndarray of shape (n_atoms, n_features)
-            The atoms (Dᵀ), with l2 norms at most 1.
-        encoder_ : ndarray of shape (n_atoms, n_features) or None
-            The encoder E (None when le is off).
-        history_ : list of dict
-            Per outer iteration: ``objective``; every term of
-            :data:`~pyunlocbox_gae.model.objective.TERMS` weighted (``data``,
-            ``sparsity``, ``graph``, ``encoder``, ``graph_tv``, ``positive``) and
-            unweighted (``*_unweighted``, the term with weight 1; NaN where it
-            cannot be evaluated); inner iterations and seconds of each step
-            (``z_iter``, ``z_time``, ``d_iter``, ``d_time``, ``e_iter``,
-            ``e_time``); ``nnz``, the fraction of non-zero codes; ``halvings``,
-            how many times a step was halved because a sub-problem diverged
-            (see :func:`pyunlocbox_gae.solvers.solve`; 0 normally). After the
-            last outer iteration one more codes step runs with the final
-            dictionary (``z_final_iter``, ``z_final_time``), so that the codes
-            returned by :meth:`fit_transform` are those of the final model.
-        n_iter_ : int
-            Number of outer iterations run.
-        solver_ : str
-            The splitting that solved the codes problem.
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_atoms, n_features)
+        The atoms (Dᵀ), with l2 norms at most 1.
+    encoder_ : ndarray of shape (n_atoms, n_features) or None
+        The encoder E (None when le is off).
+    history_ : list of dict
+        Per outer iteration: ``objective``; every term of
+        :data:`~pyunlocbox_gae.model.objective.TERMS` weighted (``data``,
+        ``sparsity``, ``graph``, ``encoder``, ``graph_tv``, ``positive``) and
+        unweighted (``*_unweighted``, the term with weight 1; NaN where it
+        cannot be evaluated); inner iterations and seconds of each step
+        (``z_iter``, ``z_time``, ``d_iter``, ``d_time``, ``e_iter``,
+        ``e_time``); ``nnz``, the fraction of non-zero codes; ``halvings``,
+        how many times a step was halved because a sub-problem diverged
+        (see :func:`pyunlocbox_gae.solvers.solve`; 0 normally). After the
+        last outer iteration one more codes step runs with the final
+        dictionary (``z_final_iter``, ``z_final_time``), so that the codes
+        returned by :meth:`fit_transform` are those of the final model.
+    n_iter_ : int
+        Number of outer iterations run.
+    solver_ : str
+        The splitting that solved the codes problem.
+    anchors_ : pyunlocbox_gae.model.anchors.AnchorGraph or None
+        What the out-of-sample transform keeps of a fit with a graph: the
+        training samples (by reference), their codes and the graph's
+        weights, degrees and k-NN settings (None without a graph).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when X has string column names (a pandas
+        DataFrame); kept by :meth:`save` and :meth:`load`.
 
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from pyunlocbox_gae import GraphAutoEncoder
-        >>> X = np.random.default_rng(0).random((100, 8)).astype(np.float32)
-        >>> gae = GraphAutoEncoder(n_atoms=16, ls=0.1, max_outer=5, random_state=0)
-        >>> Z = gae.fit_transform(X)
-        >>> Z.shape, Z.dtype, gae.components_.shape
-        ((100, 16), dtype('float32'), (16, 8))
-        >>> h = gae.history_
-        >>> bool(h[-1]["objective"] <= h[0]["objective"])
-        True
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyunlocbox_gae import GraphAutoEncoder
+    >>> X = np.random.default_rng(0).random((100, 8)).astype(np.float32)
+    >>> gae = GraphAutoEncoder(n_atoms=16, ls=0.1, max_outer=5, random_state=0)
+    >>> Z = gae.fit_transform(X)
+    >>> Z.shape, Z.dtype, gae.components_.shape
+    ((100, 16), dtype('float32'), (16, 8))
+    >>> h = gae.history_
+    >>> bool(h[-1]["objective"] <= h[0]["objective"])
+    True
     """
 
     _parameter_constraints = {
@@ -173,13 +211,17 @@ class GraphAutoEncoder(
         "max_inner": [Interval(Integral, 1, None, closed="left")],
         "max_outer": [Interval(Integral, 1, None, closed="left")],
         "eval_every": [Interval(Integral, 1, None, closed="left")],
-        "transform_algorithm": [StrOptions({"sparse_code", "encoder", "graph"})],
+        "transform_algorithm": [
+            StrOptions({"auto", "out_of_sample", "sparse_code", "encoder", "graph"})
+        ],
         "transform_max_iter": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "checkpoint": [str, os.PathLike, None],
         "checkpoint_every": [Interval(Integral, 1, None, closed="left"), None],
         "checkpoint_seconds": [Interval(Real, 0, np.inf, closed="neither"), None],
+        "transform_alpha": [Interval(Real, 0, np.inf, closed="left"), None],
+        "callback": [callable, None],
     }
 
     def _weights(self):
@@ -203,12 +245,14 @@ class GraphAutoEncoder(
             ensure_min_samples=2 if reset else 1,
         )
         if reset and self.n_atoms > X.shape[0]:
-            raise InputError(
+            warnings.warn(
                 f"n_atoms={self.n_atoms} is more than the {X.shape[0]} samples "
                 "of X: one atom per sample already reproduces X exactly with "
-                "one non-zero code each (a memorised, useless dictionary), so "
-                f"more atoms only add cost; use n_atoms <= {X.shape[0]} (or "
-                "more samples)"
+                "one non-zero code each (a memorised dictionary), so more "
+                f"atoms only add cost; use n_atoms <= {X.shape[0]} (or more "
+                "samples)",
+                UserWarning,
+                stacklevel=5,  # the caller of fit or fit_transform
             )
         return X
 
@@ -264,7 +308,7 @@ class GraphAutoEncoder(
             rtol_outer=self.rtol_outer,
             max_inner=self.max_inner,
             max_outer=self.max_outer,
-            callback=self._report if self.verbose else None,
+            callback=self._outer_callback(),
             history=history,
             checkpoint=saver.update if saver is not None else None,
         )
@@ -272,8 +316,39 @@ class GraphAutoEncoder(
         self.encoder_ = E
         self.n_iter_ = len(self.history_)
         self.solver_ = codes.splitting.name
+        if graph is None:  # the codes of transform(X): each sample on its own
+            out_of_sample.sample_codes(
+                X, D, E, self._transform_weights(weights),
+                rtol=self.rtol, max_iter=self.transform_max_iter,
+                accelerate=self.solver != "ista", out=Z_api,
+                positive=bool(weights["positive"]),
+            )  # fmt: skip
         diagnostics.check_fit(self.history_, X, Z_api, self.components_, weights)
+        # What transform() needs to code new samples on the training graph.
+        self.anchors_ = None
+        if graph is not None:
+            self.anchors_ = anchors.AnchorGraph(X, Z_api, graph, self.graph_params)
         return Z_api
+
+    def _transform_weights(self, weights):
+        """(ld, alpha, lg, le) of the per-sample codes problem."""
+        alpha = self.transform_alpha
+        alpha = weights["sparsity"] if alpha is None else float(alpha)
+        return (weights["data"], alpha, weights["graph"], weights["encoder"])
+
+    def _outer_callback(self):
+        """The fit's per-outer-iteration call: progress line and/or callback."""
+        calls = [
+            c for c in (self._report if self.verbose else None, self.callback) if c
+        ]
+        if not calls:
+            return None
+
+        def call(entry):
+            for c in calls:
+                c(entry)
+
+        return call
 
     def _checkpointer(self, X, graph, codes, arrays, rng):
         """The fit's checkpoint writer and the history it resumes, or Nones.
@@ -321,28 +396,67 @@ class GraphAutoEncoder(
         graph : pygsp.graphs.Graph or sparse matrix, optional
             Graph over the samples of X, for ``transform_algorithm='graph'``
             (built from X with `graph_params` when not given).
+
+        Examples
+        --------
+        With a graph, ``'auto'`` ties new codes to the training codes: a
+        training sample gets back its training code, and a code does not
+        depend on the other samples of the batch.
+
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).random((60, 5))
+        >>> gae = GraphAutoEncoder(8, lg=5, graph_params={"k": 5},
+        ...                        random_state=0, rtol=1e-6, max_inner=500)
+        >>> Z = gae.fit_transform(X)
+        >>> bool(np.abs(gae.transform(X) - Z).max() < 1e-3 * np.abs(Z).max())
+        True
+        >>> bool(np.allclose(gae.transform(X[:7]), gae.transform(X)[:7]))
+        True
         """
         check_is_fitted(self)
         X = self._validate(X, reset=False)
         weights = self._weights()
-        if self.transform_algorithm == "encoder":
+        algorithm = self.transform_algorithm
+        fitted_graph = getattr(self, "anchors_", None)
+        if algorithm == "auto":
+            use_graph = fitted_graph is not None and weights["graph"]
+            algorithm = "out_of_sample" if use_graph else "sparse_code"
+        if algorithm == "encoder":
             return self._encode(X, weights)
-        Z_api = np.zeros((X.shape[0], self.n_atoms), dtype=X.dtype)
-        D = np.asarray(self.components_.T, dtype=X.dtype)
-        E = None if self.encoder_ is None else self.encoder_.astype(X.dtype)
-        G = None
-        if self.transform_algorithm == "graph":
-            if not objective.needs_graph(weights):
-                raise InputError("transform_algorithm='graph' needs lg > 0 or lt > 0")
-            G = objective.graph_for(graph, X, self.lap_type, self.graph_params)
-        else:  # no graph over new samples: the graph terms are off
-            weights = {
-                k: 0.0 if objective.PARAMETERS_BY_NAME[k].needs_graph else w
-                for k, w in weights.items()
-            }
-        problem = objective.Objective(
-            X.T, Z_api.T, D, E, weights, G, getattr(G, "lmax_exact", None)
+        if algorithm == "graph":
+            return self._graph_codes(X, graph, weights)
+        if algorithm == "out_of_sample" and (
+            fitted_graph is None or not weights["graph"]
+        ):
+            raise InputError(
+                "transform_algorithm='out_of_sample' needs a model fitted with a "
+                f"graph and lg > 0 (lg={weights['graph']}); use 'sparse_code' or "
+                "'auto'"
+            )
+        return out_of_sample.sample_codes(
+            X,
+            np.asarray(self.components_.T, dtype=X.dtype),
+            None if self.encoder_ is None else self.encoder_.astype(X.dtype),
+            self._transform_weights(weights),
+            fitted_graph if algorithm == "out_of_sample" else None,
+            rtol=self.rtol,
+            max_iter=self.transform_max_iter,
+            accelerate=self.solver != "ista",
+            positive=bool(weights["positive"]),
         )
+
+    def _graph_codes(self, X, graph, weights):
+        """Codes of new samples with a graph among them, solved jointly."""
+        if not objective.needs_graph(weights):
+            raise InputError("transform_algorithm='graph' needs lg > 0 or lt > 0")
+        G = objective.graph_for(graph, X, self.lap_type, self.graph_params)
+        weights = dict(weights, sparsity=self._transform_weights(weights)[1])
+        Z_api = np.zeros((X.shape[0], self.n_atoms), dtype=X.dtype)
+        E = None if self.encoder_ is None else self.encoder_.astype(X.dtype)
+        problem = objective.Objective(
+            X.T, Z_api.T, np.asarray(self.components_.T, dtype=X.dtype), E,
+            weights, G, getattr(G, "lmax_exact", None),
+        )  # fmt: skip
         LocalCodes(
             problem, self.solver, self.rtol, self.transform_max_iter,
             self.eval_every, name="transform",
@@ -351,12 +465,9 @@ class GraphAutoEncoder(
 
     def _encode(self, X, weights):
         """Codes by the encoder: the codes problem's proximal map at E x."""
-        if self.encoder_ is None or not weights["encoder"]:
-            raise InputError(
-                "transform_algorithm='encoder' needs an encoder: fit with le > 0"
-            )
+        out_of_sample.check_encoder(self.encoder_, weights["encoder"])
         Z = X @ self.encoder_.T.astype(X.dtype)
-        t = weights["sparsity"] / weights["encoder"]
+        t = self._transform_weights(weights)[1] / weights["encoder"]
         Z -= np.clip(Z, -t, t)
         if weights["positive"]:
             np.maximum(Z, 0, out=Z)
@@ -387,16 +498,19 @@ class GraphAutoEncoder(
     def save(self, path):
         """Write the fitted model to an HDF5 file (no pickle involved).
 
-        The parameters are stored as JSON, the arrays as datasets; the
-        training graph is not stored (save it with
-        :func:`pyunlocbox_gae.graphs.save_graph`).
+        The parameters are stored as JSON, the arrays as datasets, with
+        ``feature_names_in_`` when X had feature names. A model fitted with
+        a graph also stores what its out-of-sample transform needs: the
+        training samples (as searched), codes and graph weights. The
+        callback is not stored (the loaded model has none).
         """
         check_is_fitted(self)
         params = {
             k: v
             for k, v in self.get_params().items()
-            if k not in ("graph", "dict_init")
+            if k not in ("graph", "dict_init", "callback")
         }
+        names = getattr(self, "feature_names_in_", None)
         with store.write_h5(
             path,
             "model",
@@ -407,6 +521,10 @@ class GraphAutoEncoder(
             f.create_dataset("components", data=self.components_)
             if self.encoder_ is not None:
                 f.create_dataset("encoder", data=self.encoder_)
+            if names is not None:
+                f.attrs["feature_names_in"] = json.dumps([str(n) for n in names])
+            if getattr(self, "anchors_", None) is not None:
+                self.anchors_.save(f.create_group("anchors"))
 
     @classmethod
     def load(cls, path):
@@ -440,6 +558,12 @@ class GraphAutoEncoder(
             model.encoder_ = f["encoder"][...] if "encoder" in f else None
             model.history_ = json.loads(f.attrs["history"])
             model.n_features_in_ = int(f.attrs["n_features_in"])
+            if "feature_names_in" in f.attrs:
+                names = json.loads(f.attrs["feature_names_in"])
+                model.feature_names_in_ = np.asarray(names, dtype=object)
+            model.anchors_ = (
+                anchors.AnchorGraph.load(f["anchors"]) if "anchors" in f else None
+            )
         diagnostics.check_model_arrays(model, path)
         model.n_iter_ = len(model.history_)
         return model
@@ -459,13 +583,15 @@ _PARAMETERS = dict(
     max_inner=100,
     max_outer=20,
     eval_every=5,
-    transform_algorithm="sparse_code",
+    transform_algorithm="auto",
     transform_max_iter=500,
     random_state=None,
     verbose=0,
     checkpoint=None,
     checkpoint_every=1,
     checkpoint_seconds=None,
+    transform_alpha=None,
+    callback=None,
 )
 
 
@@ -473,5 +599,5 @@ GraphAutoEncoder.__init__ = objective.make_init(dict(n_atoms=128), _PARAMETERS)
 GraphAutoEncoder.__init__.__qualname__ = "GraphAutoEncoder.__init__"
 GraphAutoEncoder.__init__.__module__ = __name__
 GraphAutoEncoder.__doc__ = GraphAutoEncoder.__doc__.replace(
-    "TERM_PARAMETERS", objective.parameters_doc()
+    "    TERM_PARAMETERS", objective.parameters_doc()
 )
