@@ -238,17 +238,15 @@ def make_case(fmt, seed_path, folder, rng):
     target = folder / seed_path.name
     shutil.copyfile(seed_path, target)
     whats = []
-    for _ in range(rng.choice([1, 1, 1, 2, 3])):
-        structural = rng.random() < 0.4
-        if structural and target.suffix == ".h5" and h5py.is_hdf5(target):
-            try:
-                whats.append(mutate_h5(target, rng))
-                continue
-            except (OSError, KeyError, ValueError, TypeError, RuntimeError):
-                pass  # an earlier byte mutation broke it: mutate bytes instead
-        if structural and fmt == "npz" and not whats:
+    # A structural edit first, while the copy is still valid (h5py must not
+    # open a damaged file in this process), then byte mutations.
+    if rng.random() < 0.4:
+        if fmt == "npz":
             whats.append(mutate_npz(target, rng))
-            continue
+        elif target.suffix == ".h5":
+            whats.append(mutate_h5(target, rng))
+    n_bytes = rng.choice([0, 1, 1, 2]) if whats else rng.choice([1, 1, 1, 2, 3])
+    for _ in range(n_bytes):
         raw, what = mutate_bytes(target.read_bytes(), rng)
         target.write_bytes(raw)
         whats.append(what)
@@ -272,7 +270,9 @@ def read(fmt, path, seeds):
         _expect(F["frames"].ndim == 4 and len(F["labels"]) == len(F["frames"]))
     elif fmt == "graph":
         G = graphs.load_graph(path)
-        _expect(G.W.shape == (G.N, G.N) and (G.W != G.W.T).nnz == 0)
+        asym = abs(G.W - G.W.T)  # the tolerance of the package's own check
+        _expect(G.W.shape == (G.N, G.N) and G.W.data.min(initial=0) >= 0)
+        _expect(asym.nnz == 0 or asym.max() <= 1e-6 * G.W.max())
         _expect(np.isfinite(G.L @ np.ones(G.N)).all())
     elif fmt == "neighbors":
         nb = graphs.load_neighbors(path)
@@ -401,6 +401,9 @@ def fuzz(cases, seed=0, timeout=30.0, out=None, memory_limit=4 * 2**30, log=prin
                     shutil.rmtree(keep, ignore_errors=True)
                     shutil.copytree(folder, keep)
             shutil.rmtree(folder, ignore_errors=True)
+            if (i + 1) % 1000 == 0:
+                log(f"{i + 1} cases, {len(findings)} findings, "
+                    f"{time.perf_counter() - t1:.0f} s")  # fmt: skip
     finally:
         runner.close()
         shutil.rmtree(root, ignore_errors=True)
