@@ -165,7 +165,7 @@ def mutate_h5(path, rng):
         if kind == "delete":
             del f[name]
             return f"delete {name}"
-        if kind == "dtype":
+        if kind == "dtype" and old.dtype.kind in "biuf":
             data = old[()]
             del f[name]
             f[name] = np.asarray(data).astype(rng.choice(["f4", "i2", "u8", "f8"]))

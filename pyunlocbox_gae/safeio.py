@@ -50,6 +50,7 @@ import scipy.sparse as sp
 from pyunlocbox_gae.errors import (
     BusyError,
     FileFormatError,
+    GAEError,
     InputError,
     StorageError,
     UnsafeFileError,
@@ -289,14 +290,12 @@ def load_npz(path):
                         f"member holds {info.file_size}"
                     )
         M = sp.load_npz(path)
-    except FileFormatError:
+    except (GAEError, FileNotFoundError, PermissionError):
         raise
-    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        if isinstance(err, OSError) and not isinstance(err, zipfile.BadZipFile):
-            if err.filename is not None:
-                raise
+    except Exception as err:  # zipfile, zlib and NumPy's parsers of the content
         raise FileFormatError(
-            f"{path} is not a scipy sparse matrix saved by save_npz ({err})"
+            f"{path} is not a scipy sparse matrix saved by save_npz "
+            f"({type(err).__name__}: {err})"
         ) from None
     return check_sparse(M, path)
 
