@@ -23,6 +23,7 @@ file (:mod:`pyunlocbox_gae.store` exports them):
 .. autosummary::
     max_read_bytes
     check_alloc
+    check_h5_extent
     check_h5_tree
     check_sparse
     load_npz
@@ -187,6 +188,52 @@ def check_h5_tree(f, source):
                         f"{source}: {text}; refusing to read it (the file is "
                         "damaged or forged)"
                     )
+
+
+def check_h5_extent(path):
+    """Refuse an HDF5 file whose size is not the one its superblock records.
+
+    A file written and closed by HDF5 ends exactly at the end-of-file
+    address of its superblock. Bytes inserted shift every address after
+    them, and some such files make the HDF5 library loop for ever, so they
+    are refused before HDF5 reads them (HDF5 itself refuses a file shorter
+    than that address as truncated). Files that do not start with an
+    HDF5 signature are left to HDF5's own error.
+
+    Examples
+    --------
+    >>> import h5py, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.h5")
+    >>> h5py.File(path, "w").close()
+    >>> check_h5_extent(path)
+    >>> with open(path, "ab") as f:
+    ...     _ = f.write(b"extra")
+    >>> check_h5_extent(path)
+    Traceback (most recent call last):
+    ...
+    pyunlocbox_gae.errors.FileFormatError: ...a.h5 has 805 bytes but its HDF5...
+    """
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if len(head) < 16 or head[:8] != b"\x89HDF\r\n\x1a\n":
+        return
+    version = head[8]
+    if version in (0, 1):
+        size = head[13]
+        start = (24 if version == 0 else 28) + 2 * size
+    else:
+        size = head[9]
+        start = 12 + 2 * size
+    if size not in (2, 4, 8) or len(head) < start + size:
+        return
+    eof = int.from_bytes(head[start : start + size], "little")
+    actual = os.path.getsize(path)
+    if actual > eof:  # a shorter file is reported by HDF5 as truncated
+        raise FileFormatError(
+            f"{path} has {actual} bytes but its HDF5 superblock records {eof}: "
+            "bytes were added or the file is damaged; delete it and run the "
+            "step that writes it again"
+        )
 
 
 def check_sparse(M, source, shape=None):

@@ -41,6 +41,7 @@ from pyunlocbox_gae.errors import (
 )
 from pyunlocbox_gae.safeio import (  # noqa: F401  (public through store)
     check_alloc,
+    check_h5_extent,
     check_h5_tree,
     check_not_input,
     check_space,
@@ -169,7 +170,10 @@ def write_h5(path, kind, **attrs):
         # No chunk cache: a write that the disk refuses fails where it is
         # made, not later when a dataset object is freed (HDF5 cannot
         # recover from that and crashes the process at exit).
-        f = h5py.File(tmp, "w", rdcc_nbytes=0)
+        # The file format of HDF5 1.10 and later: every metadata block
+        # carries a checksum that HDF5 verifies on read, so a damaged header
+        # is an error, not a loop or a wrong value.
+        f = h5py.File(tmp, "w", rdcc_nbytes=0, libver=("v110", "latest"))
         try:
             f.attrs["format"] = FORMAT_PREFIX + kind
             f.attrs["format_version"] = FORMAT_VERSION
@@ -334,6 +338,8 @@ def open_h5(path, kind, mode="r"):
     ...
     pyunlocbox_gae.errors.InputError: ...bad.h5 is not a readable HDF5 file...
     """
+    if Path(path).is_file():
+        check_h5_extent(path)  # a file of ours ends where HDF5 says it does
     f = open_h5_data(path, mode, cls=_File)
     try:
         _check_marker(f, path, kind)

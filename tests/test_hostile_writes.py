@@ -345,7 +345,7 @@ def test_demo_options_give_one_line(argv, message, capsys):
 @pytest.mark.parametrize(
     "fmin, message",
     [
-        ("nan", "fmin must be a positive, finite frequency, got nan"),
+        ("nan", "fmin must be a positive frequency, got nan (finite, in Hz)"),
         ("1e-30", "has a period longer than a clip"),
     ],
 )
