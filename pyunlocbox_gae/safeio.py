@@ -268,7 +268,8 @@ def check_sparse(M, source, shape=None):
             M = M.tocsr()
             M.check_format(full_check=True)
         M = sp.csr_matrix(M)
-    except (ValueError, TypeError, IndexError, OverflowError) as err:
+    except (ValueError, TypeError, IndexError, OverflowError, AttributeError) as err:
+        # AttributeError: an unpickled matrix that lacks one of its arrays
         raise FileFormatError(
             f"{source}: not a valid sparse matrix ({err}); the file is damaged "
             "or forged"

@@ -101,8 +101,8 @@ def _check_loaded(W, L, lmax, lap_type, path):
     ):
         raise FileFormatError(
             f"{path}: the stored bound lmax_exact = {lmax:g} is not a bound of "
-            f"the Laplacian's spectrum (it lies in [{quotient:.4g}, "
-            f"{gershgorin:.4g}]); the file is damaged: build the graph again"
+            f"the Laplacian's spectrum (a bound lies between {quotient:.4g} and "
+            f"{gershgorin:.4g}); the file is damaged: build the graph again"
         )
 
 
