@@ -372,7 +372,15 @@ class Worker:
         self.proc.join(5)
 
 
-def fuzz(cases, seed=0, timeout=30.0, out=None, memory_limit=4 * 2**30, log=print):
+def fuzz(
+    cases,
+    seed=0,
+    timeout=30.0,
+    out=None,
+    memory_limit=4 * 2**30,
+    log=print,
+    formats=FORMATS,
+):
     """Run `cases` mutated files through the readers; return the summary."""
     os.environ.setdefault("PYUNLOCBOX_GAE_MAX_READ_BYTES", str(2**30))
     rng = random.Random(seed)
@@ -386,7 +394,7 @@ def fuzz(cases, seed=0, timeout=30.0, out=None, memory_limit=4 * 2**30, log=prin
     t1 = time.perf_counter()
     try:
         for i in range(cases):
-            fmt = FORMATS[i % len(FORMATS)]
+            fmt = formats[i % len(formats)]
             folder = root / f"case{i}"
             folder.mkdir()
             path, what = make_case(fmt, Path(seeds[fmt]), folder, rng)
@@ -428,8 +436,9 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=30.0, help="per case, s")
     parser.add_argument("--out", default=None, help="folder for the findings")
     parser.add_argument("--json", default=None, help="write the summary here")
+    parser.add_argument("--formats", nargs="+", choices=FORMATS, default=FORMATS)
     args = parser.parse_args(argv)
-    summary = fuzz(args.cases, args.seed, args.timeout, args.out)
+    summary = fuzz(args.cases, args.seed, args.timeout, args.out, formats=args.formats)
     text = json.dumps(summary, indent=1)
     if args.json:
         Path(args.json).write_text(text)

@@ -43,18 +43,21 @@ from pyunlocbox_gae.safeio import (  # noqa: F401  (public through store)
     check_alloc,
     check_h5_extent,
     check_h5_tree,
+    check_sparse,
+    csr_from_parts,
+    load_npz,
+    max_read_bytes,
+)
+from pyunlocbox_gae.safewrite import (  # noqa: F401  (public through store)
     check_not_input,
     check_space,
-    check_sparse,
     check_target,
-    csr_from_parts,
+    create_h5,
     disk_full,
     disk_full_error,
     folder_lock,
     fsync_path,
-    load_npz,
     make_folder,
-    max_read_bytes,
 )
 
 FORMAT_PREFIX = "pyunlocbox_gae/"
@@ -170,10 +173,7 @@ def write_h5(path, kind, **attrs):
         # No chunk cache: a write that the disk refuses fails where it is
         # made, not later when a dataset object is freed (HDF5 cannot
         # recover from that and crashes the process at exit).
-        # The file format of HDF5 1.10 and later: every metadata block
-        # carries a checksum that HDF5 verifies on read, so a damaged header
-        # is an error, not a loop or a wrong value.
-        f = h5py.File(tmp, "w", rdcc_nbytes=0, libver=("v110", "latest"))
+        f = create_h5(tmp)
         try:
             f.attrs["format"] = FORMAT_PREFIX + kind
             f.attrs["format_version"] = FORMAT_VERSION

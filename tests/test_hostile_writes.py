@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 import pytest
 
-from pyunlocbox_gae import GraphAutoEncoder, safeio, store
+from pyunlocbox_gae import GraphAutoEncoder, safewrite, store
 from pyunlocbox_gae.audio import preprocess as pre
 from pyunlocbox_gae.audio.cqt import CQTParams
 from pyunlocbox_gae.audio.gtzan import AudioFileError
@@ -203,7 +203,7 @@ def test_a_disk_too_small_for_the_frames_is_refused_before_the_work(
 ):
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(
-        safeio.shutil, "disk_usage", lambda p: usage._replace(free=1000)
+        safewrite.shutil, "disk_usage", lambda p: usage._replace(free=1000)
     )
     with pytest.raises(StorageError, match="the frames need .* which has 1000 bytes"):
         pre.preprocess(data, tmp_path / "f.h5", SMALL, progress=False)
