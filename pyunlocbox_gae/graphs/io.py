@@ -77,7 +77,8 @@ def _check_loaded(W, L, lmax, lap_type, path):
     expected = laplacian(W, lap_type, L.dtype)
     gap = abs(L - expected)
     scale = max(1.0, float(abs(expected).max()) if expected.nnz else 1.0)
-    if gap.nnz and float(gap.max()) > 1e-4 * scale:
+    finite = np.isfinite(L.data).all()
+    if not finite or (gap.nnz and float(gap.max()) > 1e-4 * scale):
         raise FileFormatError(
             f"{path}: the stored Laplacian L is not the {lap_type} Laplacian of "
             "the stored W; the file is damaged: build the graph again"
