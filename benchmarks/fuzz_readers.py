@@ -353,23 +353,36 @@ class Worker:
         self.proc.start()
 
     def run(self, fmt, path, timeout):
-        self.conn.send((fmt, str(path)))
-        if not self.conn.poll(timeout):
+        try:
+            self.conn.send((fmt, str(path)))
+            answered = self.conn.poll(timeout)
+        except OSError:  # the worker died after its last answer
+            answered = None
+        if answered is None:
+            self.proc.join()
+            self.start()
+            return "crash", "worker died"
+        if not answered:
             self.proc.kill()
             self.proc.join()
             self.start()
             return "hang", f"no answer in {timeout} s"
         try:
             return self.conn.recv()
-        except EOFError:
+        except (EOFError, OSError):  # the worker died while answering
             self.proc.join()
             code = self.proc.exitcode
             self.start()
             return "crash", f"worker died with exit code {code}"
 
     def close(self):
-        self.conn.send(None)
+        try:
+            self.conn.send(None)
+        except OSError:  # already dead
+            pass
         self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
 
 
 def fuzz(

@@ -229,6 +229,7 @@ def check_sparse(M, source, shape=None):
     """
     try:
         if M.format in ("csr", "csc"):
+            _check_compressed(M)
             M.check_format(full_check=True)
         elif M.format == "coo":
             rows, cols = M.shape
@@ -254,6 +255,26 @@ def check_sparse(M, source, shape=None):
             f"{source}: the matrix has shape {M.shape}, expected {tuple(shape)}"
         )
     return M
+
+
+def _check_compressed(M):
+    """CSR/CSC parts that agree, checked whatever nnz claims.
+
+    SciPy's own full check skips the index checks when ``indptr[-1]``
+    (its nnz) is not positive, so a forged ``indptr`` ending in -1 passes
+    it and later products write out of bounds.
+    """
+    indptr, indices = np.asarray(M.indptr), np.asarray(M.indices)
+    minor = M.shape[1] if M.format == "csr" else M.shape[0]
+    major = M.shape[0] if M.format == "csr" else M.shape[1]
+    if indptr.ndim != 1 or len(indptr) != major + 1:
+        raise ValueError(f"indptr has {len(indptr)} entries for {major} rows")
+    if indptr[0] != 0 or indptr[-1] != len(indices) or len(M.data) != len(indices):
+        raise ValueError("indptr must run from 0 to the number of stored values")
+    if len(indptr) > 1 and np.diff(indptr).min() < 0:
+        raise ValueError("indptr must be non-decreasing")
+    if indices.size and (indices.min() < 0 or indices.max() >= minor):
+        raise ValueError(f"indices must be in [0, {minor})")
 
 
 def csr_from_parts(data, indices, indptr, shape, source):

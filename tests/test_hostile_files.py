@@ -298,3 +298,22 @@ def test_bytes_appended_to_a_file_of_ours_are_refused_before_hdf5_reads_it(
 def test_files_of_ours_carry_checksummed_metadata(model_file):
     with open(model_file, "rb") as f:
         assert f.read(9)[8] >= 2  # superblock version 2 or later
+
+
+def test_indptr_ending_in_minus_one_is_refused(planetoid, tmp_path):
+    # SciPy's full check skips its index checks when nnz = indptr[-1] <= 0;
+    # this Planetoid file crashed the process (heap corruption) on load.
+    path = planetoid / "ind.toy.allx"
+    allx = pickle.loads(path.read_bytes())
+    allx.indptr[-1] = -1
+    path.write_bytes(pickle.dumps(allx, protocol=2))
+    with pytest.raises(FileFormatError, match="indptr must run from 0"):
+        load_planetoid(planetoid, "toy", n_val=100)
+    npz = tmp_path / "g.npz"
+    sp.save_npz(npz, sp.csr_matrix(np.eye(3)), compressed=False)
+    with np.load(npz) as z:
+        arrays = dict(z)
+    arrays["indptr"][-1] = -1
+    np.savez(npz, **arrays)
+    with pytest.raises(FileFormatError, match="indptr must run from 0"):
+        read_graph(npz)
