@@ -120,8 +120,10 @@ def folder_lock(folder):
     >>> folder = tempfile.mkdtemp()
     >>> with folder_lock(folder):
     ...     with folder_lock(folder):
-    ...         print("locked")
-    locked
+    ...         print(os.listdir(folder))
+    ['.gae.lock']
+    >>> os.listdir(folder)  # the lock file goes with the lock
+    []
     """
     folder = Path(folder)
     key = os.path.realpath(folder)
@@ -135,21 +137,38 @@ def folder_lock(folder):
                 del _HELD[key]
         return
     lock = folder / ".gae.lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise BusyError(
-            f"another run is using {folder} (it holds {lock}); wait for it to "
-            "finish or choose another output"
-        ) from None
+    fd = _acquire(lock, folder)
     _HELD[key] = 1
     try:
         yield
     finally:
         del _HELD[key]
+        # Removed while still held; a process that opened the old file in
+        # the meantime sees that it is gone and opens the new one.
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
         os.close(fd)  # releases the lock
+
+
+def _acquire(lock, folder):
+    """An open descriptor of `lock`, exclusively locked, or BusyError."""
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise BusyError(
+                f"another run is using {folder} (it holds {lock}); wait for it "
+                "to finish or choose another output"
+            ) from None
+        try:
+            same = os.stat(lock, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # the holder removed it as we locked it: try again
 
 
 def make_folder(path):
