@@ -333,8 +333,8 @@ def test_a_report_json_holding_a_list_is_not_a_cache(tmp_path):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["demo", "--noise", ""], "--noise expects comma-separated finite numbers"),
-        (["demo", "--lg", "nan"], "--lg expects comma-separated finite numbers"),
+        (["demo", "--noise", ""], "--noise expects comma-separated numbers (finite)"),
+        (["demo", "--lg", "nan"], "--lg expects comma-separated numbers (finite)"),
     ],
 )
 def test_demo_options_give_one_line(argv, message, capsys):
