@@ -276,7 +276,7 @@ def read(fmt, path, seeds):
         _expect(np.isfinite(G.L @ np.ones(G.N)).all())
     elif fmt == "neighbors":
         nb = graphs.load_neighbors(path)
-        graphs.knn_graph(None, neighbors=nb)
+        graphs.knn_graph(None, k=nb.k, neighbors=nb)
     elif fmt == "npz":
         A = read_graph(path)
         _expect(A.shape[0] == A.shape[1])

@@ -35,6 +35,15 @@ def test_the_fuzzer_tells_clear_errors_from_bugs(tmp_path):
     assert fuzz.classify(MemoryError(), path) == "memory"
 
 
+def test_every_unmutated_seed_reads_correctly(tmp_path):
+    # Otherwise a format could only ever give errors and look "clear".
+    fuzz = _module()
+    seeds = {k: str(v) for k, v in fuzz.make_seeds(tmp_path).items()}
+    seeds["X"] = str(tmp_path / "X.npy")
+    for fmt in fuzz.FORMATS:
+        fuzz.read(fmt, Path(seeds[fmt]), seeds)
+
+
 def test_mutations_change_the_file(tmp_path):
     import random
 
