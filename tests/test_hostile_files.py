@@ -271,9 +271,10 @@ def test_graph_file_with_negative_weights_is_refused(graph_file):
         graphs.load_graph(graph_file)
 
 
-def test_neighbour_lists_out_of_range_are_refused(graph_file):
+@pytest.mark.parametrize("item, value", [("indices", 10**6), ("distances", np.nan)])
+def test_neighbour_lists_out_of_range_are_refused(graph_file, item, value):
     with h5py.File(graph_file, "r+") as f:
-        f["neighbors/indices"][0, 0] = 10**6
+        f[f"neighbors/{item}"][0, 0] = value
     with pytest.raises(FileFormatError, match="neighbour lists"):
         graphs.load_neighbors(graph_file)
 

@@ -249,11 +249,15 @@ def _read_neighbors(f, path):
     bad = indices.ndim != 2 or indices.shape[0] != n or indices.dtype.kind not in "iu"
     if not bad and indices.size:
         bad = indices.min() < 0 or indices.max() >= n
+    if not bad and distances.size:
+        bad = distances.dtype.kind != "f" or not (
+            np.isfinite(distances).all() and distances.min() >= 0
+        )
     if bad or distances.shape != indices.shape:
         raise FileFormatError(
             f"{path}: the neighbour lists are not (n_samples, k) indices of the "
-            f"{n} samples with distances of the same shape; the file is damaged: "
-            "build the graph again"
+            f"{n} samples with finite distances >= 0 of the same shape; the file "
+            "is damaged: build the graph again"
         )
     return Neighbors(
         indices,
