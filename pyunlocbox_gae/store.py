@@ -41,19 +41,23 @@ from pyunlocbox_gae.errors import (
 )
 from pyunlocbox_gae.safeio import (  # noqa: F401  (public through store)
     check_alloc,
+    check_h5_extent,
     check_h5_tree,
+    check_sparse,
+    csr_from_parts,
+    load_npz,
+    max_read_bytes,
+)
+from pyunlocbox_gae.safewrite import (  # noqa: F401  (public through store)
     check_not_input,
     check_space,
-    check_sparse,
     check_target,
-    csr_from_parts,
+    create_h5,
     disk_full,
     disk_full_error,
     folder_lock,
     fsync_path,
-    load_npz,
     make_folder,
-    max_read_bytes,
 )
 
 FORMAT_PREFIX = "pyunlocbox_gae/"
@@ -169,7 +173,7 @@ def write_h5(path, kind, **attrs):
         # No chunk cache: a write that the disk refuses fails where it is
         # made, not later when a dataset object is freed (HDF5 cannot
         # recover from that and crashes the process at exit).
-        f = h5py.File(tmp, "w", rdcc_nbytes=0)
+        f = create_h5(tmp)
         try:
             f.attrs["format"] = FORMAT_PREFIX + kind
             f.attrs["format_version"] = FORMAT_VERSION
@@ -334,6 +338,8 @@ def open_h5(path, kind, mode="r"):
     ...
     pyunlocbox_gae.errors.InputError: ...bad.h5 is not a readable HDF5 file...
     """
+    if Path(path).is_file():
+        check_h5_extent(path)  # a file of ours ends where HDF5 says it does
     f = open_h5_data(path, mode, cls=_File)
     try:
         _check_marker(f, path, kind)

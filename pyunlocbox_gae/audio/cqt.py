@@ -87,7 +87,7 @@ class CQTParams:
             )
         if not self.fmin_hz > 0 or not math.isfinite(self.fmin_hz):
             raise InputError(
-                f"fmin must be a positive, finite frequency, got {self.fmin!r}"
+                f"fmin must be a positive frequency, got {self.fmin!r} (finite, in Hz)"
             )
         lowest = self.sample_rate / self.clip_samples  # one period per clip
         if self.fmin_hz < lowest:

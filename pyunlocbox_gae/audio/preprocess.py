@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import time
+import types
 
 import h5py
 import numpy as np
@@ -196,23 +197,12 @@ def preprocess(
     key = store.settings_key(settings)
     t0 = time.perf_counter()
     partial = output.with_name(output.name + ".partial")
+    job = types.SimpleNamespace(
+        data=data, output=output, partial=partial, params=params, short=short,
+        resample=resample, on_error=on_error, progress=progress, t0=t0,
+    )  # fmt: skip
     with store.folder_lock(output.parent), _disk_full_is_clear(partial):
-        return _run(
-            data,
-            output,
-            partial,
-            clips,
-            names,
-            params,
-            settings,
-            key,
-            short,
-            resample,
-            on_error,
-            progress,
-            log,
-            t0,
-        )
+        return _run(job, clips, names, settings, key, log)
 
 
 @contextlib.contextmanager
@@ -226,23 +216,9 @@ def _disk_full_is_clear(partial):
         raise store.disk_full_error(partial) from None
 
 
-def _run(
-    data,
-    output,
-    partial,
-    clips,
-    names,
-    params,
-    settings,
-    key,
-    short,
-    resample,
-    on_error,
-    progress,
-    log,
-    t0,
-):
+def _run(job, clips, names, settings, key, log):
     """The CQT of every clip not yet done, then the final file."""
+    output, partial, params = job.output, job.partial, job.params
     cached = _cached_report(output, key)
     if cached is not None:
         log(f"{output.name} is up to date (same settings and input files)")
@@ -258,7 +234,7 @@ def _run(
         store.check_space(
             output.parent, clip_bytes * (todo.size + len(clips)), "the frames"
         )
-        bar = _progress(todo.size, len(clips) - todo.size, progress, len(clips))
+        bar = _progress(todo.size, len(clips) - todo.size, job.progress, len(clips))
         for i in todo:
             clip = clips[i]
             try:
@@ -266,12 +242,12 @@ def _run(
                     clip.path,
                     params.sample_rate,
                     params.clip_samples,
-                    short=short,
-                    resample=resample,
+                    short=job.short,
+                    resample=job.resample,
                 )
                 frames = clip_cqt(y, params)
             except AudioFileError as err:
-                if on_error == "raise":
+                if job.on_error == "raise":
                     bar.close()  # end the bar's line before the error message
                     raise
                 log(f"skipping {err}")
@@ -294,12 +270,14 @@ def _run(
         ]
         keep = np.flatnonzero(status == DONE)
         if keep.size == 0:
-            raise InputError(f"every clip of {data} was skipped; see the reasons above")
+            raise InputError(
+                f"every clip of {job.data} was skipped; see the reasons above"
+            )
         _write_final(output, f, keep, clips, names, params, settings, key, skipped)
     finally:
         f.close()
     os.remove(partial)
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - job.t0
     n_vectors = keep.size * params.n_frames * params.n_streams
     return dict(
         output=str(output),

@@ -68,7 +68,8 @@ def _floats(text, what):
         values = None
     if not values or not all(math.isfinite(v) for v in values):
         raise InputError(
-            f"--{what} expects comma-separated finite numbers, e.g. 0,0.1, got {text!r}"
+            f"--{what} expects comma-separated numbers (finite), e.g. 0,0.1, "
+            f"got {text!r}"
         )
     return values
 

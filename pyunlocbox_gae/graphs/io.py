@@ -82,7 +82,8 @@ def _check_loaded(W, L, lmax, lap_type, path):
     expected = laplacian(W, lap_type, L.dtype)
     gap = abs(L - expected)
     scale = max(1.0, float(abs(expected).max()) if expected.nnz else 1.0)
-    if gap.nnz and float(gap.max()) > 1e-4 * scale:
+    finite = np.isfinite(L.data).all()
+    if not finite or (gap.nnz and float(gap.max()) > 1e-4 * scale):
         raise FileFormatError(
             f"{path}: the stored Laplacian L is not the {lap_type} Laplacian of "
             "the stored W; the file is damaged: build the graph again"
@@ -106,8 +107,8 @@ def _check_loaded(W, L, lmax, lap_type, path):
     ):
         raise FileFormatError(
             f"{path}: the stored bound lmax_exact = {lmax:g} is not a bound of "
-            f"the Laplacian's spectrum (it lies in [{quotient:.4g}, "
-            f"{gershgorin:.4g}]); the file is damaged: build the graph again"
+            f"the Laplacian's spectrum (a bound lies between {quotient:.4g} and "
+            f"{gershgorin:.4g}); the file is damaged: build the graph again"
         )
 
 
@@ -253,11 +254,15 @@ def _read_neighbors(f, path):
     bad = indices.ndim != 2 or indices.shape[0] != n or indices.dtype.kind not in "iu"
     if not bad and indices.size:
         bad = indices.min() < 0 or indices.max() >= n
+    if not bad and distances.size:
+        bad = distances.dtype.kind != "f" or not (
+            np.isfinite(distances).all() and distances.min() >= 0
+        )
     if bad or distances.shape != indices.shape:
         raise FileFormatError(
             f"{path}: the neighbour lists are not (n_samples, k) indices of the "
-            f"{n} samples with distances of the same shape; the file is damaged: "
-            "build the graph again"
+            f"{n} samples with finite distances >= 0 of the same shape; the file "
+            "is damaged: build the graph again"
         )
     return Neighbors(
         indices,

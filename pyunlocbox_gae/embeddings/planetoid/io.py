@@ -25,7 +25,6 @@ import collections
 import copyreg
 import io
 import pickle
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -191,24 +190,11 @@ def safe_load_pickle(path):
     data = io.BytesIO(path.read_bytes())
     try:
         return _RestrictedUnpickler(data, path).load()
-    except UnsafePickleError as err:
+    except GAEError as err:  # refused: name the file when the message does not
         if str(path) not in str(err):
-            raise UnsafePickleError(f"{path}: {err}") from None
+            raise type(err)(f"{path}: {err}") from None
         raise
-    except GAEError:
-        raise
-    except (
-        pickle.UnpicklingError,
-        EOFError,
-        AttributeError,
-        TypeError,
-        ValueError,
-        KeyError,
-        IndexError,
-        OverflowError,
-        RecursionError,
-        struct.error,
-    ) as err:
+    except Exception as err:  # any failure of the unpickler on this content
         raise InputError(
             f"{path} is not a readable Planetoid pickle ({type(err).__name__}: "
             f"{err}); download the file again"
