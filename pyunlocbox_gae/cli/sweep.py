@@ -11,8 +11,9 @@ def add_commands(subparsers):
         "sweep",
         help="sweep one parameter (any estimator, graph or data parameter)",
         description="Vary one parameter over a list of values, holding the others, "
-        "on scikit-learn's digits. For each value: accuracy ± std and the "
-        "raw-feature baseline, sparsity, objective terms, iterations, seconds and "
+        "on any data source (--set dataset=digits, the default; a feature "
+        "file features.csv / .npy / .h5; an audio folder). For each value: "
+        "accuracy ± std and the raw-feature baseline, sparsity, objective terms, iterations, seconds and "
         "peak memory; written to OUTPUT/results.json and results.csv with the full "
         "configuration, plus figures. Stages that the swept parameter does not "
         "affect are reused from OUTPUT/cache; an interrupted sweep resumes.",

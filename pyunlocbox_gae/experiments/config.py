@@ -225,7 +225,45 @@ def check_config(config):
                 "config key classification.protocols lists 'grouped' and/or "
                 f"'leaky', got {protocol!r}"
             )
+    _check_ranges(out)
     return out
+
+
+# Keys of the tables named otherwise in the flat configuration of
+# pyunlocbox_gae.experiments.settings (same meaning, same checks).
+FLAT_NAMES = {
+    ("input", "seed"): "noise_seed",
+    ("autoencoder", "seed"): "random_state",
+    ("classification", "seed"): "cv_seed",
+    ("classification", "scaling"): "scaler",
+}
+
+
+def to_flat(config):
+    """The entries of a checked config under their flat names (:mod:`.settings`).
+
+    Examples
+    --------
+    >>> flat = to_flat(default_config())
+    >>> flat["n_bins"], flat["random_state"], flat["cv_seed"], "data" in flat
+    (96, 1, 1, False)
+    """
+    flat = {}
+    for table, values in config.items():
+        if isinstance(values, dict):
+            for name, value in values.items():
+                flat[FLAT_NAMES.get((table, name), name)] = value
+    return flat
+
+
+def _check_ranges(config):
+    """Every range and choice, as the flat configuration checks them."""
+    from pyunlocbox_gae.experiments import checks
+
+    flat = to_flat(config)
+    flat.pop("scaler", None)  # 'none' is a valid choice in both
+    checks.check_values(flat)
+    checks.check_genres(flat["genres"])
 
 
 def load_config(source):

@@ -21,10 +21,31 @@ from pyunlocbox_gae.errors import InputError
 
 # The study's settings on digits (docs: expected-results).
 DATA_DEFAULTS = dict(
-    dataset="digits",  # sklearn.datasets.load_digits
-    n_samples=None,  # a stratified subset of this size (None: all 1,797)
-    noise=0.0,  # std of the Gaussian noise added after min-max scaling
+    # "digits" (sklearn.datasets.load_digits), a feature file (.csv, .npy,
+    # .h5) or an audio folder (GTZAN layout or with a labels.csv); see sources.
+    dataset="digits",
+    labels=None,  # labels file of a .npy feature file
+    label_column="label",  # columns of a feature CSV
+    group_column="group",
+    n_samples=None,  # a stratified subset of this size (None: all rows)
+    scaling="minmax",  # per feature, before the noise: minmax, standard, none
+    noise=0.0,  # std of the Gaussian noise added after scaling
     noise_seed=0,
+)
+# Audio folders only: clip selection and the CQT frames of each clip.
+AUDIO_DEFAULTS = dict(
+    genres="all",  # 'all', the first N (int) or a list of names
+    clips_per_genre=0,  # first N clips of each class (0: all)
+    short_clips="error",  # 'error' or 'pad' clips shorter than clip_samples
+    on_error="raise",  # 'raise' on a bad file, or 'skip' and list it
+    sample_rate=22050,
+    clip_samples=660000,
+    frame_size=1024,
+    frame_hop=512,
+    n_bins=96,
+    bins_per_octave=24,
+    fmin="C2",
+    frames_per_clip=0,  # first N frames per stream (0: all)
 )
 GRAPH_DEFAULTS = dict(
     k=10,
@@ -53,22 +74,33 @@ ESTIMATOR_DEFAULTS = dict(
 )
 CLASSIFIER_DEFAULTS = dict(
     C=1.0,  # linear SVM
+    scaler="minmax",  # fitted on the training folds: minmax, standard, none
+    pooling="windows",  # per clip (audio): windows, mean, max, meanmax
+    n_vectors=6,  # windows per set ("windows" pooling)
+    scoring="vector",  # accuracy per vector, or per clip (majority vote)
+    protocol="grouped",  # grouped (by clip), group (column), leaky, holdout
     n_splits=5,
     n_repeats=3,
+    test_size=0.2,  # held-out fraction of the holdout protocol
     cv_seed=0,
 )
 GROUPS = dict(
-    data=tuple(DATA_DEFAULTS),
+    data=tuple(DATA_DEFAULTS) + tuple(AUDIO_DEFAULTS),
     graph=tuple(GRAPH_DEFAULTS),
     estimator=tuple(ESTIMATOR_DEFAULTS),
     classifier=tuple(CLASSIFIER_DEFAULTS),
 )
 DEFAULTS = {
     **DATA_DEFAULTS,
+    **AUDIO_DEFAULTS,
     **GRAPH_DEFAULTS,
     **ESTIMATOR_DEFAULTS,
     **CLASSIFIER_DEFAULTS,
 }
+
+
+# Keys with a choice named "none" (a None given for them means it).
+NONE_CHOICE = ("scaling", "scaler")
 
 
 def _check_key(key):
@@ -103,7 +135,8 @@ def make_config(base=None, **overrides):
     for source in (base or {}, overrides):
         for key, value in source.items():
             _check_key(key)
-            config[key] = value
+            # --set scaler=none parses as None: the choice named "none".
+            config[key] = "none" if value is None and key in NONE_CHOICE else value
     return config
 
 
@@ -112,8 +145,8 @@ def group(config, name):
 
     Examples
     --------
-    >>> sorted(group(make_config(), "classifier"))
-    ['C', 'cv_seed', 'n_repeats', 'n_splits']
+    >>> sorted(group(make_config(), "graph"))
+    ['backend', 'k', 'kernel', 'lap_type', 'metric']
     """
     return {key: config[key] for key in GROUPS[name]}
 
@@ -154,3 +187,25 @@ def parse_assignments(items):
         _check_key(key.strip())
         out[key.strip()] = parse_value(value.strip())
     return out
+
+
+def cqt_params(config):
+    """The :class:`~pyunlocbox_gae.audio.cqt.CQTParams` of a configuration.
+
+    Examples
+    --------
+    >>> cqt_params(make_config(n_bins=48, frames_per_clip=10)).n_bins
+    48
+    """
+    from pyunlocbox_gae.audio.cqt import CQTParams
+
+    return CQTParams(
+        sample_rate=config["sample_rate"],
+        clip_samples=config["clip_samples"],
+        frame_size=config["frame_size"],
+        frame_hop=config["frame_hop"],
+        n_bins=config["n_bins"],
+        bins_per_octave=config["bins_per_octave"],
+        fmin=config["fmin"],
+        frames_per_clip=config["frames_per_clip"] or None,
+    )
