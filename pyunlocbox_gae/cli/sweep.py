@@ -13,8 +13,8 @@ def add_commands(subparsers):
         description="Vary one parameter over a list of values, holding the others, "
         "on any data source (--set dataset=digits, the default; a feature "
         "file features.csv / .npy / .h5; an audio folder). For each value: "
-        "accuracy ± std and the raw-feature baseline, sparsity, objective terms, iterations, seconds and "
-        "peak memory; written to OUTPUT/results.json and results.csv with the full "
+        "accuracy ± std and the raw-feature baseline, sparsity, objective "
+        "terms, iterations, seconds and peak memory; written to OUTPUT/results.json and results.csv with the full "
         "configuration, plus figures. Stages that the swept parameter does not "
         "affect are reused from OUTPUT/cache; an interrupted sweep resumes.",
     )
