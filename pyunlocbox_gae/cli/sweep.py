@@ -3,6 +3,18 @@
 from pyunlocbox_gae.errors import InputError
 
 DEFAULT_OUTPUT = "gae-sweep"
+DESCRIPTION = " ".join(
+    [
+        "Vary one parameter over a list of values, holding the others, on any",
+        "data source (--set dataset=digits, the default; a feature file",
+        "features.csv / .npy / .h5; an audio folder). For each value: accuracy",
+        "± std and the raw-feature baseline, sparsity, objective terms,",
+        "iterations, seconds and peak memory; written to OUTPUT/results.json",
+        "and results.csv with the full configuration, plus figures. Stages that",
+        "the swept parameter does not affect are reused from OUTPUT/cache; an",
+        "interrupted sweep resumes.",
+    ]
+)
 
 
 def add_commands(subparsers):
@@ -10,13 +22,7 @@ def add_commands(subparsers):
     p = subparsers.add_parser(
         "sweep",
         help="sweep one parameter (any estimator, graph or data parameter)",
-        description="Vary one parameter over a list of values, holding the others, "
-        "on any data source (--set dataset=digits, the default; a feature "
-        "file features.csv / .npy / .h5; an audio folder). For each value: "
-        "accuracy ± std and the raw-feature baseline, sparsity, objective "
-        "terms, iterations, seconds and peak memory; written to OUTPUT/results.json and results.csv with the full "
-        "configuration, plus figures. Stages that the swept parameter does not "
-        "affect are reused from OUTPUT/cache; an interrupted sweep resumes.",
+        description=DESCRIPTION,
     )
     p.add_argument("--param", help="parameter to vary, e.g. lg, ls, k, noise")
     p.add_argument("--values", help="comma-separated values, e.g. 0,1,10,100")
