@@ -93,4 +93,25 @@ def run_sweep(args):
             f"{row['baseline_std']:4.1f} | "
             f"{100 * row['nnz']:7.1f}% | {row.get('seconds_codes', 0):7.1f}"
         )
+    _print_controls(out)
     return 0
+
+
+def _print_controls(out):
+    """Graph codes − each control, paired over the splits, per value."""
+    from pyunlocbox_gae.experiments.controls import CONTROLS
+
+    done = [c for c in CONTROLS if any(f"diff_{c}" in r for r in out["rows"])]
+    if not done:
+        return
+    print("\ngraph codes − control (points, paired over the splits; splits won):")
+    print(f"{out['param']:>12} | " + " | ".join(f"{c:<20}" for c in done))
+    for row in out["rows"]:
+        cells = [
+            f"{row[f'diff_{c}']:+5.1f} ± {row[f'diff_{c}_std']:4.1f} "
+            f"({row[f'won_{c}']}/{row['splits']})"
+            if f"diff_{c}" in row
+            else "-"
+            for c in done
+        ]
+        print(f"{row['value']!s:>12} | " + " | ".join(f"{c:<20}" for c in cells))

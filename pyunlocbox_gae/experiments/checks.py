@@ -84,6 +84,8 @@ CONSTRAINTS = dict(
     n_repeats=_positive(),
     test_size=[Interval(Real, 0, 1, closed="neither")],
     cv_seed=_seed(),
+    controls=[list],
+    tune_ls=[list],
 )
 
 
@@ -126,6 +128,23 @@ def check_genres(genres):
         raise InputError(
             f"config key genres lists {len(genres)} class(es): the classifier "
             "needs at least two"
+        )
+
+
+def _check_controls(config):
+    from pyunlocbox_gae.experiments.controls import CONTROLS
+
+    unknown = [c for c in config["controls"] if c not in CONTROLS]
+    if unknown:
+        raise InputError(
+            f"config key controls lists {unknown}: choose among {list(CONTROLS)} "
+            "(or none)"
+        )
+    values = config["tune_ls"]
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, float))]
+    if "tuned" in config["controls"] and (bad or not values or min(values) < 0):
+        raise InputError(
+            f"config key tune_ls must list sparsity weights >= 0, got {values!r}"
         )
 
 
@@ -180,6 +199,7 @@ def check(config):
     """
     check_values(config)
     check_genres(config["genres"])
+    _check_controls(config)
     kind = sources.kind_of(config["dataset"])
     _check_paths(config, kind)
     if kind == "audio":

@@ -77,7 +77,7 @@ SCHEMA = {
         "n_vectors": (6, (int,), "windows per clip (x2 with the offset set)"),
         "classifier": ("svc", (str,), "'svc' (linear kernel) or 'linear_svc'"),
         "C": (1.0, (float,), "SVM regularisation"),
-        "scaling": ("none", (str,), "scaling of code vectors"),
+        "scaling": ("minmax", (str,), "scaling of code vectors (training folds)"),
         "baseline": (True, (bool,), "also classify the CQT vectors"),
         "baseline_scaling": ("minmax", (str,), "scaling of CQT vectors"),
         "voting": (False, (bool,), "majority vote per clip"),

@@ -24,8 +24,9 @@ DEMO_KIND = "pyunlocbox_gae/demo"
 NOISES = (0.0, 0.1, 0.2)
 # --quick: a third of the samples, half the atoms, fewer iterations and
 # one CV repeat, to see the whole pipeline run in seconds.
-# The study's classifier: a linear SVM on the codes as they are (no scaler).
-STUDY = dict(scaler="none")
+# The study's table: a linear SVM on the codes as they are (no scaler), and
+# no controls (see controls; gae run and gae sweep report them).
+STUDY = dict(scaler="none", controls=[])
 QUICK = dict(n_samples=600, n_atoms=64, max_outer=6, n_repeats=1)
 
 

@@ -150,6 +150,10 @@ def summary(payload):
             f"{name:<18}{protocol:<10}{row[key]:.1f} ± {row[key + '_std']:.1f} %"
         )
     lines.append(f"{'chance':<28}{row['chance']:.1f} %")
+    if any(key.startswith("diff_") for key in row):
+        from pyunlocbox_gae.experiments.controls import format_controls
+
+        lines += ["", format_controls(row)]
     return "\n".join(lines)
 
 

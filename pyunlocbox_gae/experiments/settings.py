@@ -84,11 +84,19 @@ CLASSIFIER_DEFAULTS = dict(
     test_size=0.2,  # held-out fraction of the holdout protocol
     cv_seed=0,
 )
+# Beside graph codes (lg > 0), on the same splits: a random graph of the
+# same degrees and weights, L = I (ridge), lg = 0 with ls tuned among
+# tune_ls on each split's training clips (see controls).
+CONTROL_DEFAULTS = dict(
+    controls=["random", "ridge", "tuned"],
+    tune_ls=[0.3, 1.0, 3.0],
+)
 GROUPS = dict(
     data=tuple(DATA_DEFAULTS) + tuple(AUDIO_DEFAULTS),
     graph=tuple(GRAPH_DEFAULTS),
     estimator=tuple(ESTIMATOR_DEFAULTS),
     classifier=tuple(CLASSIFIER_DEFAULTS),
+    controls=tuple(CONTROL_DEFAULTS),
 )
 DEFAULTS = {
     **DATA_DEFAULTS,
@@ -96,11 +104,24 @@ DEFAULTS = {
     **GRAPH_DEFAULTS,
     **ESTIMATOR_DEFAULTS,
     **CLASSIFIER_DEFAULTS,
+    **CONTROL_DEFAULTS,
 }
 
 
 # Keys with a choice named "none" (a None given for them means it).
 NONE_CHOICE = ("scaling", "scaler")
+
+
+# Keys holding lists: --set controls=random,ridge or --set controls=none.
+LIST_KEYS = ("controls", "tune_ls")
+
+
+def _as_list(value):
+    if value is None or value == "none":
+        return []
+    if isinstance(value, str):
+        return [parse_value(v.strip()) for v in value.split(",") if v.strip()]
+    return list(value) if isinstance(value, tuple) else [value]
 
 
 def _check_key(key):
@@ -136,7 +157,11 @@ def make_config(base=None, **overrides):
         for key, value in source.items():
             _check_key(key)
             # --set scaler=none parses as None: the choice named "none".
-            config[key] = "none" if value is None and key in NONE_CHOICE else value
+            if value is None and key in NONE_CHOICE:
+                value = "none"
+            elif key in LIST_KEYS and not isinstance(value, list):
+                value = _as_list(value)
+            config[key] = value
     return config
 
 

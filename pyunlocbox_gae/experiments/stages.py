@@ -259,6 +259,22 @@ def _fingerprint(a):
     return None if a is None else store.fingerprint(np.asarray(a, dtype=str))
 
 
+def clip_labels(data):
+    """The label and the group of each clip (of each row without clips).
+
+    Examples
+    --------
+    >>> data = sources.Data(None, np.array([0, 0, 1, 1, 1]), ["a", "b"],
+    ...                     clips=np.array([0, 0, 1, 1, 2]))
+    >>> clip_labels(data)[0].tolist()
+    [0, 1, 1]
+    """
+    rows = np.arange(len(data.y))  # the first row of each clip
+    if data.clips is not None:
+        rows = np.flatnonzero(np.r_[True, np.diff(data.clips) != 0])
+    return data.y[rows], None if data.groups is None else data.groups[rows]
+
+
 def classify_stage(F, data, config, cache=None, f_key=None):
     """Cross-validated linear SVM on the pooled vectors of rows F.
 
@@ -308,11 +324,7 @@ def classify_stage(F, data, config, cache=None, f_key=None):
             return dict(json.loads(f.attrs["info"]), key=key, cached=True)
     t = time.perf_counter()
     V, owner = scoring.pool(F, data.clips, params["pooling"], params["n_vectors"])
-    rows = np.arange(len(data.y))  # the first row of each clip
-    if data.clips is not None:
-        rows = np.flatnonzero(np.r_[True, np.diff(data.clips) != 0])
-    y_clip = data.y[rows]
-    groups = None if data.groups is None else data.groups[rows]
+    y_clip, groups = clip_labels(data)
     scores = scoring.cross_validate(V, owner, y_clip, groups, **params)
     info = dict(
         accuracy=float(np.mean(scores)),

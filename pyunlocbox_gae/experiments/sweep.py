@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from pyunlocbox_gae import store
 from pyunlocbox_gae.errors import InputError, MissingFileError
-from pyunlocbox_gae.experiments import sources, stages
+from pyunlocbox_gae.experiments import controls, sources, stages
 from pyunlocbox_gae.experiments.settings import DEFAULTS, GROUPS, make_config
 from pyunlocbox_gae.model.estimator import TERMS
 
@@ -105,8 +105,7 @@ def run_point(config, cache=None, data=None, progress=False):
     record.update(_codes_record(cinfo))
     codes = stages.classify_stage(Z, data, config, cache, f_key=cinfo["key"])
     base = stages.classify_stage(X, data, config, cache, f_key=x_key)
-    y = data.y if data.clips is None else data.y[np.r_[True, np.diff(data.clips) != 0]]
-    counts = np.bincount(y)
+    counts = np.bincount(stages.clip_labels(data)[0])
     record.update(
         accuracy=codes["accuracy"],
         accuracy_std=codes["accuracy_std"],
@@ -118,6 +117,12 @@ def run_point(config, cache=None, data=None, progress=False):
         seconds_baseline=base["seconds"],
         cached_classify=codes["cached"],
     )
+    if config["lg"] and config["controls"]:
+        record.update(
+            controls.control_records(
+                X, data, config, graph, graph_key, cache, x_key, codes["scores"]
+            )
+        )
     record["history"] = cinfo["history"]
     return record, dict(codes=Z, components=cinfo["components"])
 
