@@ -9,7 +9,7 @@ import pytest
 from pyunlocbox_gae import experiments
 from pyunlocbox_gae.audio.synthetic import make_labelled_dataset
 from pyunlocbox_gae.cli import main
-from pyunlocbox_gae.experiments import sources
+from pyunlocbox_gae.experiments import sources, stages
 from pyunlocbox_gae.experiments.settings import make_config
 
 TINY = dict(n_atoms=16, max_outer=3, n_repeats=1, n_splits=3)
@@ -99,7 +99,9 @@ def test_run_point_scales_given_data_like_a_file(feature_csv):
 def test_gae_run_and_sweep_on_a_feature_csv(tmp_path, feature_csv, capsys):
     toml = tmp_path / "run.toml"
     settings = "".join(f"{k} = {v}\n" for k, v in TINY.items())
-    toml.write_text(f'dataset = "features.csv"\noutput = "out"\nlg = 10\n{settings}')
+    toml.write_text(
+        f'dataset = "features.csv"\noutput = "out"\nlg = 10\ncontrols = []\n{settings}'
+    )
     assert main(["run", str(toml), "--quiet"]) == 0
     payload = json.loads((tmp_path / "out" / "results.json").read_text())
     row = payload["rows"][0]
@@ -109,6 +111,7 @@ def test_gae_run_and_sweep_on_a_feature_csv(tmp_path, feature_csv, capsys):
 
     argv = ["sweep", "--param", "lg", "--values", "0,10", "--no-progress"]
     argv += ["--set", f"dataset={feature_csv}", "--output", str(tmp_path / "s")]
+    argv += ["--set", "controls=none"]  # the controls have tests of their own
     for key, value in TINY.items():
         argv += ["--set", f"{key}={value}"]
     assert main(argv + ["--no-plots"]) == 0
@@ -120,7 +123,6 @@ def test_gae_run_and_sweep_on_a_feature_csv(tmp_path, feature_csv, capsys):
 AUDIO = dict(
     sample_rate=8000,
     clip_samples=12000,
-    short_clips="pad",
     n_bins=24,
     bins_per_octave=12,
     pooling="mean",
@@ -137,12 +139,52 @@ def spoken(tmp_path_factory):
     return make_labelled_dataset(root, classes=3, speakers=4, clips_per_speaker=3)
 
 
-def test_labelled_audio_folder_with_speaker_folds(spoken, tmp_path):
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory):
+    """One cache of CQT frames for the tests that read the same clips."""
+    return tmp_path_factory.mktemp("frames")
+
+
+def test_labelled_audio_folder_with_speaker_folds(spoken, frames, tmp_path):
     config = make_config(AUDIO, dataset=str(spoken), protocol="group", n_splits=4)
-    data = sources.load_source(config, tmp_path)
+    data = sources.load_source(config, frames)
     n_clips = 3 * 4 * 3
-    assert len(np.unique(data.clips)) == n_clips
+    lengths = np.bincount(data.clips)
+    assert len(lengths) == n_clips and data.info["padded"] == 0
+    assert lengths.min() < lengths.max() / 2  # clips kept at their own lengths
     assert sorted(set(data.groups)) == ["s0", "s1", "s2", "s3"]
     record, _ = experiments.run_point(config, tmp_path, data=data)
-    assert record["protocol"] == "group"
+    assert record["protocol"] == "group" and record["padded_clips"] == 0
     assert record["baseline"] > record["chance"] + 20
+
+
+def test_padding_only_on_request_and_reported(spoken, tmp_path):
+    config = make_config(AUDIO, dataset=str(spoken), short_clips="pad")
+    data = sources.load_source(config, tmp_path)
+    assert data.info["padded"] == 36  # every clip is under 1.5 s = 12,000
+    assert len(set(np.bincount(data.clips))) == 1
+
+
+@pytest.mark.parametrize("pooling", ["windows", "mean", "max", "meanmax"])
+def test_pooling_and_per_clip_scoring(spoken, frames, pooling):
+    config = make_config(AUDIO, dataset=str(spoken), pooling=pooling, n_vectors=1)
+    data = sources.load_source(config, frames)
+    X = sources.prepare(data.X)
+    for scoring in ("vector", "clip"):
+        out = stages.classify_stage(X, data, make_config(config, scoring=scoring))
+        assert out["accuracy"] > 60, (pooling, scoring)
+
+
+def test_filter_bank_built_once_for_all_clips(spoken, tmp_path, monkeypatch):
+    from pyunlocbox_gae.audio import cqt
+
+    cqt._FILTERS.clear()
+    builds = []
+    real = cqt.build_filters
+    monkeypatch.setattr(cqt, "build_filters", lambda *a: builds.append(1) or real(*a))
+    config = make_config(AUDIO, dataset=str(spoken))
+    data = sources.load_source(config, tmp_path)
+    n_clips = len(np.unique(data.clips))
+    # Two octaves (24 bins, 12 an octave): one bank each, for 36 clips of
+    # two streams each (144 builds without sharing).
+    assert n_clips == 36 and len(builds) == 2

@@ -181,7 +181,7 @@ def find_clips(folder, genres=None, clips_per_genre=None):
 
 
 def read_clip(path, sample_rate=22050, n_samples=660000, short="error", resample=True):
-    """Read one clip as mono float32 of exactly `n_samples` samples.
+    """Read one clip as mono float32 of `n_samples` samples (at most, if kept).
 
     Parameters
     ----------
@@ -191,8 +191,9 @@ def read_clip(path, sample_rate=22050, n_samples=660000, short="error", resample
     n_samples : int
         Length of the result: longer clips are truncated (the study kept the
         first 660,000 samples, 29.9 s).
-    short : {'error', 'pad'}
-        A shorter clip is an error, or is padded with zeros at the end.
+    short : {'error', 'pad', 'keep'}
+        A shorter clip is an error, is padded with zeros at the end, or is
+        kept as it is (then `n_samples` is only the longest length).
     resample : bool
         Resample a clip at another rate (soxr, through librosa), or refuse it.
 
@@ -258,7 +259,7 @@ def read_clip(path, sample_rate=22050, n_samples=660000, short="error", resample
         )
         if abs(y.size - n_samples) <= 2 and y.size < n_samples:
             y = np.pad(y, (0, n_samples - y.size))  # resampler rounding only
-    if y.size < n_samples:
+    if y.size < n_samples and short != "keep":
         if short != "pad":
             raise AudioFileError(
                 path,

@@ -145,7 +145,7 @@ def cmd_preprocess(args):
 
 
 def cmd_features(args):
-    from pyunlocbox_gae.experiments.pipeline import features_file
+    from pyunlocbox_gae.experiments.stage_files import features_file
 
     graph = args.graph
     if graph is None and args.k is not None:
@@ -166,7 +166,7 @@ def cmd_features(args):
 
 def cmd_classify(args):
     from pyunlocbox_gae import store
-    from pyunlocbox_gae.experiments.pipeline import classify_file
+    from pyunlocbox_gae.experiments.stage_files import classify_file
 
     report = classify_file(
         args.file,

@@ -64,7 +64,7 @@ CONSTRAINTS = dict(
     noise_seed=_seed(),
     genres=[StrOptions({"all"}), Interval(Integral, 2, None, closed="left"), list],
     clips_per_genre=[Interval(Integral, 0, None, closed="left")],
-    short_clips=[StrOptions({"error", "pad"})],
+    short_clips=[StrOptions({"keep", "error", "pad"})],
     on_error=[StrOptions({"raise", "skip"})],
     sample_rate=_positive(),
     clip_samples=_positive(),

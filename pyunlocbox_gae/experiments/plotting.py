@@ -262,3 +262,64 @@ def plot_sweep(payload, folder, cache=None):
                     )
                 )
     return paths
+
+
+def plot_results(results, path, chance=None, title="accuracy"):
+    """Bars of accuracy ± std, one per result of an audio pipeline run.
+
+    `results` is the list of ``{features, protocol, mean, std}`` (fractions)
+    of :func:`pyunlocbox_gae.experiments.pipeline.run`; `chance` a fraction.
+    """
+    fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(results)), 4))
+    names = [f"{r['features']}\n{r['protocol']}" for r in results]
+    x = np.arange(len(results))
+    ax.bar(
+        x,
+        [100 * r["mean"] for r in results],
+        yerr=[100 * r["std"] for r in results],
+        capsize=4,
+        color="tab:blue",
+    )
+    if chance is not None:
+        ax.axhline(100 * chance, color="grey", linestyle=":", label="chance")
+        ax.legend()
+    ax.set_xticks(x, names)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    return _save(fig, path)
+
+
+def plot_controls(payload, path):
+    """Graph codes − each control, paired over the splits, against the value.
+
+    One line per control (``diff_<c>`` ± ``diff_<c>_std`` of the rows of a
+    sweep or run payload); the zero line is "the graph's structure adds
+    nothing over this control". Returns None when no row has controls.
+    """
+    rows, param = payload["rows"], payload.get("param", "")
+    names = [
+        c for c in ("random", "ridge", "tuned") if any(f"diff_{c}" in r for r in rows)
+    ]
+    if not names:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    values = [r["value"] for r in rows]
+    x = _axis(ax, values, param)
+    labels = dict(
+        random="− random graph", ridge="− L = I (ridge)", tuned="− lg=0, ls tuned"
+    )
+    for c in names:
+        ax.errorbar(
+            x,
+            [r.get(f"diff_{c}", np.nan) for r in rows],
+            yerr=[r.get(f"diff_{c}_std", np.nan) for r in rows],
+            marker="o",
+            capsize=3,
+            label=f"graph codes {labels[c]}",
+        )
+    ax.axhline(0, color="grey", linestyle=":")
+    ax.set_ylabel("paired difference (points)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)

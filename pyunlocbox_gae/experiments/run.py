@@ -3,60 +3,25 @@ r"""``gae run`` on any source: one configuration through the whole chain.
 data → scaling and noise → graph → codes → pooling → classifier → report,
 for every source of :mod:`.sources` (digits, a feature file, an audio
 folder). The configuration is the flat one of :mod:`.settings`, read from
-a TOML file (:func:`read_toml`) whose keys are the configuration's, plus
+a TOML file (:func:`~.settings.read_toml`) whose keys are the configuration's, plus
 ``output`` (the results folder). The results are written beside each other:
 ``results.json`` (configuration and record), ``results.csv`` and the
 figures of :mod:`.plotting`.
 
 .. autosummary::
-    read_toml
+    load_run
     run
     summary
 """
 
-import sys
 import time
 from pathlib import Path
 
-from pyunlocbox_gae.errors import InputError, MissingFileError
+from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.experiments import sources
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from pyunlocbox_gae.experiments.settings import read_toml
 
 RUN_KIND = "pyunlocbox_gae/run"
-
-
-def read_toml(path):
-    """The table of a TOML file (the one reader of every configuration file).
-
-    Raises
-    ------
-    MissingFileError
-        When the file does not exist.
-    InputError
-        When it is not valid TOML, naming the line.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.toml"
-    >>> _ = path.write_text('dataset = "f.csv"\\nk = 5\\n')
-    >>> read_toml(path)
-    {'dataset': 'f.csv', 'k': 5}
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"config file {path} does not exist")
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{path} is not valid TOML: {err}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not a TOML text file") from None
 
 
 def is_flat(raw):
@@ -127,6 +92,7 @@ def run(config, output, progress=True, plots=True):
         from pyunlocbox_gae.experiments import plotting
 
         plotting.plot_sweep(payload, folder, cache=cache)
+        plotting.plot_controls(payload, folder / "controls.png")
     return payload
 
 

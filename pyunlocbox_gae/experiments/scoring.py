@@ -40,6 +40,7 @@ from sklearn.model_selection import (
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import LinearSVC
+from tqdm.auto import tqdm
 
 from pyunlocbox_gae.errors import InputError
 
@@ -195,7 +196,7 @@ def _vote(pred, truth, owner):
     return float(np.mean(right))
 
 
-def cross_validate(V, owner, y_clip, groups=None, **params):
+def cross_validate(V, owner, y_clip, groups=None, progress=False, **params):
     """Accuracy (%) of the linear SVM on pooled vectors, split after split.
 
     Parameters
@@ -206,6 +207,8 @@ def cross_validate(V, owner, y_clip, groups=None, **params):
     y_clip : ndarray (n_clips,)
         Label of each clip.
     groups : ndarray (n_clips,), optional
+    progress : bool
+        Show a progress bar over the splits.
     **params
         ``protocol``, ``n_splits``, ``n_repeats``, ``cv_seed``,
         ``test_size``, ``C``, ``scaler``, ``scoring``.
@@ -232,7 +235,10 @@ def cross_validate(V, owner, y_clip, groups=None, **params):
         # liblinear may stop at max_iter on unscaled codes; the scores are
         # what we report either way.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for train, test in _vector_splits(owner, y_clip, groups, p):
+        splits = _vector_splits(owner, y_clip, groups, p)
+        for train, test in tqdm(
+            splits, desc="folds", disable=not progress, leave=False, unit="split"
+        ):
             scores.append(_score(V, y, owner, train, test, p))
     return scores
 

@@ -12,12 +12,20 @@ change of ``ls`` re-learns the codes but reuses the graph, and a change of
     make_config
     parse_value
     parse_assignments
+    read_toml
 """
 
 import difflib
 import json
+import sys
+from pathlib import Path
 
-from pyunlocbox_gae.errors import InputError
+from pyunlocbox_gae.errors import InputError, MissingFileError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 # The study's settings on digits (docs: expected-results).
 DATA_DEFAULTS = dict(
@@ -36,10 +44,10 @@ DATA_DEFAULTS = dict(
 AUDIO_DEFAULTS = dict(
     genres="all",  # 'all', the first N (int) or a list of names
     clips_per_genre=0,  # first N clips of each class (0: all)
-    short_clips="error",  # 'error' or 'pad' clips shorter than clip_samples
+    short_clips="keep",  # clips shorter than clip_samples: keep, pad or error
     on_error="raise",  # 'raise' on a bad file, or 'skip' and list it
     sample_rate=22050,
-    clip_samples=660000,
+    clip_samples=660000,  # the longest clip kept (longer ones are cut)
     frame_size=1024,
     frame_hop=512,
     n_bins=96,
@@ -217,20 +225,48 @@ def parse_assignments(items):
 def cqt_params(config):
     """The :class:`~pyunlocbox_gae.audio.cqt.CQTParams` of a configuration.
 
+    `config` is a flat configuration or the ``[cqt]`` table of a pipeline
+    config (the same keys).
+
     Examples
     --------
     >>> cqt_params(make_config(n_bins=48, frames_per_clip=10)).n_bins
     48
     """
+    import dataclasses
+
     from pyunlocbox_gae.audio.cqt import CQTParams
 
-    return CQTParams(
-        sample_rate=config["sample_rate"],
-        clip_samples=config["clip_samples"],
-        frame_size=config["frame_size"],
-        frame_hop=config["frame_hop"],
-        n_bins=config["n_bins"],
-        bins_per_octave=config["bins_per_octave"],
-        fmin=config["fmin"],
-        frames_per_clip=config["frames_per_clip"] or None,
-    )
+    params = {f.name: config[f.name] for f in dataclasses.fields(CQTParams)}
+    params["frames_per_clip"] = params["frames_per_clip"] or None  # 0: all
+    return CQTParams(**params)
+
+
+def read_toml(path):
+    """The table of a TOML file (the one reader of every configuration file).
+
+    Raises
+    ------
+    MissingFileError
+        When the file does not exist.
+    InputError
+        When it is not valid TOML, naming the line.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.toml"
+    >>> _ = path.write_text('dataset = "f.csv"\\nk = 5\\n')
+    >>> read_toml(path)
+    {'dataset': 'f.csv', 'k': 5}
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"config file {path} does not exist")
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{path} is not valid TOML: {err}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a TOML text file") from None

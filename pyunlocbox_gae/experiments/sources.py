@@ -228,61 +228,38 @@ def _digits():
 
 
 def _audio(folder, config, cache_folder, progress):
-    from pyunlocbox_gae.audio.preprocess import load_frames, preprocess
-    from pyunlocbox_gae.experiments.settings import cqt_params
+    from pyunlocbox_gae import store
+    from pyunlocbox_gae.audio.clips import clip_rows
+    from pyunlocbox_gae.experiments.settings import AUDIO_DEFAULTS, cqt_params
 
     genres = config["genres"]
-    tmp = None
-    if cache_folder is None:
-        tmp = tempfile.TemporaryDirectory()
-        cache_folder = tmp.name
-    from pyunlocbox_gae import store
-    from pyunlocbox_gae.experiments.settings import AUDIO_DEFAULTS
-
     key = store.settings_key(str(folder), {k: config[k] for k in AUDIO_DEFAULTS})
-    path = Path(cache_folder) / f"frames-{key[:20]}.h5"
-    try:
-        report = preprocess(
+    with tempfile.TemporaryDirectory() as tmp:
+        out = clip_rows(
             folder,
-            path,
+            Path(cache_folder or tmp) / f"frames-{key[:20]}.h5",
             cqt_params(config),
             genres=None if genres == "all" else genres,
             clips_per_genre=config["clips_per_genre"] or None,
             short=config["short_clips"],
             on_error=config["on_error"],
             progress=progress,
-            log=lambda *_: None,
         )
-        F = load_frames(path)
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
-    frames = F["frames"]
-    n_clips, rows_per_clip = frames.shape[0], frames.shape[1] * frames.shape[2]
-    clips = np.repeat(np.arange(n_clips), rows_per_clip)
-    groups = _clip_groups(folder, F["clip_ids"])
+    clips = out["clips"]
+    groups = out["groups"]
     return Data(
-        frames.reshape(-1, frames.shape[-1]),
-        np.repeat(F["labels"], rows_per_clip),
-        list(F["genres"]),
+        out["rows"],
+        out["labels"][clips],
+        list(out["genres"]),
         clips=clips,
-        groups=None if groups is None else np.repeat(groups, rows_per_clip),
+        groups=None if groups is None else groups[clips],
         info=dict(
             source=str(folder),
-            clip_ids=F["clip_ids"],
-            skipped=report["skipped"],
+            clip_ids=out["clip_ids"],
+            skipped=out["skipped"],
+            padded=out["padded"],
         ),
     )
-
-
-def _clip_groups(folder, clip_ids):
-    from pyunlocbox_gae.audio.gtzan import LABELS_FILE, find_labelled_clips
-
-    if not (Path(folder) / LABELS_FILE).is_file():
-        return None
-    by_id = {c.clip_id: c.group for c in find_labelled_clips(folder)[0]}
-    groups = [by_id.get(i) for i in clip_ids]
-    return None if any(g is None for g in groups) else np.array(groups)
 
 
 def _subset(data, n, seed):

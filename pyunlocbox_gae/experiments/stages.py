@@ -163,12 +163,19 @@ def measure():
                 tracemalloc.stop()
 
 
+def _bar(total, desc, enabled, unit="outer"):
+    """A progress bar that disappears when done (stages nest in a sweep's)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False)
+
+
 def build_graph(X, config):
     """The k-NN graph of the samples of X (:func:`pyunlocbox_gae.graphs.knn_graph`)."""
     return graphs.knn_graph(X, dtype=X.dtype, random_state=0, **group(config, "graph"))
 
 
-def graph_stage(X, config, cache, x_key=None):
+def graph_stage(X, config, cache, x_key=None, progress=False):
     """The graph over the samples of X: built once, then read from the cache.
 
     Returns
@@ -185,8 +192,9 @@ def graph_stage(X, config, cache, x_key=None):
         with store.open_h5(path, "graph") as f:
             info = json.loads(f.attrs["stage_info"])
         return graph, dict(info, key=key, cached=True)
-    with measure() as info:
+    with measure() as info, _bar(1, "graph", progress, "graph") as bar:
         graph = build_graph(X, config)
+        bar.update()
     if path is not None:
         graphs.save_graph(path, graph, X, stage_info=json.dumps(info))
     return graph, dict(info, key=key, cached=False)
@@ -215,7 +223,9 @@ def check_estimators(configs):
         checks.check(config)
 
 
-def codes_stage(X, config, graph=None, graph_key=None, cache=None, x_key=None):
+def codes_stage(
+    X, config, graph=None, graph_key=None, cache=None, x_key=None, progress=False
+):
     """Transductive codes of X (fit_transform), learned once per key.
 
     Returns
@@ -239,7 +249,10 @@ def codes_stage(X, config, graph=None, graph_key=None, cache=None, x_key=None):
     if params["lg"] and graph is None:
         raise InputError("codes with lg > 0 need the graph of graph_stage()")
     model = estimator(config, graph if params["lg"] else None)
-    with measure() as info:
+    with measure() as info, _bar(params["max_outer"], "codes", progress) as bar:
+        if progress:  # one step per outer iteration of the fit
+            model.set_params(verbose=1)
+            model._report = lambda entry: bar.update()
         Z = model.fit_transform(X)
     info["history"] = model.history_
     if path is not None:
@@ -275,7 +288,7 @@ def clip_labels(data):
     return data.y[rows], None if data.groups is None else data.groups[rows]
 
 
-def classify_stage(F, data, config, cache=None, f_key=None):
+def classify_stage(F, data, config, cache=None, f_key=None, progress=False):
     """Cross-validated linear SVM on the pooled vectors of rows F.
 
     Parameters
@@ -325,7 +338,9 @@ def classify_stage(F, data, config, cache=None, f_key=None):
     t = time.perf_counter()
     V, owner = scoring.pool(F, data.clips, params["pooling"], params["n_vectors"])
     y_clip, groups = clip_labels(data)
-    scores = scoring.cross_validate(V, owner, y_clip, groups, **params)
+    scores = scoring.cross_validate(
+        V, owner, y_clip, groups, progress=progress, **params
+    )
     info = dict(
         accuracy=float(np.mean(scores)),
         accuracy_std=float(np.std(scores)),

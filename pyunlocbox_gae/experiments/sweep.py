@@ -56,7 +56,8 @@ def run_point(config, cache=None, data=None, progress=False):
         instead of ``config['dataset']``. The configuration's scaling and
         noise are applied to them, as to every source.
     progress : bool
-        Show the progress of a CQT (audio sources).
+        Show progress bars: CQT (audio), graph, each outer iteration of the
+        codes fit, cross-validation splits.
 
     Returns
     -------
@@ -92,18 +93,20 @@ def run_point(config, cache=None, data=None, progress=False):
         )
         x_key = store.fingerprint(X)
     record = dict(seconds_data=load["seconds"])
+    if "padded" in data.info:  # audio: clips padded to clip_samples
+        record["padded_clips"] = data.info["padded"]
     graph = graph_key = None
     if config["lg"]:
-        graph, ginfo = stages.graph_stage(X, config, cache, x_key=x_key)
+        graph, ginfo = stages.graph_stage(X, config, cache, x_key, progress)
         graph_key = ginfo["key"]
         record.update(
             seconds_graph=ginfo["seconds"],
             peak_mib_graph=ginfo["peak_mib"],
             cached_graph=ginfo["cached"],
         )
-    Z, cinfo = stages.codes_stage(X, config, graph, graph_key, cache, x_key=x_key)
+    Z, cinfo = stages.codes_stage(X, config, graph, graph_key, cache, x_key, progress)
     record.update(_codes_record(cinfo))
-    codes = stages.classify_stage(Z, data, config, cache, f_key=cinfo["key"])
+    codes = stages.classify_stage(Z, data, config, cache, cinfo["key"], progress)
     base = stages.classify_stage(X, data, config, cache, f_key=x_key)
     counts = np.bincount(stages.clip_labels(data)[0])
     record.update(
@@ -269,7 +272,7 @@ def sweep(param, values, config=None, output=None, progress=True, plots=True):
             )
             if dkey not in data:  # the data is shared unless the sweep varies it
                 data = {dkey: sources.load_source(point, cache.folder, progress)}
-            record, _ = run_point(point, cache, data=data[dkey])
+            record, _ = run_point(point, cache, data[dkey], progress)
             row = dict(param=param, value=value, **record)
         payload["rows"].append(row)
         bar.set_postfix(accuracy=f"{row['accuracy']:.1f}")
@@ -279,6 +282,7 @@ def sweep(param, values, config=None, output=None, progress=True, plots=True):
         from pyunlocbox_gae.experiments import plotting
 
         plotting.plot_sweep(payload, folder, cache=cache)
+        plotting.plot_controls(payload, folder / "controls.png")
     return payload
 
 
