@@ -171,3 +171,13 @@ def test_gae_run_rejects_late_failures_before_any_stage(
 def test_nearest_key_hint_is_kept(capsys, tmp_path):
     assert main(["sweep", "--param", "ls", "--values", "1", "--set", "tune_l=1"]) == 2
     assert "did you mean 'tune_ls'" in capsys.readouterr().err
+
+
+def test_demo_gtzan_takes_set_with_the_flat_names(no_stage, tmp_path, capsys):
+    (tmp_path / "genres").mkdir()
+    argv = ["demo", "--gtzan", str(tmp_path / "genres"), "--set", "k=ten"]
+    assert main(argv + ["--output", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert "config key k must be an int" in capsys.readouterr().err
+    argv = ["demo", "--gtzan", str(tmp_path / "genres"), "--set", "dataset=x.csv"]
+    assert main(argv + ["--output", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert "dataset has no place in the audio pipeline" in capsys.readouterr().err

@@ -33,7 +33,8 @@ def add_commands(subparsers):
     p.add_argument(
         "--config",
         metavar="TOML",
-        help="with --gtzan: pipeline settings (tables of `gae run` configs)",
+        help="with --gtzan: pipeline settings (tables of `gae run` configs; "
+        "--set KEY=VALUE works as well)",
     )
     p.add_argument(
         "--lg",
@@ -90,15 +91,13 @@ def run_demo(args):
     if args.gtzan:
         from pyunlocbox_gae.experiments.gtzan import demo_gtzan
 
-        if args.assignments:
-            raise InputError("--set applies to digits; with --gtzan use --config")
         out = demo_gtzan(
             args.gtzan,
             output,
             quick=args.quick,
             noises=noises,
             lgs=lgs,
-            config=args.config,
+            config=_gtzan_config(args),
             progress=not args.no_progress,
         )
         print(
@@ -126,6 +125,16 @@ def run_demo(args):
         "accuracy (%) mean ± std:\n"
     )
     return _finish(out, output)
+
+
+def _gtzan_config(args):
+    """--config tables, updated by --set entries (flat names, as for digits)."""
+    from pyunlocbox_gae.experiments.config import from_flat
+    from pyunlocbox_gae.experiments.gtzan import _merge
+    from pyunlocbox_gae.experiments.settings import parse_assignments, read_toml
+
+    tables = read_toml(args.config) if args.config else {}
+    return _merge(tables, from_flat(parse_assignments(args.assignments)))
 
 
 def _finish(out, output):

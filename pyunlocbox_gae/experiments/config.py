@@ -264,6 +264,40 @@ def to_flat(config):
     return flat
 
 
+def from_flat(flat):
+    """Tables of a pipeline config from entries under their flat names.
+
+    The inverse of :func:`to_flat`, so that ``--set KEY=VALUE`` means the
+    same for every command.
+
+    Examples
+    --------
+    >>> from_flat({"k": 5, "noise": 0.1, "random_state": 3})
+    {'graph': {'k': 5}, 'input': {'noise': 0.1}, 'autoencoder': {'seed': 3}}
+    >>> from_flat({"scaler": "none", "scaling": "standard"})
+    {'classification': {'scaling': 'none'}, 'input': {'scaling': 'standard'}}
+    """
+    inverse = {flat_name: where for where, flat_name in FLAT_NAMES.items()}
+    graph = _graph_parameters()
+    out = {}
+    for key, value in flat.items():
+        if key in inverse:
+            table, name = inverse[key]
+        elif key in graph:
+            table, name = "graph", key
+        else:
+            tables = [t for t, spec in SCHEMA.items() if isinstance(spec, dict)]
+            tables = [t for t in tables if key in SCHEMA[t]]
+            if not tables:
+                raise InputError(
+                    f"{key} has no place in the audio pipeline's config; its keys "
+                    "are those of examples/gtzan.toml"
+                )
+            table, name = ("input" if key == "scaling" else tables[0]), key
+        out.setdefault(table, {})[name] = value
+    return out
+
+
 def _check_ranges(config):
     """Every range and choice, as the flat configuration checks them."""
     from pyunlocbox_gae.experiments import checks

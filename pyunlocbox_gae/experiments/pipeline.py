@@ -287,13 +287,7 @@ def run(config, progress=True, log=print, plots=True):
         ``output``. Also written as ``report.json``; the accuracy table as
         ``results.json`` and ``results.csv``.
     """
-    cfg = load_config(config)
-    for key in ("data", "output"):
-        if not cfg[key]:
-            raise InputError(
-                f"the config needs {key} = ... (data: the GTZAN-layout folder, "
-                "output: the results folder)"
-            )
+    cfg = _required(load_config(config))
     out = Path(cfg["output"])
     out.mkdir(parents=True, exist_ok=True)
     store.check_writable(out / "report.json")  # before any stage runs
@@ -383,14 +377,19 @@ def run(config, progress=True, log=print, plots=True):
         output=str(out),
         config=cfg,
     )
-    _write_reports(out, report)
-    if plots:
-        from pyunlocbox_gae.experiments import plotting
-
-        plotting.plot_results(
-            report["results"], out / "accuracy.png", report["chance"], str(out.name)
-        )
+    _write_reports(out, report, plots)
     return report
+
+
+def _required(cfg):
+    """A checked config that names its data folder and its output folder."""
+    for key in ("data", "output"):
+        if not cfg[key]:
+            raise InputError(
+                f"the config needs {key} = ... (data: the GTZAN-layout folder, "
+                "output: the results folder)"
+            )
+    return cfg
 
 
 def _short(r):
@@ -412,7 +411,7 @@ def _cached_results(path, key):
     return report if report.get("key") == key else None
 
 
-def _write_reports(out, report):
+def _write_reports(out, report, plots=False):
     table = dict(
         results=[
             {k: v for k, v in r.items() if k != "scores"} for r in report["results"]
@@ -440,6 +439,12 @@ def _write_reports(out, report):
                         r["voting"],
                     ]
                 )
+    if plots:
+        from pyunlocbox_gae.experiments import plotting
+
+        plotting.plot_results(
+            report["results"], out / "accuracy.png", report["chance"], str(out.name)
+        )
 
 
 def summary(report):
