@@ -236,8 +236,9 @@ def cross_validate(V, owner, y_clip, groups=None, progress=False, **params):
         # what we report either way.
         warnings.simplefilter("ignore", ConvergenceWarning)
         splits = _vector_splits(owner, y_clip, groups, p)
+        total = 1 if p["protocol"] == "holdout" else p["n_splits"] * p["n_repeats"]
         for train, test in tqdm(
-            splits, desc="folds", disable=not progress, leave=False, unit="split"
+            splits, "folds", total, disable=not progress, leave=False, unit="split"
         ):
             scores.append(_score(V, y, owner, train, test, p))
     return scores
