@@ -120,6 +120,18 @@ def test_gae_run_and_sweep_on_a_feature_csv(tmp_path, feature_csv, capsys):
     assert all(r["accuracy"] > 90 for r in rows)
 
 
+def test_gae_demo_on_a_feature_csv(tmp_path, feature_csv, capsys):
+    argv = ["demo", "--quick", "--set", f"dataset={feature_csv}", "--noise", "0"]
+    argv += ["--lg", "10", "--output", str(tmp_path / "d"), "--no-progress"]
+    for key, value in TINY.items():
+        argv += ["--set", f"{key}={value}"]
+    assert main(argv) == 0
+    payload = json.loads((tmp_path / "d" / "results.json").read_text())
+    assert payload["representations"] == ["raw", "codes, lg=0", "codes, lg=10"]
+    assert all(cells[0][0] > 90 for cells in payload["table"].values())
+    assert "features.csv (all samples)" in capsys.readouterr().out
+
+
 AUDIO = dict(
     sample_rate=8000,
     clip_samples=12000,

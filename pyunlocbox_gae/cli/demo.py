@@ -1,4 +1,4 @@
-"""``gae demo``: the study's noise-robustness table on scikit-learn's digits."""
+"""``gae demo``: the study's noise-robustness table (digits, or any data set)."""
 
 from pathlib import Path
 
@@ -118,8 +118,10 @@ def run_demo(args):
         progress=not args.no_progress,
     )
     cfg = out["config"]
+    name = "Digits" if cfg["dataset"] == "digits" else Path(cfg["dataset"]).name
+    size = cfg["n_samples"] or (1797 if cfg["dataset"] == "digits" else "all")
     print(
-        f"\nDigits ({cfg['n_samples'] or 1797} samples), m={cfg['n_atoms']} atoms, "
+        f"\n{name} ({size} samples), m={cfg['n_atoms']} atoms, "
         f"ld={cfg['ld']:g}, ls={cfg['ls']:g}, k={cfg['k']} graph, linear SVM "
         f"C={cfg['C']:g}, stratified {cfg['n_splits']}-fold x {cfg['n_repeats']}; "
         "accuracy (%) mean ± std:\n"

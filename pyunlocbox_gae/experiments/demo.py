@@ -81,7 +81,10 @@ def demo(
     [2, 2, 2]
     """
     t0 = time.perf_counter()
-    base = make_config(STUDY, **(QUICK if quick else {}))
+    reduced = dict(QUICK if quick else {})
+    if (config or {}).get("dataset", "digits") != "digits":
+        reduced.pop("n_samples", None)  # a subset of digits' size: digits only
+    base = make_config(STUDY, **reduced)
     base = make_config(base, **(config or {}))
     lgs = [0.0] + [float(lg) for lg in lgs if lg]
     reps = ["raw"] + [_label(lg) for lg in lgs]
@@ -131,7 +134,10 @@ def demo(
         if plots:
             from pyunlocbox_gae.experiments import plotting
 
-            plotting.plot_demo(payload, folder / "demo.png")
+            name = Path(str(base["dataset"])).name
+            plotting.plot_demo(
+                payload, folder / "demo.png", f"{name}: linear SVM, stratified CV"
+            )
     return payload
 
 
