@@ -12,8 +12,16 @@ at 22,050 Hz, synthetic audio written as 16-bit WAV like GTZAN's .au):
 
 Then extrapolates to full GTZAN (1,000 clips, 1,288,000 frames).
 
+With ``--short N`` it also times N one-second clips through
+:func:`pyunlocbox_gae.audio.clips.clip_rows` (clips kept at their length,
+the CQT's filter bank built once) and, on the first few of them, librosa's
+CQT as it is (the filter bank rebuilt for every stream of every clip), and
+prints the time per clip and per second of audio against the 30-second
+clips' time per second of audio.
+
     python benchmarks/bench_preprocess.py               # 10 clips
     python benchmarks/bench_preprocess.py --clips 3     # quicker
+    python benchmarks/bench_preprocess.py --clips 3 --short 1000
 """
 
 import argparse
@@ -36,6 +44,9 @@ GTZAN_CLIPS = 1000
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=10, help="clips to time")
+    parser.add_argument(
+        "--short", type=int, default=0, help="also time this many 1-second clips"
+    )
     args = parser.parse_args()
     params = CQTParams()
     seconds = params.clip_samples / params.sample_rate
@@ -97,6 +108,55 @@ def main():
         f"full GTZAN ({GTZAN_CLIPS} clips, {GTZAN_CLIPS * frames_per_clip:,} "
         f"frames): about {full / 60:.0f} min on one core, frames file "
         f"{GTZAN_CLIPS * frames_per_clip * params.n_bins * 4 / 2**30:.2f} GiB"
+    )
+    if args.short:
+        per_second = per / seconds
+        short_clips(args.short, params, per_second)
+
+
+def short_clips(n, params, long_per_second, unshared=20):
+    """Time `n` one-second clips; compare with long clips per second of audio."""
+    from pyunlocbox_gae.audio.clips import clip_rows
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        data = make_dataset(
+            tmp / "short",
+            genres=1,
+            clips_per_genre=n,
+            seconds=1.0,
+            sample_rate=params.sample_rate,
+        )
+        t = time.perf_counter()
+        out = clip_rows(data, tmp / "rows.h5", params, progress=False)
+        total = time.perf_counter() - t
+        paths = sorted((data / "drone").iterdir())[:unshared]
+        t = time.perf_counter()
+        for path in paths:  # librosa's CQT as it is: filters built per call
+            y = read_clip(path, params.sample_rate, params.clip_samples, "keep")
+            for s in range(params.n_streams):
+                librosa.cqt(
+                    y[s * params.frame_hop :],
+                    sr=params.sample_rate,
+                    hop_length=params.frame_size,
+                    fmin=params.fmin_hz,
+                    n_bins=params.n_bins,
+                    bins_per_octave=params.bins_per_octave,
+                )
+        rebuilt = (time.perf_counter() - t) / len(paths)
+    per = total / n
+    print(f"\n{n} clips of 1 s ({len(out['rows'])} frames), kept at their length:")
+    print(
+        f"  clip_rows, filters built once: {per * 1000:.1f} ms/clip "
+        f"= {per:.4f} s per second of audio"
+    )
+    print(
+        f"  librosa.cqt, filters per call: {rebuilt * 1000:.1f} ms/clip "
+        f"(first {len(paths)} clips, CQT only)"
+    )
+    print(
+        f"  30-s clips (preprocess above): {long_per_second:.4f} s per second "
+        f"of audio; 1-s clips cost {per / long_per_second:.1f}x that per second"
     )
 
 

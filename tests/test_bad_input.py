@@ -644,7 +644,7 @@ CASES = [
         "gae demo: negative graph weight",
         gae("demo", "--output", "{tmp}/demo", "--lg", "10,-1", "--no-progress"),
         CommandLineError,
-        "The 'lg' parameter of GraphAutoEncoder .* Got -1.0 instead",
+        "config key lg must be a float in the range .*; got -1.0",
     ),
     Case(
         "gae sweep: a value out of range",
@@ -659,7 +659,7 @@ CASES = [
             "--no-progress",
         ),
         CommandLineError,
-        "The 'ls' parameter of GraphAutoEncoder .* Got -1 instead",
+        "config key ls must be a float in the range .*; got -1",
     ),
     Case(
         "gae sweep: a results file that is not JSON",

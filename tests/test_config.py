@@ -36,7 +36,7 @@ def test_bad_keys_and_values_are_named(raw, match):
         config.check_config(raw)
 
 
-def test_defaults_are_the_study_values_and_ints_pass_as_floats():
+def test_defaults_are_light_the_study_is_the_preset_and_ints_pass_as_floats():
     cfg = config.check_config({"autoencoder": {"ld": 3}})
     assert cfg["autoencoder"]["ld"] == 3
     d = config.default_config()
@@ -47,7 +47,16 @@ def test_defaults_are_the_study_values_and_ints_pass_as_floats():
     )
     assert (d["autoencoder"]["ld"], d["autoencoder"]["ls"]) == (10.0, 1.0)
     assert d["classification"]["n_vectors"] == 6
-    assert d["classification"]["classifier"] == "svc"
+    assert d["classification"]["classifier"] == "linear_svc"
+    assert d["classification"]["protocols"] == ["grouped"]
+    assert (d["autoencoder"]["max_outer"], d["autoencoder"]["max_inner"]) == (15, 100)
+    study = config.load_config(EXAMPLE)
+    assert study["classification"]["classifier"] == "svc"
+    assert study["classification"]["protocols"] == ["grouped", "leaky"]
+    assert (study["autoencoder"]["max_outer"], study["autoencoder"]["rtol"]) == (
+        50,
+        1e-5,
+    )
     d["cqt"]["n_bins"] = 1  # a copy: the defaults are untouched
     assert config.default_config()["cqt"]["n_bins"] == 96
 

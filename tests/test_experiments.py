@@ -187,7 +187,7 @@ def test_unknown_parameter_names_nearest():
         (["sweep", "--from", "missing.json"], "missing.json does not exist"),
         (["sweep", "--param", "ls", "--values", "1", "--set", "k"], "KEY=VALUE"),
         (["demo", "--noise", "a,b"], "--noise expects comma-separated numbers"),
-        (["demo", "--set", "n_samples=5"], "n_samples must be between 20"),
+        (["demo", "--set", "n_samples=5"], "n_samples must be an int in the range [20"),
     ],
 )
 def test_cli_errors_are_one_line(argv, message, capsys, tmp_path, monkeypatch):

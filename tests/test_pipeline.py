@@ -26,7 +26,11 @@ def small_config(data, output, **tables):
             n_atoms=24, lg=10.0, max_outer=4, max_inner=40, rtol=1e-3, rtol_outer=1e-3
         ),
         classification=dict(
-            n_vectors=3, n_splits=4, n_repeats=2, classifier="linear_svc"
+            n_vectors=3,
+            n_splits=4,
+            n_repeats=2,
+            classifier="linear_svc",
+            protocols=["grouped", "leaky"],
         ),
     )
     for name, table in tables.items():
@@ -55,7 +59,7 @@ def test_whole_chain_far_above_chance_and_cached(data, tmp_path):
     assert _accuracy(report, "cqt (baseline)") > 0.6
     assert _accuracy(report, "codes", "leaky") > _accuracy(report, "codes")
     assert report["n_clips"] == 24 and report["n_frames"] == 24 * 21 * 2
-    for name in ("frames.h5", "graph.h5", "features.h5", "results.csv"):
+    for name in ("frames.h5", "graph.h5", "features.h5", "results.csv", "accuracy.png"):
         assert (out / name).exists(), name
     table = json.loads((out / "results.json").read_text())
     assert {(r["features"], r["protocol"]) for r in table["results"]} == {

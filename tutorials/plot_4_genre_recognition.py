@@ -46,8 +46,8 @@ else:
     clip = dict(frames_per_clip=max(int(149 * SIZE), 20))  # the study: 149
 
 # %%
-# The configuration: the study's values (``pyunlocbox_gae.experiments.config``) with a
-# smaller dictionary and fewer iterations, so that it runs in a minute.
+# The configuration: the defaults (``pyunlocbox_gae.experiments.config``) with both
+# protocols, a smaller dictionary and fewer iterations, so that it runs in a minute.
 
 config = dict(
     data=str(data),
@@ -57,7 +57,10 @@ config = dict(
         n_atoms=32, lg=100.0, max_outer=max(int(10 * SIZE), 3), max_inner=100, rtol=1e-4
     ),
     classification=dict(
-        n_vectors=2, n_splits=5 if SIZE >= 1 else 3, n_repeats=max(int(4 * SIZE), 1)
+        n_vectors=2,
+        n_splits=5 if SIZE >= 1 else 3,
+        n_repeats=max(int(4 * SIZE), 1),
+        protocols=["grouped", "leaky"],
     ),
 )
 report = pipeline.run(config, progress=False, log=lambda *_: None)

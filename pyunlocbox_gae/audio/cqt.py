@@ -13,6 +13,7 @@ librosa returns complex values).
     interleave
 """
 
+import contextlib
 import dataclasses
 import math
 import warnings
@@ -220,13 +221,87 @@ def clip_cqt(y, params):
         )
     out = np.empty(params.frame_shape, dtype=np.float32)
     n = params.n_frames
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), shared_filters():
         # Short clips: librosa's downsampled low octaves are shorter than
         # their filters and are zero-padded, as intended; not worth a warning.
         warnings.filterwarnings("ignore", message="n_fft=.* is too large")
         for s in range(params.n_streams):
             _stream(y, params, s, out[:, s, :], n, librosa)
     return out
+
+
+# librosa builds the filter bank of each octave on every call of cqt (its
+# own cache is off unless LIBROSA_CACHE_DIR is set): for many short clips
+# that costs more than the transforms. They are kept here, per settings.
+_FILTERS = {}
+_FILTERS_MAX = 64
+
+
+def build_filters(original, args):
+    """Build one octave's filter bank (librosa's builder): counted by tests."""
+    return original(*args)
+
+
+def _filter_key(args):
+    return tuple(
+        tuple(np.asarray(a).tolist()) if isinstance(a, np.ndarray) else a for a in args
+    )
+
+
+@contextlib.contextmanager
+def shared_filters():
+    """Within the block, librosa's CQT reuses filter banks already built.
+
+    The bank of each octave depends only on the settings, never on the
+    clip; a copy is handed out since librosa rescales it in place.
+    """
+    import importlib
+
+    module = importlib.import_module("librosa.core.constantq")
+    name = "__vqt_filter_fft"  # private: without it, nothing is shared
+    original = getattr(module, name, None)
+    if original is None or getattr(original, "shared", False):
+        yield
+        return
+
+    def shared(
+        sr,
+        freqs,
+        filter_scale,
+        norm,
+        sparsity,
+        hop_length=None,
+        window="hann",
+        gamma=0.0,
+        dtype=np.complex64,
+        alpha=None,
+    ):
+        args = (
+            sr,
+            freqs,
+            filter_scale,
+            norm,
+            sparsity,
+            hop_length,
+            window,
+            gamma,
+            dtype,
+            alpha,
+        )
+        key = _filter_key(args)
+        if key not in _FILTERS:
+            if len(_FILTERS) >= _FILTERS_MAX:
+                _FILTERS.clear()
+            _FILTERS[key] = build_filters(original, args)
+        basis, n_fft, lengths = _FILTERS[key]
+        return basis.copy(), n_fft, lengths
+
+    shared.shared = True
+    setattr(module, name, shared)
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
 
 
 def _stream(y, params, s, out, n, librosa):

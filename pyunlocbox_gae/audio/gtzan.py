@@ -14,6 +14,7 @@ keeps the list of skipped files with their reasons.
     AudioFileError
     Clip
     find_clips
+    find_labelled_clips
     read_clip
 """
 
@@ -27,6 +28,8 @@ import numpy as np
 from pyunlocbox_gae.errors import FileFormatError, InputError, MissingFileError
 
 AUDIO_EXTENSIONS = (".au", ".wav", ".ogg", ".flac")
+# A folder holding this file is read through it (find_labelled_clips).
+LABELS_FILE = "labels.csv"
 
 
 class AudioFileError(FileFormatError):
@@ -53,17 +56,25 @@ class Clip:
         The name of its genre folder.
     label : int
         The genre's index in the selected genres.
+    group : str or None
+        The clip's group (a speaker, a recording session) when a labels
+        file gives one.
+    name : str or None
+        The file's path as a labels file gives it.
     clip_id : str
-        ``"<genre>/<file name>"``, unique within a data set.
+        ``"<genre>/<file name>"`` (or the labels file's path), unique within
+        a data set.
     """
 
     path: Path
     genre: str
     label: int
+    group: str | None = None
+    name: str | None = None
 
     @property
     def clip_id(self):
-        return f"{self.genre}/{self.path.name}"
+        return self.name if self.name is not None else f"{self.genre}/{self.path.name}"
 
 
 def _audio_files(folder):
@@ -79,7 +90,10 @@ def _audio_files(folder):
 
 
 def find_clips(folder, genres=None, clips_per_genre=None):
-    """List the clips of a GTZAN-layout folder.
+    """List the clips of a GTZAN-layout folder (or of a labelled folder).
+
+    A folder holding ``labels.csv`` is read through it instead
+    (:func:`find_labelled_clips`); `genres` then selects labels.
 
     Parameters
     ----------
@@ -120,6 +134,8 @@ def find_clips(folder, genres=None, clips_per_genre=None):
         raise MissingFileError(f"data folder {folder} does not exist")
     if not folder.is_dir():
         raise NotADirectoryError(f"data folder {folder} is not a folder")
+    if (folder / LABELS_FILE).is_file():
+        return _select(*find_labelled_clips(folder), genres, clips_per_genre)
     available = {
         p.name: p
         for p in sorted(folder.iterdir())
@@ -173,7 +189,7 @@ def find_clips(folder, genres=None, clips_per_genre=None):
 
 
 def read_clip(path, sample_rate=22050, n_samples=660000, short="error", resample=True):
-    """Read one clip as mono float32 of exactly `n_samples` samples.
+    """Read one clip as mono float32 of `n_samples` samples (at most, if kept).
 
     Parameters
     ----------
@@ -183,8 +199,9 @@ def read_clip(path, sample_rate=22050, n_samples=660000, short="error", resample
     n_samples : int
         Length of the result: longer clips are truncated (the study kept the
         first 660,000 samples, 29.9 s).
-    short : {'error', 'pad'}
-        A shorter clip is an error, or is padded with zeros at the end.
+    short : {'error', 'pad', 'keep'}
+        A shorter clip is an error, is padded with zeros at the end, or is
+        kept as it is (then `n_samples` is only the longest length).
     resample : bool
         Resample a clip at another rate (soxr, through librosa), or refuse it.
 
@@ -256,7 +273,7 @@ def read_clip(path, sample_rate=22050, n_samples=660000, short="error", resample
         )
         if abs(y.size - n_samples) <= 2 and y.size < n_samples:
             y = np.pad(y, (0, n_samples - y.size))  # resampler rounding only
-    if y.size < n_samples:
+    if y.size < n_samples and short != "keep":
         if short != "pad":
             raise AudioFileError(
                 path,
@@ -266,3 +283,87 @@ def read_clip(path, sample_rate=22050, n_samples=660000, short="error", resample
             )
         y = np.pad(y, (0, n_samples - y.size))
     return np.ascontiguousarray(y[:n_samples])
+
+
+def _select(clips, names, genres, clips_per_genre):
+    """The `genres` / `clips_per_genre` selection of a labelled folder's clips."""
+    if isinstance(genres, (int, np.integer)) and not isinstance(genres, bool):
+        if not 1 <= genres <= len(names):
+            raise InputError(f"genres={genres} but there are {len(names)} labels")
+        keep = names[:genres]
+    else:
+        keep = names if genres is None else [str(g) for g in genres]
+    unknown = sorted(set(keep) - set(names))
+    if unknown:
+        raise InputError(f"labels {unknown} not found; available: {', '.join(names)}")
+    out, seen = [], dict.fromkeys(keep, 0)
+    for clip in clips:
+        if clip.genre in seen and seen[clip.genre] < (clips_per_genre or len(clips)):
+            seen[clip.genre] += 1
+            index = keep.index(clip.genre)
+            out.append(dataclasses.replace(clip, label=index))
+    return out, list(keep)
+
+
+def find_labelled_clips(folder, labels=LABELS_FILE):
+    r"""List the clips of a folder of audio files named in a labels CSV.
+
+    The CSV has a header and the columns ``file`` (a path relative to
+    `folder`), ``label`` and optionally ``group`` (a speaker, a recording
+    session: the unit that speaker-held-out folds keep together).
+
+    Parameters
+    ----------
+    folder : str or Path
+        Folder of the audio files.
+    labels : str or Path
+        The CSV, relative to `folder` unless absolute.
+
+    Returns
+    -------
+    clips : list of Clip
+        In the CSV's order; ``label`` indexes `names`.
+    names : list of str
+        The distinct labels, sorted.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("a.wav", "b.wav", "c.wav"):
+    ...     _ = (root / name).write_bytes(b"")
+    >>> _ = (root / "labels.csv").write_text(
+    ...     "file,label,group\na.wav,yes,ann\nb.wav,no,bob\nc.wav,yes,bob\n")
+    >>> clips, names = find_labelled_clips(root)
+    >>> names, [(c.clip_id, c.label, c.group) for c in clips][:2]
+    (['no', 'yes'], [('a.wav', 1, 'ann'), ('b.wav', 0, 'bob')])
+    """
+    import csv
+
+    folder = Path(folder)
+    path = Path(labels) if Path(labels).is_absolute() else folder / labels
+    if not path.is_file():
+        raise MissingFileError(
+            f"labels file {path} does not exist; write a CSV with the columns "
+            "file,label[,group]"
+        )
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    columns = set(rows[0]) if rows else set()
+    if not {"file", "label"} <= columns:
+        raise InputError(
+            f"{path} needs a header with the columns file,label[,group]; "
+            f"found {sorted(columns)}"
+        )
+    names = sorted({row["label"] for row in rows})
+    if len(names) < 2:
+        raise InputError(f"{path} names {len(names)} label(s); give at least two")
+    index = {name: i for i, name in enumerate(names)}
+    clips = []
+    for row in rows:
+        audio = folder / row["file"]
+        if not audio.is_file():
+            raise MissingFileError(f"{path} names {row['file']}, not found in {folder}")
+        group = row.get("group") or None
+        clips.append(Clip(audio, row["label"], index[row["label"]], group, row["file"]))
+    return clips, names

@@ -96,9 +96,21 @@ def _print_results(report):
 
 
 def cmd_synthetic(args):
-    """``gae synthetic``: write a synthetic GTZAN-layout data set."""
-    from pyunlocbox_gae.audio.synthetic import make_dataset
+    """``gae synthetic``: write a synthetic data set (GTZAN layout or labelled)."""
+    from pyunlocbox_gae.audio.synthetic import make_dataset, make_labelled_dataset
 
+    if args.speakers:
+        root = make_labelled_dataset(
+            args.folder,
+            classes=_genres(args.genres) or 3,
+            speakers=args.speakers,
+            clips_per_speaker=args.clips_per_genre,
+            seconds=(args.seconds / 5, args.seconds),
+            sample_rate=args.sample_rate,
+            seed=args.seed,
+        )
+        print(f"wrote recordings of several lengths and {root / 'labels.csv'}")
+        return
     root = make_dataset(
         args.folder,
         genres=_genres(args.genres) or 3,
@@ -141,7 +153,7 @@ def cmd_preprocess(args):
 def cmd_features(args):
     """``gae features``: codes of every frame of a frames file."""
     from pyunlocbox_gae import store
-    from pyunlocbox_gae.experiments.pipeline import features_file
+    from pyunlocbox_gae.experiments.stage_files import features_file
 
     store.check_not_input(args.output, args.frames, args.graph)
     graph = args.graph
@@ -164,7 +176,7 @@ def cmd_features(args):
 def cmd_classify(args):
     """``gae classify``: cross-validated accuracy of a features or frames file."""
     from pyunlocbox_gae import store
-    from pyunlocbox_gae.experiments.pipeline import classify_file
+    from pyunlocbox_gae.experiments.stage_files import classify_file
 
     if args.output:  # before the cross-validation
         store.check_writable(args.output)
@@ -182,8 +194,18 @@ def cmd_classify(args):
 
 def cmd_run(args):
     """``gae run``: the whole chain from a TOML config."""
+    from pyunlocbox_gae.cli import use_file_backend
+    from pyunlocbox_gae.experiments import run as chain
+
+    use_file_backend()  # figures written to files, no window
     from pyunlocbox_gae.experiments.pipeline import run
 
+    loaded = chain.load_run(args.config)
+    if loaded[0] == "chain":
+        payload = chain.run(loaded[1], loaded[2], progress=not args.quiet)
+        print(chain.summary(payload))
+        print(f"results: {Path(loaded[2]) / 'results.json'}")
+        return
     report = run(args.config, progress=not args.quiet)
     stages = ", ".join(f"{k} {v}" for k, v in report["stages"].items())
     print(f"stages: {stages}")
@@ -208,6 +230,15 @@ def add_commands(sub):
     p.add_argument("--sample-rate", type=int, default=22050)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", default="wav", choices=["wav", "au", "flac", "ogg"])
+    p.add_argument(
+        "--speakers",
+        type=int,
+        default=0,
+        help="write one folder of recordings of several lengths (a fifth of "
+        "--seconds to --seconds) by this many speakers, with a labels.csv "
+        "(file,label,group), instead of the GTZAN layout; --clips-per-genre "
+        "is then per speaker",
+    )
     p.set_defaults(func=cmd_synthetic)
 
     p = sub.add_parser(
@@ -274,11 +305,15 @@ def add_commands(sub):
 
     p = sub.add_parser(
         "run",
-        help="the whole chain from a TOML config",
-        description="Run preprocess → graph → features → classify as set in "
-        "CONFIG (keys data and output, tables [dataset] [cqt] [input] [graph] "
-        "[autoencoder] [classification]); up-to-date stages are skipped; the "
-        "accuracy table is written to OUTPUT/results.json.",
+        help="the whole chain from a TOML config (any data source)",
+        description="Run data → graph → codes → classify as set in CONFIG. A "
+        "flat CONFIG (keys of `gae sweep --set`, e.g. dataset = "
+        '"features.csv", plus output) works on every source: digits, a '
+        "feature file (.csv, .npy, .h5) or an audio folder. A CONFIG of tables "
+        "(keys data and output, tables [dataset] [cqt] [input] [graph] "
+        "[autoencoder] [classification]) runs the audio pipeline on an audio "
+        "folder. Up-to-date stages are skipped; the accuracy table is written "
+        "to OUTPUT/results.json.",
     )
     p.add_argument("config", help="TOML config file (see examples/gtzan.toml)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -1,4 +1,4 @@
-"""``gae demo``: the study's noise-robustness table on scikit-learn's digits."""
+"""``gae demo``: the study's noise-robustness table (digits, or any data set)."""
 
 import math
 from pathlib import Path
@@ -35,7 +35,8 @@ def add_commands(subparsers):
     p.add_argument(
         "--config",
         metavar="TOML",
-        help="with --gtzan: pipeline settings (tables of `gae run` configs)",
+        help="with --gtzan: pipeline settings (tables of `gae run` configs; "
+        "--set KEY=VALUE works as well)",
     )
     p.add_argument(
         "--lg",
@@ -97,15 +98,13 @@ def run_demo(args):
     if args.gtzan:
         from pyunlocbox_gae.experiments.gtzan import demo_gtzan
 
-        if args.assignments:
-            raise InputError("--set applies to digits; with --gtzan use --config")
         out = demo_gtzan(
             args.gtzan,
             output,
             quick=args.quick,
             noises=noises,
             lgs=lgs,
-            config=args.config,
+            config=_gtzan_config(args),
             progress=not args.no_progress,
         )
         print(
@@ -126,13 +125,25 @@ def run_demo(args):
         progress=not args.no_progress,
     )
     cfg = out["config"]
+    name = "Digits" if cfg["dataset"] == "digits" else Path(cfg["dataset"]).name
+    size = cfg["n_samples"] or (1797 if cfg["dataset"] == "digits" else "all")
     print(
-        f"\nDigits ({cfg['n_samples'] or 1797} samples), m={cfg['n_atoms']} atoms, "
+        f"\n{name} ({size} samples), m={cfg['n_atoms']} atoms, "
         f"ld={cfg['ld']:g}, ls={cfg['ls']:g}, k={cfg['k']} graph, linear SVM "
         f"C={cfg['C']:g}, stratified {cfg['n_splits']}-fold x {cfg['n_repeats']}; "
         "accuracy (%) mean ± std:\n"
     )
     return _finish(out, output)
+
+
+def _gtzan_config(args):
+    """--config tables, updated by --set entries (flat names, as for digits)."""
+    from pyunlocbox_gae.experiments.config import from_flat
+    from pyunlocbox_gae.experiments.gtzan import _merge
+    from pyunlocbox_gae.experiments.settings import parse_assignments, read_toml
+
+    tables = read_toml(args.config) if args.config else {}
+    return _merge(tables, from_flat(parse_assignments(args.assignments)))
 
 
 def _finish(out, output):

@@ -4,6 +4,18 @@ from pyunlocbox_gae.cli import use_file_backend
 from pyunlocbox_gae.errors import InputError
 
 DEFAULT_OUTPUT = "gae-sweep"
+DESCRIPTION = " ".join(
+    [
+        "Vary one parameter over a list of values, holding the others, on any",
+        "data source (--set dataset=digits, the default; a feature file",
+        "features.csv / .npy / .h5; an audio folder). For each value: accuracy",
+        "± std and the raw-feature baseline, sparsity, objective terms,",
+        "iterations, seconds and peak memory; written to OUTPUT/results.json",
+        "and results.csv with the full configuration, plus figures. Stages that",
+        "the swept parameter does not affect are reused from OUTPUT/cache; an",
+        "interrupted sweep resumes.",
+    ]
+)
 
 
 def add_commands(subparsers):
@@ -11,12 +23,7 @@ def add_commands(subparsers):
     p = subparsers.add_parser(
         "sweep",
         help="sweep one parameter (any estimator, graph or data parameter)",
-        description="Vary one parameter over a list of values, holding the others, "
-        "on scikit-learn's digits. For each value: accuracy ± std and the "
-        "raw-feature baseline, sparsity, objective terms, iterations, seconds and "
-        "peak memory; written to OUTPUT/results.json and results.csv with the full "
-        "configuration, plus figures. Stages that the swept parameter does not "
-        "affect are reused from OUTPUT/cache; an interrupted sweep resumes.",
+        description=DESCRIPTION,
     )
     p.add_argument("--param", help="parameter to vary, e.g. lg, ls, k, noise")
     p.add_argument("--values", help="comma-separated values, e.g. 0,1,10,100")
@@ -88,4 +95,25 @@ def run_sweep(args):
             f"{row['baseline_std']:4.1f} | "
             f"{100 * row['nnz']:7.1f}% | {row.get('seconds_codes', 0):7.1f}"
         )
+    _print_controls(out)
     return 0
+
+
+def _print_controls(out):
+    """Graph codes − each control, paired over the splits, per value."""
+    from pyunlocbox_gae.experiments.controls import CONTROLS
+
+    done = [c for c in CONTROLS if any(f"diff_{c}" in r for r in out["rows"])]
+    if not done:
+        return
+    print("\ngraph codes − control (points, paired over the splits; splits won):")
+    print(f"{out['param']:>12} | " + " | ".join(f"{c:<20}" for c in done))
+    for row in out["rows"]:
+        cells = [
+            f"{row[f'diff_{c}']:+5.1f} ± {row[f'diff_{c}_std']:4.1f} "
+            f"({row[f'won_{c}']}/{row['splits']})"
+            if f"diff_{c}" in row
+            else "-"
+            for c in done
+        ]
+        print(f"{row['value']!s:>12} | " + " | ".join(f"{c:<20}" for c in cells))

@@ -8,11 +8,14 @@ classification, :mod:`.stages`) configured by one flat dict
 * :func:`sweep`, :func:`sweep_from`, :func:`run_point`: vary one parameter;
   results as JSON and CSV with the full configuration.
 * :func:`balance_weights`: weights that balance the objective's terms.
+* :func:`load_source`, :func:`read_features`, :class:`Data`: any data
+  source (digits, a feature file, an audio folder; :mod:`.sources`).
 """
 
 from pyunlocbox_gae.experiments.balance import balance_weights
 from pyunlocbox_gae.experiments.demo import demo, format_table
 from pyunlocbox_gae.experiments.settings import DEFAULTS, make_config
+from pyunlocbox_gae.experiments.sources import Data, load_source, read_features
 from pyunlocbox_gae.experiments.stages import Cache, load_data
 from pyunlocbox_gae.experiments.sweep import (
     load_results,
@@ -24,12 +27,15 @@ from pyunlocbox_gae.experiments.sweep import (
 __all__ = [
     "DEFAULTS",
     "Cache",
+    "Data",
     "balance_weights",
     "demo",
     "format_table",
     "load_data",
     "load_results",
+    "load_source",
     "make_config",
+    "read_features",
     "run_point",
     "sweep",
     "sweep_from",

@@ -1,8 +1,14 @@
 r"""TOML configuration of the audio pipeline: typed defaults, checked keys.
 
+Seeds may be given under their names in the flat configuration of
+:mod:`.settings`, the same in every command: ``[input] noise_seed``,
+``[autoencoder] random_state``, ``[classification] cv_seed`` (``seed`` in
+each table is read as well).
+
 A config file has two top-level keys, ``data`` (a GTZAN-layout folder) and
 ``output`` (the results folder), and one table per stage. Every key has a
-typed default (the original study's value where it had one); a key that is
+typed default, sized so that a few thousand clips run in minutes; the
+study's heavier settings are the preset ``examples/gtzan.toml``; a key that is
 unknown or of the wrong type is an error that names it and, for a typo, the
 nearest valid key. ``[graph]`` is passed to
 :func:`pyunlocbox_gae.graphs.knn_graph` and checked against its parameters.
@@ -17,16 +23,11 @@ nearest valid key. ``[graph]`` is passed to
 import copy
 import difflib
 import inspect
-import sys
 from pathlib import Path
 
-from pyunlocbox_gae.errors import InputError, MissingFileError
+from pyunlocbox_gae.errors import InputError
+from pyunlocbox_gae.experiments.settings import read_toml
 from pyunlocbox_gae.graphs import knn_graph
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 ALL = "all"
 
@@ -65,25 +66,26 @@ SCHEMA = {
         "ls": (1.0, (float,), "sparsity weight"),
         "lg": (100.0, (float,), "graph weight (0: no graph)"),
         "le": (0.0, (float,), "encoder weight (0: no encoder)"),
+        "dict_init": ("samples", (str,), "atoms start from samples, or 'uniform'"),
         "solver": ("fista", (str,), "'fista', 'ista' or 'primal_dual'"),
-        "rtol": (1e-5, (float,), "inner relative tolerance"),
-        "rtol_outer": (1e-5, (float,), "outer relative tolerance"),
-        "max_inner": (500, (int,), "inner iteration limit"),
-        "max_outer": (50, (int,), "outer iteration limit"),
+        "rtol": (1e-4, (float,), "inner relative tolerance (study: 1e-5)"),
+        "rtol_outer": (1e-4, (float,), "outer relative tolerance (study: 1e-5)"),
+        "max_inner": (100, (int,), "inner iteration limit (study: 500)"),
+        "max_outer": (15, (int,), "outer iteration limit (study: 50)"),
         "transform_algorithm": ("sparse_code", (str,), "inductive mode's transform"),
         "seed": (1, (int,), "seed of the initial dictionary"),
     },
     "classification": {
         "n_vectors": (6, (int,), "windows per clip (x2 with the offset set)"),
-        "classifier": ("svc", (str,), "'svc' (linear kernel) or 'linear_svc'"),
+        "classifier": ("linear_svc", (str,), "'linear_svc' or 'svc' (study)"),
         "C": (1.0, (float,), "SVM regularisation"),
-        "scaling": ("none", (str,), "scaling of code vectors"),
+        "scaling": ("minmax", (str,), "scaling of code vectors (training folds)"),
         "baseline": (True, (bool,), "also classify the CQT vectors"),
         "baseline_scaling": ("minmax", (str,), "scaling of CQT vectors"),
         "voting": (False, (bool,), "majority vote per clip"),
-        "protocols": (["grouped", "leaky"], (list,), "'grouped' and/or 'leaky'"),
-        "n_splits": (10, (int,), "folds (grouped) or splits (leaky)"),
-        "n_repeats": (20, (int,), "repetitions"),
+        "protocols": (["grouped"], (list,), "'grouped' and/or 'leaky' (study)"),
+        "n_splits": (5, (int,), "folds (grouped) or splits (leaky) (study: 10)"),
+        "n_repeats": (3, (int,), "repetitions (study: 20)"),
         "test_size": (0.1, (float,), "test fraction of the leaky protocol"),
         "seed": (1, (int,), "seed of the splits"),
     },
@@ -104,6 +106,7 @@ CHOICES = {
     ("input", "scaling"): ("minmax", "standard", "none"),
     ("autoencoder", "mode"): ("transductive", "inductive"),
     ("autoencoder", "solver"): ("fista", "ista", "primal_dual"),
+    ("autoencoder", "dict_init"): ("samples", "uniform", "gaussian"),
     ("autoencoder", "transform_algorithm"): ("sparse_code", "encoder", "graph"),
     ("classification", "classifier"): ("svc", "linear_svc"),
     ("classification", "scaling"): ("none", "minmax", "standard"),
@@ -200,7 +203,12 @@ def check_config(config):
                     )
             out[key] = dict(value)
             continue
+        seeds = [n for n in value if n in ("seed", FLAT_NAMES.get((key, "seed")))]
+        if len(seeds) > 1:
+            raise InputError(f"config table [{key}] gives its seed twice: {seeds}")
         for name, item in value.items():
+            # The seed under its name in the flat configuration (one naming).
+            name = "seed" if name == FLAT_NAMES.get((key, "seed")) else name
             if name not in spec:
                 raise InputError(
                     f"unknown config key {key}.{name}{_nearest(name, list(spec))}"
@@ -225,6 +233,7 @@ def check_config(config):
                 "config key classification.protocols lists 'grouped' and/or "
                 f"'leaky', got {protocol!r}"
             )
+    _check_ranges(out)
     _check_cv(out["classification"])
     return out
 
@@ -239,6 +248,77 @@ def _check_cv(cls):
         )
     except InputError as err:
         raise InputError(f"config table [classification]: {err}") from None
+
+
+# Keys of the tables named otherwise in the flat configuration of
+# pyunlocbox_gae.experiments.settings (same meaning, same checks).
+FLAT_NAMES = {
+    ("input", "seed"): "noise_seed",
+    ("autoencoder", "seed"): "random_state",
+    ("classification", "seed"): "cv_seed",
+    ("classification", "scaling"): "scaler",
+}
+
+
+def to_flat(config):
+    """The entries of a checked config under their flat names (:mod:`.settings`).
+
+    Examples
+    --------
+    >>> flat = to_flat(default_config())
+    >>> flat["n_bins"], flat["random_state"], flat["cv_seed"], "data" in flat
+    (96, 1, 1, False)
+    """
+    flat = {}
+    for table, values in config.items():
+        if isinstance(values, dict):
+            for name, value in values.items():
+                flat[FLAT_NAMES.get((table, name), name)] = value
+    return flat
+
+
+def from_flat(flat):
+    """Tables of a pipeline config from entries under their flat names.
+
+    The inverse of :func:`to_flat`, so that ``--set KEY=VALUE`` means the
+    same for every command.
+
+    Examples
+    --------
+    >>> from_flat({"k": 5, "noise": 0.1, "random_state": 3})
+    {'graph': {'k': 5}, 'input': {'noise': 0.1}, 'autoencoder': {'seed': 3}}
+    >>> from_flat({"scaler": "none", "scaling": "standard"})
+    {'classification': {'scaling': 'none'}, 'input': {'scaling': 'standard'}}
+    """
+    inverse = {flat_name: where for where, flat_name in FLAT_NAMES.items()}
+    graph = _graph_parameters()
+    out = {}
+    for key, value in flat.items():
+        if key in inverse:
+            table, name = inverse[key]
+        elif key in graph:
+            table, name = "graph", key
+        else:
+            tables = [t for t, spec in SCHEMA.items() if isinstance(spec, dict)]
+            tables = [t for t in tables if key in SCHEMA[t]]
+            if not tables:
+                raise InputError(
+                    f"{key} has no place in the audio pipeline's config; its keys "
+                    "are those of examples/gtzan.toml"
+                )
+            table, name = ("input" if key == "scaling" else tables[0]), key
+        out.setdefault(table, {})[name] = value
+    return out
+
+
+def _check_ranges(config):
+    """Every range and choice, as the flat configuration checks them."""
+    from pyunlocbox_gae.experiments import checks
+
+    flat = to_flat(config)
+    flat.pop("scaler", None)  # 'none' is a valid choice in both
+    checks.check_values(flat)
+    checks.check_genres(flat["genres"])
 
 
 def load_config(source):
@@ -259,13 +339,7 @@ def load_config(source):
     if isinstance(source, dict):
         return check_config(source)
     path = Path(source)
-    if not path.is_file():
-        raise MissingFileError(f"config file {path} does not exist")
-    try:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{path} is not valid TOML: {err}") from None
+    raw = read_toml(path)
     config = check_config(raw)
     for key in ("data", "output"):
         if config[key] is not None and not Path(config[key]).is_absolute():

@@ -17,6 +17,7 @@ from pathlib import Path
 from pyunlocbox_gae import store
 from pyunlocbox_gae.errors import InputError, MissingFileError
 from pyunlocbox_gae.experiments.demo import DEMO_KIND, NOISES, _label
+from pyunlocbox_gae.experiments.settings import read_toml
 
 # --quick: a few clips of three genres, short clips, a small dictionary.
 QUICK_GTZAN = dict(
@@ -35,23 +36,6 @@ def _merge(base, update):
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
-def _read_toml(path):
-    import sys
-
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"config file {path} does not exist")
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{path} is not valid TOML: {err}") from None
 
 
 def _pick(report, prefix):
@@ -109,7 +93,7 @@ def demo_gtzan(
             "(one sub-folder of audio files per genre)"
         )
     if config is not None and not isinstance(config, dict):
-        config = _read_toml(config)
+        config = read_toml(config)
     t0 = time.perf_counter()
     folder = Path(output)
     store.make_folder(folder)
@@ -130,7 +114,9 @@ def demo_gtzan(
                     classification=dict(baseline=not lg),
                 ),
             )
-            report = pipeline.run(cfg, progress=progress, log=lambda *_: None)
+            report = pipeline.run(
+                cfg, progress=progress, log=lambda *_: None, plots=False
+            )
             reports.append(report)
             if not lg:
                 mean, std = _pick(report, "cqt")

@@ -29,9 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from pyunlocbox_gae import classification, store
-from pyunlocbox_gae.audio.cqt import CQTParams
 from pyunlocbox_gae.audio.preprocess import feature_matrix, load_frames, preprocess
-from pyunlocbox_gae.errors import InputError, MissingFileError
+from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.experiments.config import ALL, load_config
 from pyunlocbox_gae.model.checkpoint import CheckpointMismatch
 
@@ -42,9 +41,9 @@ CHECKPOINT_SECONDS = 300
 
 def cqt_params(cfg):
     """:class:`CQTParams` of a checked config's ``[cqt]`` table."""
-    c = dict(cfg["cqt"])
-    c["frames_per_clip"] = c["frames_per_clip"] or None
-    return CQTParams(**c)
+    from pyunlocbox_gae.experiments.settings import cqt_params as flat
+
+    return flat(cfg["cqt"])
 
 
 def prepare_input(frames, log=False, scaling="minmax", noise=0.0, seed=1):
@@ -85,6 +84,7 @@ def _autoencoder(ae, graph=None, graph_params=None):
         graph=graph,
         graph_params=graph_params or None,
         solver=ae["solver"],
+        dict_init=ae["dict_init"],
         rtol=ae["rtol"],
         rtol_outer=ae["rtol_outer"],
         max_inner=ae["max_inner"],
@@ -261,7 +261,7 @@ def inductive_pipeline(autoencoder, n_rows, n_features, cls, graph_params=None):
     )
 
 
-def run(config, progress=True, log=print):
+def run(config, progress=True, log=print, plots=True):
     """Run the whole chain of a config; return the results.
 
     Parameters
@@ -273,6 +273,9 @@ def run(config, progress=True, log=print):
         Show progress bars.
     log : callable
         Receives one-line messages.
+    plots : bool
+        Write ``accuracy.png`` (accuracy ± std of each result) beside
+        ``results.json``.
 
     Returns
     -------
@@ -284,13 +287,7 @@ def run(config, progress=True, log=print):
         ``output``. Also written as ``report.json``; the accuracy table as
         ``results.json`` and ``results.csv``.
     """
-    cfg = load_config(config)
-    for key in ("data", "output"):
-        if not cfg[key]:
-            raise InputError(
-                f"the config needs {key} = ... (data: the GTZAN-layout folder, "
-                "output: the results folder)"
-            )
+    cfg = _required(load_config(config))
     out = Path(cfg["output"])
     store.make_folder(out)
     store.check_writable(out / "report.json")  # before any stage runs
@@ -380,8 +377,19 @@ def run(config, progress=True, log=print):
         output=str(out),
         config=cfg,
     )
-    _write_reports(out, report)
+    _write_reports(out, report, plots)
     return report
+
+
+def _required(cfg):
+    """A checked config that names its data folder and its output folder."""
+    for key in ("data", "output"):
+        if not cfg[key]:
+            raise InputError(
+                f"the config needs {key} = ... (data: the GTZAN-layout folder, "
+                "output: the results folder)"
+            )
+    return cfg
 
 
 def _short(r):
@@ -400,7 +408,7 @@ def _cached_results(path, key):
     return report if report is not None and report.get("key") == key else None
 
 
-def _write_reports(out, report):
+def _write_reports(out, report, plots=False):
     table = dict(
         results=[
             {k: v for k, v in r.items() if k != "scores"} for r in report["results"]
@@ -428,6 +436,12 @@ def _write_reports(out, report):
                         r["voting"],
                     ]
                 )
+    if plots:
+        from pyunlocbox_gae.experiments import figures
+
+        figures.plot_results(
+            report["results"], out / "accuracy.png", report["chance"], str(out.name)
+        )
 
 
 def summary(report):
@@ -449,101 +463,3 @@ def summary(report):
         )
     lines.append(f"{'chance':<28}{100 * report['chance']:.1f} %")
     return "\n".join(lines)
-
-
-def features_file(frames, output, input=None, autoencoder=None, graph=None, log=print):
-    """Stage `features` on files: codes of every frame of a frames file.
-
-    Parameters
-    ----------
-    frames, output : str or Path
-        Frames file (``gae preprocess``) and features file to write.
-    input, autoencoder : dict, optional
-        ``[input]`` and ``[autoencoder]`` tables (defaults for missing keys).
-    graph : str, Path or dict, optional
-        With ``lg > 0``: a graph file (``gae graph build`` over the same
-        input) or :func:`pyunlocbox_gae.graphs.knn_graph` parameters.
-
-    Returns
-    -------
-    dict
-        ``output``, ``cached``, ``sparsity``, ``n_frames``.
-    """
-    cfg = load_config(dict(input=input or {}, autoencoder=autoencoder or {}))
-    X, info = prepare_input(frames, **cfg["input"])
-    G, key = None, info["key"]
-    if cfg["autoencoder"]["lg"]:
-        from pyunlocbox_gae import graphs
-
-        if isinstance(graph, (str, Path)):
-            G = graphs.load_graph(graph, X=X)
-            key = store.settings_key(key, str(graph), Path(graph).stat().st_mtime_ns)
-        else:
-            params = dict(graph or {})
-            G = graphs.knn_graph(X, **params)
-            key = store.settings_key(key, params)
-    Z, cached = compute_features(X, info, output, cfg["autoencoder"], G, key, log)
-    return dict(
-        output=str(output),
-        cached=cached,
-        sparsity=float(np.count_nonzero(Z) / max(Z.size, 1)),
-        n_frames=int(Z.shape[0]),
-    )
-
-
-def classify_file(path, classification_=None, input=None, baseline_scaling=None):
-    """Stage `classify` on a file: a features file (codes) or a frames file (CQT).
-
-    A frames file is classified as the spectrogram baseline, after the
-    ``[input]`` preparation, with ``baseline_scaling``.
-
-    Returns
-    -------
-    dict
-        ``results``, ``chance``, ``genres``, ``n_clips``.
-    """
-    cfg = load_config(dict(classification=classification_ or {}, input=input or {}))
-    cls = cfg["classification"]
-    with store.open_h5(path, _kind(path)) as f:
-        kind = _kind(path)
-        if kind == "features":
-            rows = f["codes"][...]
-            labels = f["labels"][...]
-            genres = json.loads(f.attrs["genres"])
-            n_rows = int(f.attrs["n_rows"])
-    if kind == "frames":
-        rows, info = prepare_input(path, **cfg["input"])
-        labels, genres, n_rows = info["labels"], info["genres"], info["n_rows"]
-        scaling = baseline_scaling or cls["baseline_scaling"]
-        results = classify(rows, labels, n_rows, cls, scaling, "cqt (baseline)")
-    else:
-        results = classify(rows, labels, n_rows, cls)
-    return dict(
-        results=[_short(r) for r in results],
-        chance=1 / len(genres),
-        genres=genres,
-        n_clips=int(len(labels)),
-    )
-
-
-def _kind(path):
-    """'frames' or 'features', from the file's format marker."""
-    import h5py
-
-    path = Path(path)
-    if not path.exists():
-        raise MissingFileError(f"{path} does not exist")
-    try:
-        with h5py.File(path, "r") as f:
-            found = f.attrs.get("format", "")
-    except OSError:
-        found = ""
-    if isinstance(found, bytes):
-        found = found.decode()
-    kind = found.removeprefix(store.FORMAT_PREFIX)
-    if kind not in ("frames", "features"):
-        raise InputError(
-            f"{path} is neither a frames file (gae preprocess) nor a features "
-            "file (gae features)"
-        )
-    return kind

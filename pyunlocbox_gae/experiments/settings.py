@@ -12,19 +12,48 @@ change of ``ls`` re-learns the codes but reuses the graph, and a change of
     make_config
     parse_value
     parse_assignments
+    read_toml
 """
 
 import difflib
 import json
+import sys
+from pathlib import Path
 
-from pyunlocbox_gae.errors import InputError
+from pyunlocbox_gae.errors import InputError, MissingFileError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 # The study's settings on digits.
 DATA_DEFAULTS = dict(
-    dataset="digits",  # sklearn.datasets.load_digits
-    n_samples=None,  # a stratified subset of this size (None: all 1,797)
-    noise=0.0,  # std of the Gaussian noise added after min-max scaling
+    # "digits" (sklearn.datasets.load_digits), a feature file (.csv, .npy,
+    # .h5) or an audio folder (GTZAN layout or with a labels.csv); see sources.
+    dataset="digits",
+    labels=None,  # labels file of a .npy feature file
+    label_column="label",  # columns of a feature CSV
+    group_column="group",
+    n_samples=None,  # a stratified subset of this size (None: all rows)
+    scaling="minmax",  # per feature, before the noise: minmax, standard, none
+    noise=0.0,  # std of the Gaussian noise added after scaling
     noise_seed=0,
+)
+# Audio folders only: clip selection and the CQT frames of each clip.
+AUDIO_DEFAULTS = dict(
+    genres="all",  # 'all', the first N (int) or a list of names
+    clips_per_genre=0,  # first N clips of each class (0: all)
+    short_clips="keep",  # clips shorter than clip_samples: keep, pad or error
+    on_error="raise",  # 'raise' on a bad file, or 'skip' and list it
+    sample_rate=22050,
+    clip_samples=660000,  # the longest clip kept (longer ones are cut)
+    frame_size=1024,
+    frame_hop=512,
+    n_bins=96,
+    bins_per_octave=24,
+    fmin="C2",
+    frames_per_clip=0,  # first N frames per stream (0: all)
 )
 GRAPH_DEFAULTS = dict(
     k=10,
@@ -53,22 +82,54 @@ ESTIMATOR_DEFAULTS = dict(
 )
 CLASSIFIER_DEFAULTS = dict(
     C=1.0,  # linear SVM
+    scaler="minmax",  # fitted on the training folds: minmax, standard, none
+    pooling="windows",  # per clip (audio): windows, mean, max, meanmax
+    n_vectors=6,  # windows per set ("windows" pooling)
+    scoring="vector",  # accuracy per vector, or per clip (majority vote)
+    protocol="grouped",  # grouped (by clip), group (column), leaky, holdout
     n_splits=5,
     n_repeats=3,
+    test_size=0.2,  # held-out fraction of the holdout protocol
     cv_seed=0,
 )
+# Beside graph codes (lg > 0), on the same splits: a random graph of the
+# same degrees and weights, L = I (ridge), lg = 0 with ls tuned among
+# tune_ls on each split's training clips (see controls).
+CONTROL_DEFAULTS = dict(
+    controls=["random", "ridge", "tuned"],
+    tune_ls=[0.3, 1.0, 3.0],
+)
 GROUPS = dict(
-    data=tuple(DATA_DEFAULTS),
+    data=tuple(DATA_DEFAULTS) + tuple(AUDIO_DEFAULTS),
     graph=tuple(GRAPH_DEFAULTS),
     estimator=tuple(ESTIMATOR_DEFAULTS),
     classifier=tuple(CLASSIFIER_DEFAULTS),
+    controls=tuple(CONTROL_DEFAULTS),
 )
 DEFAULTS = {
     **DATA_DEFAULTS,
+    **AUDIO_DEFAULTS,
     **GRAPH_DEFAULTS,
     **ESTIMATOR_DEFAULTS,
     **CLASSIFIER_DEFAULTS,
+    **CONTROL_DEFAULTS,
 }
+
+
+# Keys with a choice named "none" (a None given for them means it).
+NONE_CHOICE = ("scaling", "scaler")
+
+
+# Keys holding lists: --set controls=random,ridge or --set controls=none.
+LIST_KEYS = ("controls", "tune_ls")
+
+
+def _as_list(value):
+    if value is None or value == "none":
+        return []
+    if isinstance(value, str):
+        return [parse_value(v.strip()) for v in value.split(",") if v.strip()]
+    return list(value) if isinstance(value, tuple) else [value]
 
 
 def _check_key(key):
@@ -103,6 +164,11 @@ def make_config(base=None, **overrides):
     for source in (base or {}, overrides):
         for key, value in source.items():
             _check_key(key)
+            # --set scaler=none parses as None: the choice named "none".
+            if value is None and key in NONE_CHOICE:
+                value = "none"
+            elif key in LIST_KEYS and not isinstance(value, list):
+                value = _as_list(value)
             config[key] = value
     return config
 
@@ -112,8 +178,8 @@ def group(config, name):
 
     Examples
     --------
-    >>> sorted(group(make_config(), "classifier"))
-    ['C', 'cv_seed', 'n_repeats', 'n_splits']
+    >>> sorted(group(make_config(), "graph"))
+    ['backend', 'k', 'kernel', 'lap_type', 'metric']
     """
     return {key: config[key] for key in GROUPS[name]}
 
@@ -154,3 +220,53 @@ def parse_assignments(items):
         _check_key(key.strip())
         out[key.strip()] = parse_value(value.strip())
     return out
+
+
+def cqt_params(config):
+    """The :class:`~pyunlocbox_gae.audio.cqt.CQTParams` of a configuration.
+
+    `config` is a flat configuration or the ``[cqt]`` table of a pipeline
+    config (the same keys).
+
+    Examples
+    --------
+    >>> cqt_params(make_config(n_bins=48, frames_per_clip=10)).n_bins
+    48
+    """
+    import dataclasses
+
+    from pyunlocbox_gae.audio.cqt import CQTParams
+
+    params = {f.name: config[f.name] for f in dataclasses.fields(CQTParams)}
+    params["frames_per_clip"] = params["frames_per_clip"] or None  # 0: all
+    return CQTParams(**params)
+
+
+def read_toml(path):
+    """The table of a TOML file (the one reader of every configuration file).
+
+    Raises
+    ------
+    MissingFileError
+        When the file does not exist.
+    InputError
+        When it is not valid TOML, naming the line.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.toml"
+    >>> _ = path.write_text('dataset = "f.csv"\\nk = 5\\n')
+    >>> read_toml(path)
+    {'dataset': 'f.csv', 'k': 5}
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"config file {path} does not exist")
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{path} is not valid TOML: {err}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a TOML text file") from None

@@ -21,39 +21,29 @@ import contextlib
 import json
 import time
 import tracemalloc
-import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import (
-    RepeatedStratifiedKFold,
-    cross_val_score,
-    train_test_split,
-)
-from sklearn.preprocessing import minmax_scale
-from sklearn.svm import LinearSVC
 
 from pyunlocbox_gae import graphs, store
 from pyunlocbox_gae.errors import InputError
+from pyunlocbox_gae.experiments import scoring, sources
 from pyunlocbox_gae.experiments.settings import group
 from pyunlocbox_gae.model.estimator import GraphAutoEncoder
 
-DATASETS = ("digits",)
-
 
 def load_data(config):
-    """Features and labels of the experiment: scaled, subsampled, noisy.
+    """Features and labels of a row source: scaled, subsampled, noisy.
 
-    The digits (8×8 images, 10 classes) are min–max scaled to [0, 1] per
-    pixel, then Gaussian noise of std ``config['noise']`` is added, as the
-    original study did with its spectrograms (the graph is built from the
-    same noisy data).
+    The rows of ``config['dataset']`` (:func:`.sources.load_source`) are
+    scaled per feature (``scaling``, min–max to [0, 1] by default), then
+    Gaussian noise of std ``config['noise']`` is added
+    (:func:`.sources.prepare`), as the original study did with its
+    spectrograms (the graph is built from the same noisy data).
 
     Returns
     -------
-    X : ndarray of shape (n_samples, 64), float32
+    X : ndarray of shape (n_samples, n_features), float32
     y : ndarray of shape (n_samples,), int
 
     Examples
@@ -63,31 +53,11 @@ def load_data(config):
     >>> X.shape, X.dtype, len(set(y.tolist()))
     ((200, 64), dtype('float32'), 10)
     """
-    if config["dataset"] not in DATASETS:
-        raise InputError(
-            f"unknown dataset {config['dataset']!r}: choose one of "
-            f"{', '.join(DATASETS)} (use `gae demo --gtzan PATH` for audio)"
-        )
-    X, y = load_digits(return_X_y=True)
-    n = config["n_samples"]
-    if n is not None:
-        if not 20 <= n <= len(y):
-            raise InputError(
-                f"n_samples must be between 20 and {len(y)}, got {n}; "
-                "use None for the whole data set"
-            )
-        if n < len(y):
-            X, _, y, _ = train_test_split(
-                X, y, train_size=n, stratify=y, random_state=config["noise_seed"]
-            )
-    X = minmax_scale(X).astype(np.float32)
-    noise = float(config["noise"])
-    if noise < 0:
-        raise InputError(f"noise must be a non-negative std, got {noise}")
-    if noise:
-        rng = np.random.default_rng(config["noise_seed"])
-        X += noise * rng.standard_normal(X.shape, dtype=np.float32)
-    return X, np.asarray(y)
+    data = sources.load_source(config)
+    X = sources.prepare(
+        data.X, config["scaling"], config["noise"], config["noise_seed"]
+    )
+    return X, data.y
 
 
 def key_of(*parts):
@@ -193,12 +163,19 @@ def measure():
                 tracemalloc.stop()
 
 
+def _bar(total, desc, enabled, unit="outer"):
+    """A progress bar that disappears when done (stages nest in a sweep's)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False)
+
+
 def build_graph(X, config):
     """The k-NN graph of the samples of X (:func:`pyunlocbox_gae.graphs.knn_graph`)."""
     return graphs.knn_graph(X, dtype=X.dtype, random_state=0, **group(config, "graph"))
 
 
-def graph_stage(X, config, cache, x_key=None):
+def graph_stage(X, config, cache, x_key=None, progress=False):
     """The graph over the samples of X: built once, then read from the cache.
 
     Returns
@@ -215,8 +192,9 @@ def graph_stage(X, config, cache, x_key=None):
         with store.open_h5(path, "graph") as f:
             info = json.loads(f.attrs["stage_info"])
         return graph, dict(info, key=key, cached=True)
-    with measure() as info:
+    with measure() as info, _bar(1, "graph", progress, "graph") as bar:
         graph = build_graph(X, config)
+        bar.update()
     if path is not None:
         graphs.save_graph(path, graph, X, stage_info=json.dumps(info))
     return graph, dict(info, key=key, cached=False)
@@ -229,7 +207,7 @@ def estimator(config, graph=None):
 
 
 def check_estimators(configs):
-    """Refuse now, not after the first fits, a parameter the estimator refuses.
+    """Check whole configurations now, before any stage (:func:`.checks.check`).
 
     Examples
     --------
@@ -237,13 +215,17 @@ def check_estimators(configs):
     >>> check_estimators([make_config(ls=-1)])
     Traceback (most recent call last):
     ...
-    sklearn.utils._param_validation.InvalidParameterError: The 'ls' parameter ...
+    pyunlocbox_gae.errors.InputError: config key ls must be a float in the range ...
     """
+    from pyunlocbox_gae.experiments import checks
+
     for config in configs:
-        estimator(config)._validate_params()  # scikit-learn's check, no fit
+        checks.check(config)
 
 
-def codes_stage(X, config, graph=None, graph_key=None, cache=None, x_key=None):
+def codes_stage(
+    X, config, graph=None, graph_key=None, cache=None, x_key=None, progress=False
+):
     """Transductive codes of X (fit_transform), learned once per key.
 
     Returns
@@ -267,7 +249,10 @@ def codes_stage(X, config, graph=None, graph_key=None, cache=None, x_key=None):
     if params["lg"] and graph is None:
         raise InputError("codes with lg > 0 need the graph of graph_stage()")
     model = estimator(config, graph if params["lg"] else None)
-    with measure() as info:
+    with measure() as info, _bar(params["max_outer"], "codes", progress) as bar:
+        if progress:  # one step per outer iteration of the fit
+            model.set_params(verbose=1)
+            model._report = lambda entry: bar.update()
         Z = model.fit_transform(X)
     info["history"] = model.history_
     if path is not None:
@@ -283,14 +268,47 @@ def codes_stage(X, config, graph=None, graph_key=None, cache=None, x_key=None):
     return Z, dict(info, key=key, cached=False)
 
 
-def classify_stage(F, y, config, cache=None, f_key=None):
-    """Stratified repeated cross-validation of a linear SVM on features F.
+def _fingerprint(a):
+    return None if a is None else store.fingerprint(np.asarray(a, dtype=str))
+
+
+def clip_labels(data):
+    """The label and the group of each clip (of each row without clips).
+
+    Examples
+    --------
+    >>> data = sources.Data(None, np.array([0, 0, 1, 1, 1]), ["a", "b"],
+    ...                     clips=np.array([0, 0, 1, 1, 2]))
+    >>> clip_labels(data)[0].tolist()
+    [0, 1, 1]
+    """
+    rows = np.arange(len(data.y))  # the first row of each clip
+    if data.clips is not None:
+        rows = np.flatnonzero(np.r_[True, np.diff(data.clips) != 0])
+    return data.y[rows], None if data.groups is None else data.groups[rows]
+
+
+def classify_stage(F, data, config, cache=None, f_key=None, progress=False):
+    """Cross-validated linear SVM on the pooled vectors of rows F.
+
+    Parameters
+    ----------
+    F : ndarray (n_rows, n_features)
+        Codes or features, one row per row of `data`.
+    data : Data or array of labels
+        The rows' labels, clips and groups (:class:`.sources.Data`), or just
+        the labels of rows that are samples of their own.
+    config : dict
+        Its classifier group: ``C``, ``scaler``, ``pooling``, ``n_vectors``,
+        ``scoring``, ``protocol``, ``n_splits``, ``n_repeats``,
+        ``test_size``, ``cv_seed`` (:mod:`.scoring`).
 
     Returns
     -------
     dict
-        ``accuracy`` and ``accuracy_std`` (in %, over all folds), ``scores``,
-        ``seconds``, ``key``, ``cached``.
+        ``accuracy`` and ``accuracy_std`` (in %, over all splits),
+        ``scores`` (per split, in %), ``protocol``, ``seconds``, ``key``,
+        ``cached``.
 
     Examples
     --------
@@ -301,36 +319,33 @@ def classify_stage(F, y, config, cache=None, f_key=None):
     >>> len(out["scores"]), bool(out["accuracy"] > 50)
     (5, True)
     """
+    if not isinstance(data, sources.Data):
+        data = sources.Data(None, np.asarray(data), [])
     cache = cache or Cache(None)
     params = group(config, "classifier")
     key = key_of(
-        "classify", f_key or store.fingerprint(F), store.fingerprint(y), params
+        "classify",
+        f_key or store.fingerprint(F),
+        store.fingerprint(data.y),
+        _fingerprint(data.clips),
+        _fingerprint(data.groups),
+        params,
     )
     path = cache.path("classify", key)
     if cache.has("classify", key):
         with store.open_h5(path, "experiment-scores") as f:
             return dict(json.loads(f.attrs["info"]), key=key, cached=True)
-    counts = np.bincount(np.unique(y, return_inverse=True)[1])
-    if counts.min() < params["n_splits"]:
-        raise InputError(
-            f"the smallest class has {counts.min()} samples, fewer than "
-            f"n_splits={params['n_splits']}: use more samples or fewer splits"
-        )
-    cv = RepeatedStratifiedKFold(
-        n_splits=params["n_splits"],
-        n_repeats=params["n_repeats"],
-        random_state=params["cv_seed"],
-    )
     t = time.perf_counter()
-    with warnings.catch_warnings():
-        # liblinear may stop at max_iter on unscaled codes; the scores are
-        # what we report either way.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        scores = cross_val_score(LinearSVC(C=params["C"]), F, y, cv=cv)
+    V, owner = scoring.pool(F, data.clips, params["pooling"], params["n_vectors"])
+    y_clip, groups = clip_labels(data)
+    scores = scoring.cross_validate(
+        V, owner, y_clip, groups, progress=progress, **params
+    )
     info = dict(
-        accuracy=100 * float(scores.mean()),
-        accuracy_std=100 * float(scores.std()),
+        accuracy=float(np.mean(scores)),
+        accuracy_std=float(np.std(scores)),
         scores=[float(s) for s in scores],
+        protocol=params["protocol"],
         seconds=time.perf_counter() - t,
     )
     if path is not None:

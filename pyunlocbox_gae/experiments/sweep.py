@@ -25,15 +25,24 @@ from tqdm.auto import tqdm
 
 from pyunlocbox_gae import store
 from pyunlocbox_gae.errors import InputError, MissingFileError
-from pyunlocbox_gae.experiments import stages
-from pyunlocbox_gae.experiments.settings import DEFAULTS, make_config
+from pyunlocbox_gae.experiments import controls, sources, stages
+from pyunlocbox_gae.experiments.settings import DEFAULTS, GROUPS, make_config
 from pyunlocbox_gae.model.estimator import TERMS
 
 RESULTS_KIND = "pyunlocbox_gae/sweep"
 RESULTS_VERSION = 1
 
 
-def run_point(config, cache=None, data=None):
+def _as_data(data):
+    if isinstance(data, sources.Data):
+        return data
+    X, y = data
+    y = np.asarray(y)
+    classes, codes = np.unique(y, return_inverse=True)
+    return sources.Data(np.asarray(X), codes, [str(c) for c in classes])
+
+
+def run_point(config, cache=None, data=None, progress=False):
     """Run one configuration through the stages; return its record.
 
     Parameters
@@ -42,8 +51,13 @@ def run_point(config, cache=None, data=None):
         A full configuration (:func:`~.settings.make_config`).
     cache : Cache or str or Path, optional
         Where stage outputs are kept (a folder); nothing is kept if None.
-    data : tuple (X, y), optional
-        The data of `config`, when the caller already loaded it.
+    data : tuple (X, y) or Data, optional
+        Raw rows and labels (:class:`~.sources.Data` for clips and groups)
+        instead of ``config['dataset']``. The configuration's scaling and
+        noise are applied to them, as to every source.
+    progress : bool
+        Show progress bars: CQT (audio), graph, each outer iteration of the
+        codes fit, cross-validation splits.
 
     Returns
     -------
@@ -73,22 +87,59 @@ def run_point(config, cache=None, data=None):
     if not isinstance(cache, stages.Cache):
         cache = stages.Cache(cache)
     with stages.measure() as load:
-        X, y = data if data is not None else stages.load_data(config)
+        if data is None:
+            data = sources.load_source(config, cache.folder, progress)
+        data = _as_data(data)
+        X = sources.prepare(
+            data.X, config["scaling"], config["noise"], config["noise_seed"]
+        )
         x_key = store.fingerprint(X)
     record = dict(seconds_data=load["seconds"])
+    if "padded" in data.info:  # audio: clips padded to clip_samples
+        record["padded_clips"] = data.info["padded"]
     graph = graph_key = None
     if config["lg"]:
-        graph, ginfo = stages.graph_stage(X, config, cache, x_key=x_key)
+        graph, ginfo = stages.graph_stage(X, config, cache, x_key, progress)
         graph_key = ginfo["key"]
         record.update(
             seconds_graph=ginfo["seconds"],
             peak_mib_graph=ginfo["peak_mib"],
             cached_graph=ginfo["cached"],
         )
-    Z, cinfo = stages.codes_stage(X, config, graph, graph_key, cache, x_key=x_key)
+    Z, cinfo = stages.codes_stage(X, config, graph, graph_key, cache, x_key, progress)
+    record.update(_codes_record(cinfo))
+    codes = stages.classify_stage(Z, data, config, cache, cinfo["key"], progress)
+    base = stages.classify_stage(X, data, config, cache, f_key=x_key)
+    counts = np.bincount(stages.clip_labels(data)[0])
+    record.update(
+        accuracy=codes["accuracy"],
+        accuracy_std=codes["accuracy_std"],
+        baseline=base["accuracy"],
+        baseline_std=base["accuracy_std"],
+        chance=100 * counts.max() / counts.sum(),
+        protocol=codes.get("protocol", config["protocol"]),
+        seconds_classify=codes["seconds"],
+        seconds_baseline=base["seconds"],
+        cached_classify=codes["cached"],
+    )
+    # Per-fold scores, for the paired differences of the figures.
+    record["scores"] = list(codes["scores"])  # in %, as the accuracy
+    record["baseline_scores"] = list(base["scores"])
+    if config["lg"] and config["controls"]:
+        record.update(
+            controls.control_records(
+                X, data, config, graph, graph_key, cache, x_key, codes["scores"]
+            )
+        )
+    record["history"] = cinfo["history"]
+    return record, dict(codes=Z, components=cinfo["components"])
+
+
+def _codes_record(cinfo):
+    """The record's entries of the codes stage: costs, iterations, terms."""
     history = cinfo["history"]
     last = history[-1]
-    record.update(
+    out = dict(
         seconds_codes=cinfo["seconds"],
         peak_mib_codes=cinfo["peak_mib"],
         cached_codes=cinfo["cached"],
@@ -102,25 +153,9 @@ def run_point(config, cache=None, data=None):
         objective=float(last["objective"]),
     )
     for name in TERMS:
-        record[name] = float(last[name])
-        record[f"{name}_unweighted"] = float(last[f"{name}_unweighted"])
-    codes = stages.classify_stage(Z, y, config, cache, f_key=cinfo["key"])
-    base = stages.classify_stage(X, y, config, cache, f_key=x_key)
-    counts = np.bincount(np.unique(y, return_inverse=True)[1])
-    record.update(
-        accuracy=codes["accuracy"],
-        accuracy_std=codes["accuracy_std"],
-        baseline=base["accuracy"],
-        baseline_std=base["accuracy_std"],
-        chance=100 * counts.max() / counts.sum(),
-        seconds_classify=codes["seconds"],
-        seconds_baseline=base["seconds"],
-        cached_classify=codes["cached"],
-    )
-    record["scores"] = [100 * s for s in codes["scores"]]
-    record["baseline_scores"] = [100 * s for s in base["scores"]]
-    record["history"] = history
-    return record, dict(codes=Z, components=cinfo["components"])
+        out[name] = float(last[name])
+        out[f"{name}_unweighted"] = float(last[f"{name}_unweighted"])
+    return out
 
 
 def _json_default(value):
@@ -238,20 +273,21 @@ def sweep(param, values, config=None, output=None, progress=True, plots=True):
         if row is None:
             point = make_config(config, **{param: value})
             dkey = stages.key_of(
-                {k: point[k] for k in ("dataset", "n_samples", "noise", "noise_seed")}
+                {k: point[k] for k in GROUPS["data"] if k not in ("noise", "scaling")}
             )
             if dkey not in data:  # the data is shared unless the sweep varies it
-                data = {dkey: stages.load_data(point)}
-            record, _ = run_point(point, cache, data=data[dkey])
+                data = {dkey: sources.load_source(point, cache.folder, progress)}
+            record, _ = run_point(point, cache, data[dkey], progress)
             row = dict(param=param, value=value, **record)
         payload["rows"].append(row)
         bar.set_postfix(accuracy=f"{row['accuracy']:.1f}")
         if folder is not None:
             write_results(folder, payload)
     if folder is not None and plots:
-        from pyunlocbox_gae.experiments import plotting
+        from pyunlocbox_gae.experiments import figures, plotting
 
         plotting.plot_sweep(payload, folder, cache=cache)
+        figures.plot_controls(payload, folder / "controls.png")
     return payload
 
 

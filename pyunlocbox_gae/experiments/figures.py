@@ -1,0 +1,77 @@
+"""
+Figures of ``gae run``: accuracy bars, and the graph codes against the controls.
+
+.. autosummary::
+    plot_results
+    plot_controls
+
+Like :mod:`pyunlocbox_gae.experiments.plotting`, every function takes
+``ax=``, returns the figure and never sets a backend.
+"""
+
+import numpy as np
+
+from pyunlocbox_gae.experiments.plotting import _axis, _figure, _finish
+
+
+def plot_results(results, path=None, chance=None, title="accuracy", ax=None):
+    """Bars of accuracy ± std, one per result of an audio pipeline run.
+
+    `results` is the list of ``{features, protocol, mean, std}`` (fractions)
+    of :func:`pyunlocbox_gae.experiments.pipeline.run`; `chance` a fraction.
+    Returns the figure (written to `path` when given).
+    """
+    fig, ax, own = _figure(ax, (max(4, 1.2 * len(results)), 4))
+    names = [f"{r['features']}\n{r['protocol']}" for r in results]
+    x = np.arange(len(results))
+    ax.bar(
+        x,
+        [100 * r["mean"] for r in results],
+        yerr=[100 * r["std"] for r in results],
+        capsize=4,
+        color="tab:blue",
+    )
+    if chance is not None:
+        ax.axhline(100 * chance, color="grey", linestyle=":", label="chance")
+        ax.legend()
+    ax.set_xticks(x, names)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    return _finish(fig, path, own)
+
+
+def plot_controls(payload, path=None, ax=None):
+    """Graph codes − each control, paired over the splits, against the value.
+
+    One line per control (``diff_<c>`` ± ``diff_<c>_std`` of the rows of a
+    sweep or run payload); the zero line is "the graph's structure adds
+    nothing over this control". Returns the figure (written to `path` when
+    given), or None when no row has controls.
+    """
+    rows, param = payload["rows"], payload.get("param", "")
+    names = [
+        c for c in ("random", "ridge", "tuned") if any(f"diff_{c}" in r for r in rows)
+    ]
+    if not names:
+        return None
+    fig, ax, own = _figure(ax, (6, 4))
+    values = [r["value"] for r in rows]
+    x = _axis(ax, values, param)
+    labels = dict(
+        random="− random graph", ridge="− L = I (ridge)", tuned="− lg=0, ls tuned"
+    )
+    for c in names:
+        ax.errorbar(
+            x,
+            [r.get(f"diff_{c}", np.nan) for r in rows],
+            yerr=[r.get(f"diff_{c}_std", np.nan) for r in rows],
+            marker="o",
+            capsize=3,
+            label=f"graph codes {labels[c]}",
+        )
+    ax.axhline(0, color="grey", linestyle=":")
+    ax.set_ylabel("paired difference (points)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _finish(fig, path, own)
