@@ -43,6 +43,8 @@ def _rows(a):
         return a.reshape(1, 1)
     if a.ndim == 1:
         return a.reshape(1, -1)
+    if a.size == 0:  # reshape cannot infer -1 from nothing
+        return a.reshape(a.shape[0], 0)
     return a.reshape(a.shape[0], -1)
 
 

@@ -165,7 +165,7 @@ def test_balance_weights_tunes_only_what_it_is_asked():
     assert weights["ls"] == 1.0 and weights["lg"] > 0.01
     after = GraphAutoEncoder(graph=graph, **weights, **fit).fit(X).history_[-1]
     assert balance.term_spread(after) <= 10
-    with pytest.raises(ValueError, match="tune takes 'ls', 'lg' and/or 'le'"):
+    with pytest.raises(ValueError, match="tune takes 'ls', 'lg', 'le', 'lt'"):
         experiments.balance_weights(X, graph, tune=("ld",))
 
 

@@ -20,11 +20,14 @@ import math
 
 from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.model.estimator import GraphAutoEncoder
+from pyunlocbox_gae.model.objective import TERMS
 
-_FREE = dict(sparsity="ls", graph="lg", encoder="le")
+# The weights balancing may tune: every weighted term but the data term.
+_FREE = {t.name: t.parameter for t in TERMS if not t.switch and t.name != "data"}
+_WEIGHTS = ("ld", *_FREE.values())
 
 
-def term_spread(entry, terms=("data", "sparsity", "graph", "encoder")):
+def term_spread(entry, terms=("data", "sparsity", "graph", "encoder", "graph_tv")):
     """Largest ratio between two weighted terms of a ``history_`` entry.
 
     Terms whose weight is off (value 0) are left out.
@@ -103,8 +106,9 @@ def balance_weights(
     Returns
     -------
     weights : dict
-        ``ld``, ``ls``, ``lg``, ``le``: those of the round with the smallest
-        spread, ready for ``GraphAutoEncoder(**weights)``.
+        Every weight (``ld``, ``ls``, ``lg``, ``le``, ``lt``): those of the
+        round with the smallest spread, ready for
+        ``GraphAutoEncoder(**weights)``.
     report : list of dict
         Only with ``return_report=True``.
 
@@ -116,7 +120,7 @@ def balance_weights(
     ...                             return_report=True)
     >>> sorted(w), bool(report[0]["spread"] > 10), bool(min(
     ...     r["spread"] for r in report) < 10)
-    (['ld', 'le', 'lg', 'ls'], True, True)
+    (['ld', 'le', 'lg', 'ls', 'lt'], True, True)
     """
     if graph is None and lg:
         raise InputError("lg > 0 needs graph= the graph over the samples of X")
@@ -126,11 +130,16 @@ def balance_weights(
         lg=float(1.0 if lg is None and graph is not None else (lg or 0)),
         le=float(le or 0),
     )
+    # The other weighted terms of the registry (lt, ...) come through params.
+    for name in _WEIGHTS:
+        weights.setdefault(name, float(params.pop(name, 0) or 0))
     if weights["ld"] <= 0:
         raise InputError("ld must be positive: it sets the scale of the objective")
     tune = set(_FREE.values() if tune is None else tune)
     if not tune <= set(_FREE.values()):
-        raise InputError(f"tune takes 'ls', 'lg' and/or 'le', got {sorted(tune)}")
+        raise InputError(
+            f"tune takes {', '.join(map(repr, _FREE.values()))}, got {sorted(tune)}"
+        )
     free = {t: name for t, name in _FREE.items() if weights[name] > 0 and name in tune}
     report = []
     slope = dict.fromkeys(free, 1.0)  # d log(term / mean) / d log(weight)
@@ -174,5 +183,5 @@ def balance_weights(
             move = -damping * best[1][term] / slope[term]
             weights[name] *= math.exp(min(max(move, -math.log(100)), math.log(100)))
     best = min(report, key=lambda r: r["spread"])
-    out = {name: best[name] for name in ("ld", "ls", "lg", "le")}
+    out = {name: best[name] for name in _WEIGHTS}
     return (out, report) if return_report else out

@@ -28,6 +28,8 @@ from pathlib import Path
 from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.experiments.settings import read_toml
 from pyunlocbox_gae.graphs import knn_graph
+from pyunlocbox_gae.model.objective import TERMS
+from pyunlocbox_gae.solvers import SOLVERS
 
 ALL = "all"
 
@@ -67,12 +69,12 @@ SCHEMA = {
         "lg": (100.0, (float,), "graph weight (0: no graph)"),
         "le": (0.0, (float,), "encoder weight (0: no encoder)"),
         "dict_init": ("samples", (str,), "atoms start from samples, or 'uniform'"),
-        "solver": ("fista", (str,), "'fista', 'ista' or 'primal_dual'"),
+        "solver": ("fista", (str,), "splitting of the codes problem"),
         "rtol": (1e-4, (float,), "inner relative tolerance (study: 1e-5)"),
         "rtol_outer": (1e-4, (float,), "outer relative tolerance (study: 1e-5)"),
         "max_inner": (100, (int,), "inner iteration limit (study: 500)"),
         "max_outer": (15, (int,), "outer iteration limit (study: 50)"),
-        "transform_algorithm": ("sparse_code", (str,), "inductive mode's transform"),
+        "transform_algorithm": ("auto", (str,), "inductive mode's transform"),
         "seed": (1, (int,), "seed of the initial dictionary"),
     },
     "classification": {
@@ -91,6 +93,16 @@ SCHEMA = {
     },
 }
 
+# Every term of the objective has its parameter in the autoencoder table (the
+# four above keep the study's values as defaults).
+SCHEMA["autoencoder"].update(
+    {
+        t.parameter: (t.default, (bool,) if t.switch else (float,), t.description)
+        for t in TERMS
+        if t.parameter not in SCHEMA["autoencoder"]
+    }
+)
+
 DEFAULTS = {
     key: (
         {k: copy.deepcopy(v[0]) for k, v in spec.items()}
@@ -105,9 +117,15 @@ CHOICES = {
     ("dataset", "on_error"): ("raise", "skip"),
     ("input", "scaling"): ("minmax", "standard", "none"),
     ("autoencoder", "mode"): ("transductive", "inductive"),
-    ("autoencoder", "solver"): ("fista", "ista", "primal_dual"),
+    ("autoencoder", "solver"): SOLVERS,
     ("autoencoder", "dict_init"): ("samples", "uniform", "gaussian"),
-    ("autoencoder", "transform_algorithm"): ("sparse_code", "encoder", "graph"),
+    ("autoencoder", "transform_algorithm"): (
+        "auto",
+        "out_of_sample",
+        "sparse_code",
+        "encoder",
+        "graph",
+    ),
     ("classification", "classifier"): ("svc", "linear_svc"),
     ("classification", "scaling"): ("none", "minmax", "standard"),
     ("classification", "baseline_scaling"): ("none", "minmax", "standard"),

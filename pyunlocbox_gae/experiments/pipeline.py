@@ -74,13 +74,11 @@ def prepare_input(frames, log=False, scaling="minmax", noise=0.0, seed=1):
 
 def _autoencoder(ae, graph=None, graph_params=None):
     from pyunlocbox_gae.model.estimator import GraphAutoEncoder
+    from pyunlocbox_gae.model.objective import PARAMETERS
 
     return GraphAutoEncoder(
         n_atoms=ae["n_atoms"],
-        ld=ae["ld"],
-        ls=ae["ls"],
-        lg=ae["lg"],
-        le=ae["le"],
+        **{name: ae[name] for name in PARAMETERS},
         graph=graph,
         graph_params=graph_params or None,
         solver=ae["solver"],

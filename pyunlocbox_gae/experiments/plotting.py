@@ -30,6 +30,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pyunlocbox_gae import store
+from pyunlocbox_gae.model.objective import TERMS
+
+# The weighted terms of the objective, as ``history_`` and sweeps name them
+# (pyunlocbox_gae.model.objective.TERMS, without the switches).
+_WEIGHTED_TERMS = tuple(t.name for t in TERMS if not t.switch)
 
 
 def _figure(ax, figsize):
@@ -464,7 +469,7 @@ def plot_sweep(payload, folder, cache=None):
     acc, std = col("accuracy"), col("accuracy_std")
     plot_accuracy(values, acc, std, paths[0], base, chance, xlabel=param)
     terms = {}
-    for n in ("data", "sparsity", "graph", "encoder"):
+    for n in _WEIGHTED_TERMS:
         terms[n] = col(n)
         terms[f"{n}_unweighted"] = col(f"{n}_unweighted")
     plot_objectives(values, terms, paths[1], param)

@@ -62,12 +62,19 @@ GRAPH_DEFAULTS = dict(
     lap_type="normalized",
     backend="exact",
 )
+
+
+def _term_defaults():
+    from pyunlocbox_gae.model.objective import TERMS
+
+    return {t.parameter: t.default for t in TERMS}
+
+
 ESTIMATOR_DEFAULTS = dict(
     n_atoms=128,
-    ld=10.0,
-    ls=1.0,
-    lg=0.0,
-    le=0.0,
+    # Every term of the objective (pyunlocbox_gae.model.objective.TERMS),
+    # with the estimator's defaults: ld=10, ls=1, lg=0, le=0, lt=0, ...
+    **_term_defaults(),
     # Atoms started from random samples: measured closer to the reference
     # accuracies of docs/experiments.md than the study's uniform start
     # (codes lg=0 at noise 0.2: 90.4 against 88.5 %).

@@ -251,8 +251,7 @@ def codes_stage(
     model = estimator(config, graph if params["lg"] else None)
     with measure() as info, _bar(params["max_outer"], "codes", progress) as bar:
         if progress:  # one step per outer iteration of the fit
-            model.set_params(verbose=1)
-            model._report = lambda entry: bar.update()
+            model.set_params(callback=lambda entry: bar.update())
         Z = model.fit_transform(X)
     info["history"] = model.history_
     if path is not None:

@@ -27,7 +27,9 @@ def _knn_settings(graph, graph_params):
     """
     import inspect
 
-    from pyunlocbox_gae.graphs import knn_graph
+    # The builder's own defaults, read from its defining module (callers may
+    # wrap the package-level name, e.g. to count calls).
+    from pyunlocbox_gae.graphs.knn import knn_graph
 
     settings = {
         name: p.default

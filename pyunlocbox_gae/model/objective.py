@@ -274,7 +274,8 @@ class Objective:
 
         Terms that cannot be evaluated (the graph terms without a graph, the
         encoder term without an encoder) are left out, and appear as NaN in
-        :meth:`values`.
+        :meth:`values`; so are the operator terms that are off (the graph
+        total variation needs the graph's edge list, built only for it).
         """
         if not hasattr(self, "_unit"):
             self._unit = {
@@ -282,6 +283,7 @@ class Objective:
                 for t in TERMS
                 if not (t.needs_graph and self.graph is None)
                 and not (t.name == "encoder" and self.E is None)
+                and not (t.kind == "operator" and not self.weights[t.name])
             }
         return {name: float(f.eval(self.Z)) for name, f in self._unit.items()}
 
