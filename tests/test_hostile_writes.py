@@ -359,7 +359,7 @@ def test_demo_options_give_one_line(argv, message, capsys):
 @pytest.mark.parametrize(
     "fmin, message",
     [
-        ("nan", "fmin must be a positive frequency, got nan (finite, in Hz)"),
+        ("nan", "fmin must be a float in the range (0.0, inf)"),
         ("1e-30", "has a period longer than a clip"),
     ],
 )

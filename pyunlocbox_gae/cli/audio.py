@@ -168,7 +168,7 @@ def cmd_features(args):
     )
     print(
         f"{report['output']}: codes of {report['n_frames']} frames, "
-        f"{100 * report['sparsity']:.1f}% non-zero"
+        f"{100 * report['nnz']:.1f}% non-zero"
         + (" (up to date)" if report["cached"] else "")
     )
 

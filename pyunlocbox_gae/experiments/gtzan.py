@@ -138,7 +138,7 @@ def demo_gtzan(
                     lg=lg,
                     accuracy=mean,
                     accuracy_std=std,
-                    nnz=report["sparsity"],
+                    nnz=report["nnz"],
                     **{f"seconds_{k}": v for k, v in report["timing"].items()},
                 )
             )

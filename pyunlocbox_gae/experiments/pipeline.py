@@ -281,9 +281,9 @@ def run(config, progress=True, log=print, plots=True):
         ``results`` (list of ``{features, protocol, mean, std, ...}``),
         ``chance``, ``genres``, ``n_clips``, ``n_frames``, ``stages``
         (``"ran"`` or ``"cached"`` per stage), ``timing`` (seconds per
-        stage), ``skipped_files``, ``sparsity`` (fraction of non-zero codes),
-        ``output``. Also written as ``report.json``; the accuracy table as
-        ``results.json`` and ``results.csv``.
+        stage), ``skipped_files``, ``nnz`` (fraction of non-zero codes, as
+        in ``history_``), ``output``. Also written as ``report.json``; the
+        accuracy table as ``results.json`` and ``results.csv``.
     """
     cfg = _required(load_config(config))
     out = Path(cfg["output"])
@@ -324,7 +324,7 @@ def run(config, progress=True, log=print, plots=True):
         stages["graph"] = "not needed"
     timing["graph"] = time.perf_counter() - t
 
-    results, sparsity = [], None
+    results, nnz = [], None
     t = time.perf_counter()
     ckey = store.settings_key(key, ae, cls, cfg["input"])
     previous = _cached_results(out / "report.json", ckey)
@@ -347,7 +347,7 @@ def run(config, progress=True, log=print, plots=True):
     else:
         Z, cached = compute_features(X, info, out / "features.h5", ae, G, key, log)
         stages["features"] = "cached" if cached else "ran"
-        sparsity = float(np.count_nonzero(Z) / max(Z.size, 1))
+        nnz = float(np.count_nonzero(Z) / max(Z.size, 1))
         timing["features"] = time.perf_counter() - t
         t = time.perf_counter()
         if previous is not None:
@@ -371,7 +371,7 @@ def run(config, progress=True, log=print, plots=True):
         stages=stages,
         timing=timing,
         skipped_files=info["skipped"],
-        sparsity=sparsity,
+        nnz=nnz,
         output=str(out),
         config=cfg,
     )

@@ -41,7 +41,7 @@ def features_file(frames, output, input=None, autoencoder=None, graph=None, log=
     Returns
     -------
     dict
-        ``output``, ``cached``, ``sparsity``, ``n_frames``.
+        ``output``, ``cached``, ``nnz`` (fraction of non-zero codes), ``n_frames``.
     """
     cfg = load_config(dict(input=input or {}, autoencoder=autoencoder or {}))
     X, info = prepare_input(frames, **cfg["input"])
@@ -60,7 +60,7 @@ def features_file(frames, output, input=None, autoencoder=None, graph=None, log=
     return dict(
         output=str(output),
         cached=cached,
-        sparsity=float(np.count_nonzero(Z) / max(Z.size, 1)),
+        nnz=float(np.count_nonzero(Z) / max(Z.size, 1)),
         n_frames=int(Z.shape[0]),
     )
 
