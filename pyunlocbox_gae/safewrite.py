@@ -270,6 +270,7 @@ def create_h5(path):
     fapl.set_cache(mdc, slots, 0, w0)
     fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
     fcpl.set_attr_phase_change(65535, 0)
+    fcpl.set_obj_track_times(False)  # same content, same bytes
     fid = h5py.h5f.create(
         os.fsencode(str(path)), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl
     )

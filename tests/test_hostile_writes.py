@@ -373,3 +373,12 @@ def test_impossible_fmin_gives_one_line(data, tmp_path, capsys, fmin, message):
 def test_an_empty_genre_list_is_one_clear_error(data, tmp_path):
     with pytest.raises(InputError, match="genres is an empty list"):
         pre.preprocess(data, tmp_path / "f.h5", SMALL, genres=[], progress=False)
+
+
+def test_same_content_gives_the_same_bytes_at_another_time(model, tmp_path):
+    import time
+
+    model.save(tmp_path / "a.h5")
+    time.sleep(1.1)  # HDF5 stores times in seconds: none may be stored
+    model.save(tmp_path / "b.h5")
+    assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
