@@ -97,7 +97,11 @@ SCHEMA = {
 # four above keep the study's values as defaults).
 SCHEMA["autoencoder"].update(
     {
-        t.parameter: (t.default, (bool,) if t.switch else (float,), t.description)
+        t.parameter: (
+            t.default,
+            (bool,) if t.switch else (float,),
+            t.description.replace("``", ""),
+        )
         for t in TERMS
         if t.parameter not in SCHEMA["autoencoder"]
     }

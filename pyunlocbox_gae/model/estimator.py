@@ -102,8 +102,7 @@ class GraphAutoEncoder(
     eval_every : int, default=5
         Codes iterations between two evaluations of the codes objective (one
         evaluation costs about one iteration).
-    transform_algorithm : {'auto', 'out_of_sample', 'sparse_code', 'encoder', \
-'graph'}
+    transform_algorithm : {'auto', 'out_of_sample', 'sparse_code', 'encoder', 'graph'}
         How :meth:`transform` codes new samples. ``'auto'`` (default) picks
         ``'out_of_sample'`` when the model was fitted with a graph and lg > 0,
         ``'sparse_code'`` otherwise. ``'out_of_sample'``: the codes problem
@@ -177,7 +176,7 @@ class GraphAutoEncoder(
         weights, degrees and k-NN settings (None without a graph).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features, when X has string column names (a pandas
         DataFrame); kept by :meth:`save` and :meth:`load`.
 

@@ -56,7 +56,8 @@ class Term:
     codes : callable
         ``codes(objective, weight)``: the term as a function of Z.
     description : str
-        One line for the estimator's docstring.
+        One line for the estimator's docstring (reStructuredText: formulas
+        in double backquotes) and the configuration's help.
     needs_graph : bool
         Whether the term needs a graph over the samples.
     switch : bool
@@ -96,7 +97,7 @@ TERMS = (
         10.0,
         "smooth",
         lambda o, w: functions.fidelity_z(o.X, o.D, w),
-        "weight of the data fidelity ld/2 ||X - DZ||²",
+        "weight of the data fidelity ``ld/2 ||X - DZ||²``",
         dictionary=lambda o, w: functions.fidelity_d(o.X, o.Z, w),
     ),
     Term(
@@ -105,7 +106,7 @@ TERMS = (
         1.0,
         "proximal",
         lambda o, w: functions.sparsity(w),
-        "weight of the sparsity ls ||Z||_1",
+        "weight of the sparsity ``ls ||Z||_1``",
     ),
     Term(
         "graph",
@@ -113,7 +114,7 @@ TERMS = (
         0.0,
         "smooth",
         _graph_term(functions.dirichlet),
-        "weight of the graph (Dirichlet) term lg/2 tr(Z L Zᵀ)",
+        "weight of the graph (Dirichlet) term ``lg/2 tr(Z L Zᵀ)``",
         needs_graph=True,
     ),
     Term(
@@ -122,7 +123,7 @@ TERMS = (
         0.0,
         "smooth",
         lambda o, w: functions.encoder_z(o.X, o.E, w),
-        "weight of the encoder term le/2 ||Z - EX||²",
+        "weight of the encoder term ``le/2 ||Z - EX||²``",
         encoder=lambda o, w: functions.encoder_e(o.X, o.Z, w),
     ),
     Term(
@@ -131,7 +132,8 @@ TERMS = (
         0.0,
         "operator",
         _graph_term(functions.graph_tv),
-        "weight of the graph total variation lt ||Z ∇ᵀ||_1 (piecewise-constant codes)",
+        "weight of the graph total variation ``lt ||Z ∇ᵀ||_1`` (codes piecewise "
+        "constant on the graph)",
         needs_graph=True,
     ),
     Term(
