@@ -320,3 +320,17 @@ def test_the_features_stage_resumes_and_cleans_up(rng, tmp_path, monkeypatch):
     assert messages == [
         "codes.h5.checkpoint was written with other settings: starting afresh"
     ]
+
+
+def test_a_checkpoint_with_a_damaged_history_is_one_clear_error(tmp_path):
+    from pyunlocbox_gae.errors import FileFormatError
+
+    X = np.random.default_rng(0).random((30, 4))
+    path = tmp_path / "fit.h5"
+    GraphAutoEncoder(3, max_outer=2, random_state=0, checkpoint=path).fit(X)
+    with h5py.File(path, "r+") as f:
+        f.attrs["history"] = '[{"outer": 1, "objective": 2.0}]'  # keys lost
+    # A finished fit resumes straight into its last codes step, which reads
+    # the last entry's step halvings: a traceback before the history was checked.
+    with pytest.raises(FileFormatError, match="history is not a list of outer"):
+        GraphAutoEncoder(3, max_outer=1, random_state=0, checkpoint=path).fit(X)

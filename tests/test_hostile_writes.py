@@ -382,3 +382,24 @@ def test_same_content_gives_the_same_bytes_at_another_time(model, tmp_path):
     time.sleep(1.1)  # HDF5 stores times in seconds: none may be stored
     model.save(tmp_path / "b.h5")
     assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
+
+
+def test_a_second_pipeline_run_on_the_same_folder_is_refused(data, tmp_path):
+    from pyunlocbox_gae.experiments import pipeline
+
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(out)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=os.getcwd()),
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(BusyError, match=f"another run is using {out}"):
+            pipeline.run(dict(data=str(data), output=str(out)), progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (out / "frames.h5").exists()  # no stage ran

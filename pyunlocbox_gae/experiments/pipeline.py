@@ -289,6 +289,12 @@ def run(config, progress=True, log=print, plots=True):
     out = Path(cfg["output"])
     store.make_folder(out)
     store.check_writable(out / "report.json")  # before any stage runs
+    with store.folder_lock(out):  # a second run on this folder is refused
+        return _run(cfg, out, progress, log, plots)
+
+
+def _run(cfg, out, progress, log, plots):
+    """The stages of :func:`run`, with its output folder locked."""
     ds, ae, cls = cfg["dataset"], cfg["autoencoder"], cfg["classification"]
     timing, stages = {}, {}
 

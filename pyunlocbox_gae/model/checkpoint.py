@@ -33,7 +33,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from pyunlocbox_gae import store
-from pyunlocbox_gae.errors import AccessError, CheckpointMismatch, MissingFileError
+from pyunlocbox_gae.errors import (
+    AccessError,
+    CheckpointMismatch,
+    FileFormatError,
+    MissingFileError,
+)
 from pyunlocbox_gae.model import objective
 
 KIND = "checkpoint"
@@ -217,7 +222,7 @@ class Checkpointer:
             self.rng.set_state(
                 (state[0], f["rng_keys"][...], state[1], state[2], state[3])
             )
-            history = json.loads(f.attrs["history"])
+            history = _checked_history(json.loads(f.attrs["history"]), self.path)
         return history
 
     def _check(self, f):
@@ -282,3 +287,27 @@ class Checkpointer:
         self.last_write = time.monotonic()
         self.writes += 1
         self.write_time += time.perf_counter() - t
+
+
+# Keys every history entry of a checkpoint has, with numbers: the loop reads
+# them when it resumes (its stopping rule, the step-halving count).
+_HISTORY_KEYS = ("outer", "objective", "halvings", "z_iter", "d_iter")
+
+
+def _checked_history(history, path):
+    """The history of a checkpoint, refused with one clear error if damaged."""
+    ok = isinstance(history, list) and all(
+        isinstance(entry, dict)
+        and all(
+            isinstance(entry.get(key), (int, float))
+            and not isinstance(entry.get(key), bool)
+            for key in _HISTORY_KEYS
+        )
+        for entry in history
+    )
+    if not ok or not history:
+        raise FileFormatError(
+            f"{path} is damaged: its history is not a list of outer iterations "
+            f"with {', '.join(_HISTORY_KEYS)}; delete it to start the fit afresh"
+        )
+    return history
