@@ -162,11 +162,11 @@ class Checkpointer:
     >>> c = Checkpointer(path, 1, None, "x", "none", {}, dict(D=D, Z=Z, E=None), rng)
     >>> c.resume() is None  # no file yet: start afresh
     True
-    >>> c.update([{"outer": 1, "objective": 2.5}], finished=True)
+    >>> c.update([{"outer": 1, "objective": 2.5, "halvings": 0}], finished=True)
     True
     >>> D[...] = 0
     >>> c.resume(), D[0]
-    ([{'outer': 1, 'objective': 2.5}], array([1., 1.]))
+    ([{'outer': 1, 'objective': 2.5, 'halvings': 0}], array([1., 1.]))
     """
 
     def __init__(self, path, every, seconds, x_print, graph_print, params, arrays, rng):
@@ -290,8 +290,8 @@ class Checkpointer:
 
 
 # Keys every history entry of a checkpoint has, with numbers: the loop reads
-# them when it resumes (its stopping rule, the step-halving count).
-_HISTORY_KEYS = ("outer", "objective", "halvings", "z_iter", "d_iter")
+# them when it resumes (its stopping rule, the last entry's step halvings).
+_HISTORY_KEYS = ("objective", "halvings")
 
 
 def _checked_history(history, path):
