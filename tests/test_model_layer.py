@@ -224,3 +224,15 @@ def test_every_deliberate_error_is_a_gae_error():
     assert isinstance(info.value, ValueError)  # callers' except ValueError works
     with pytest.raises(errors.GAEError):
         functions.fidelity_z(np.ones((2, 3)), np.ones((4, 1)))
+
+
+def test_every_term_and_splitting_reaches_the_experiments():
+    from pyunlocbox_gae.experiments import config, settings
+
+    for term in objective.TERMS:
+        assert settings.DEFAULTS[term.parameter] == term.default  # sweepable
+        assert term.parameter in config.SCHEMA["autoencoder"]
+    assert config.CHOICES[("autoencoder", "solver")] == solvers.SOLVERS
+    # A graph term other than lg makes the experiment build its graph.
+    assert objective.needs_graph(settings.make_config(lt=0.1))
+    assert not objective.needs_graph(settings.make_config())

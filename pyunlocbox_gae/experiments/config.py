@@ -69,7 +69,7 @@ SCHEMA = {
         "lg": (100.0, (float,), "graph weight (0: no graph)"),
         "le": (0.0, (float,), "encoder weight (0: no encoder)"),
         "dict_init": ("samples", (str,), "atoms start from samples, or 'uniform'"),
-        "solver": ("fista", (str,), "splitting of the codes problem"),
+        "solver": ("auto", (str,), "splitting of the codes problem"),
         "rtol": (1e-4, (float,), "inner relative tolerance (study: 1e-5)"),
         "rtol_outer": (1e-4, (float,), "outer relative tolerance (study: 1e-5)"),
         "max_inner": (100, (int,), "inner iteration limit (study: 500)"),

@@ -33,6 +33,7 @@ from pyunlocbox_gae.audio.preprocess import feature_matrix, load_frames, preproc
 from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.experiments.config import ALL, load_config
 from pyunlocbox_gae.model.checkpoint import CheckpointMismatch
+from pyunlocbox_gae.model.objective import needs_graph
 
 # Seconds between two checkpoints of the features fit: a few minutes of work
 # at most are lost to a crash, for a write of about Z's size each time.
@@ -146,7 +147,7 @@ def compute_features(X, info, output, autoencoder, graph=None, key=None, log=pri
                     return f["codes"][...], True
         except ValueError:
             pass
-    if autoencoder["lg"] and graph is None:
+    if needs_graph(autoencoder) and graph is None:
         raise InputError("lg > 0 needs a graph over the frames")
     store.check_writable(output)  # now, not after a fit of hours
     model = _autoencoder(autoencoder, graph=graph)
@@ -323,7 +324,7 @@ def _run(cfg, out, progress, log, plots):
 
     G = None
     t = time.perf_counter()
-    if ae["lg"] and not inductive:
+    if needs_graph(ae) and not inductive:
         G, key, cached = build_graph(X, out / "graph.h5", graph_params, key, log)
         stages["graph"] = "cached" if cached else "ran"
     else:

@@ -79,7 +79,7 @@ ESTIMATOR_DEFAULTS = dict(
     # accuracies of docs/experiments.md than the study's uniform start
     # (codes lg=0 at noise 0.2: 90.4 against 88.5 %).
     dict_init="samples",
-    solver="fista",
+    solver="auto",
     rtol=1e-4,
     rtol_outer=1e-4,
     max_inner=100,

@@ -23,6 +23,7 @@ from pyunlocbox_gae.experiments.pipeline import (
     compute_features,
     prepare_input,
 )
+from pyunlocbox_gae.model.objective import needs_graph
 
 
 def features_file(frames, output, input=None, autoencoder=None, graph=None, log=print):
@@ -46,7 +47,7 @@ def features_file(frames, output, input=None, autoencoder=None, graph=None, log=
     cfg = load_config(dict(input=input or {}, autoencoder=autoencoder or {}))
     X, info = prepare_input(frames, **cfg["input"])
     G, key = None, info["key"]
-    if cfg["autoencoder"]["lg"]:
+    if needs_graph(cfg["autoencoder"]):
         from pyunlocbox_gae import graphs
 
         if isinstance(graph, (str, Path)):

@@ -30,6 +30,7 @@ from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.experiments import scoring, sources
 from pyunlocbox_gae.experiments.settings import group
 from pyunlocbox_gae.model.estimator import GraphAutoEncoder
+from pyunlocbox_gae.model.objective import needs_graph
 
 
 def load_data(config):
@@ -238,7 +239,8 @@ def codes_stage(
     cache = cache or Cache(None)
     x_key = x_key or store.fingerprint(X)
     params = group(config, "estimator")
-    key = key_of("codes", x_key, graph_key if params["lg"] else None, params)
+    on = needs_graph(params)
+    key = key_of("codes", x_key, graph_key if on else None, params)
     path = cache.path("codes", key)
     if cache.has("codes", key):
         with store.open_h5(path, "experiment-codes") as f:
@@ -246,9 +248,9 @@ def codes_stage(
             info = json.loads(f.attrs["info"])
             info["components"] = f["components"][...]
         return Z, dict(info, key=key, cached=True)
-    if params["lg"] and graph is None:
-        raise InputError("codes with lg > 0 need the graph of graph_stage()")
-    model = estimator(config, graph if params["lg"] else None)
+    if on and graph is None:
+        raise InputError("codes with lg > 0 or lt > 0 need the graph of graph_stage()")
+    model = estimator(config, graph if on else None)
     with measure() as info, _bar(params["max_outer"], "codes", progress) as bar:
         if progress:  # one step per outer iteration of the fit
             model.set_params(callback=lambda entry: bar.update())

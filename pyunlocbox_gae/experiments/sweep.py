@@ -28,6 +28,7 @@ from pyunlocbox_gae.errors import InputError, MissingFileError
 from pyunlocbox_gae.experiments import controls, sources, stages
 from pyunlocbox_gae.experiments.settings import DEFAULTS, GROUPS, make_config
 from pyunlocbox_gae.model.estimator import TERMS
+from pyunlocbox_gae.model.objective import needs_graph
 
 RESULTS_KIND = "pyunlocbox_gae/sweep"
 RESULTS_VERSION = 1
@@ -98,7 +99,7 @@ def run_point(config, cache=None, data=None, progress=False):
     if "padded" in data.info:  # audio: clips padded to clip_samples
         record["padded_clips"] = data.info["padded"]
     graph = graph_key = None
-    if config["lg"]:
+    if needs_graph(config):
         graph, ginfo = stages.graph_stage(X, config, cache, x_key, progress)
         graph_key = ginfo["key"]
         record.update(

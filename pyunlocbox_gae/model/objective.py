@@ -299,8 +299,19 @@ class Objective:
 
 
 def needs_graph(weights):
-    """Whether a term that needs a graph is on."""
-    return any(weights[t.name] for t in TERMS if t.needs_graph)
+    """Whether a term that needs a graph is on.
+
+    `weights` are the terms' weights by name, or estimator parameters (a
+    configuration) by parameter name.
+
+    Examples
+    --------
+    >>> needs_graph(dict(lg=0.0, lt=0.1)), needs_graph(dict(graph=0.0))
+    (True, False)
+    """
+    if not any(t.name in weights for t in TERMS):
+        weights = term_weights(weights)
+    return any(weights.get(t.name) for t in TERMS if t.needs_graph)
 
 
 def graph_for(graph, X_api, lap_type, graph_params):
