@@ -154,9 +154,6 @@ class term(functions.func):
         raise NotImplementedError(f"{type(self).__name__} has no fused form")
 
 
-_term = term  # the name that older code used
-
-
 def graph_gradient(graph, dtype=None):
     r"""The graph gradient B, (n_edges, N) CSR, such that :math:`B^\top B = L`.
 

@@ -355,7 +355,7 @@ def _check(X, graph, weights):
     if not np.all(np.isfinite(X)):
         raise InputError("X holds NaN or infinite values: clean them first")
     unsupported = [
-        objective.PARAMETERS_BY_NAME[name].parameter
+        objective.BY_NAME[name].parameter
         for name, w in weights.items()
         if w and name not in _SUPPORTED
     ]

@@ -154,7 +154,7 @@ TERM_NAMES = tuple(t.name for t in TERMS)
 PARAMETERS = {t.parameter: t for t in TERMS}
 
 #: Terms by name.
-PARAMETERS_BY_NAME = {t.name: t for t in TERMS}
+BY_NAME = {t.name: t for t in TERMS}
 
 
 def parameters_doc(indent="    "):

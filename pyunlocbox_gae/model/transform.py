@@ -43,16 +43,13 @@ MAX_HALVINGS = 5
 SAMPLES_PER_SOLVE = 8192
 
 
-def _smooth_terms(X_api, D, E, weights, dirichlet=None):
-    """fidelity, encoder and (diagonal) Dirichlet terms of the samples X_api."""
-    ld, le, lg = weights
+def _smooth_terms(X_api, D, E, ld, le, extra=()):
+    """fidelity and encoder terms of the samples X_api, then the `extra` ones."""
     Xm = X_api.T
     terms = [functions.fidelity_z(Xm, D, ld)]
     if E is not None and le:
         terms.append(functions.encoder_z(Xm, E, le))
-    if dirichlet is not None and lg:
-        terms.append(dirichlet)
-    return functions.smooth_sum(terms)
+    return functions.smooth_sum([*terms, *extra])
 
 
 def sample_codes(
@@ -173,16 +170,13 @@ def _sample_codes(
 
     def smooth(rows):
         Xr = X if rows is None else X[rows]
-        term = None
-        if ell is not None:
+        extra = []
+        if ell is not None:  # the diagonal Dirichlet term of the new samples
             L = sp.diags(ell if rows is None else ell[rows], format="csr")
-            term = functions.dirichlet(L, lg, lmax=anchors.bound)
-        f = _smooth_terms(Xr, D, E, (ld, le, lg), term)
-        if C is None:
-            return f
-        # The pull of the fixed training codes: a linear term of the codes.
-        pull = functions.linear(np.asarray(C if rows is None else C[rows]).T)
-        return functions.smooth_sum([*f.terms, pull])
+            extra.append(functions.dirichlet(L, lg, lmax=anchors.bound))
+        if C is not None:  # the pull of the fixed training codes: linear
+            extra.append(functions.linear(np.asarray(C if rows is None else C[rows]).T))
+        return _smooth_terms(Xr, D, E, ld, le, extra)
 
     _solve_columns(smooth, alpha, Z, rtol, max_iter, accelerate, scale, positive)
 
