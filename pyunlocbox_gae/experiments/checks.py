@@ -86,6 +86,10 @@ CONSTRAINTS = dict(
     cv_seed=_seed(),
     controls=[list],
     tune_ls=[list],
+    coding=[StrOptions({"transductive", "inductive", "clean_train"})],
+    test_coding=[StrOptions({"auto", "out_of_sample", "encoder", "sparse_code"})],
+    stability_runs=[Interval(Integral, 0, None, closed="left")],
+    stability_factors=[list],
 )
 
 
@@ -148,6 +152,27 @@ def _check_controls(config):
         )
 
 
+def _check_coding(config):
+    """Test codings the fitted model can give; stability factors known."""
+    from pyunlocbox_gae.experiments.stability import FACTORS
+
+    needs = dict(out_of_sample=("lg", "a graph"), encoder=("le", "an encoder"))
+    if config["coding"] != "transductive" and config["test_coding"] in needs:
+        key, what = needs[config["test_coding"]]
+        if not config[key]:
+            raise InputError(
+                f"config key test_coding = {config['test_coding']!r} needs {what} "
+                f"({key} > 0; {key} = {config[key]!r}): set {key} or test_coding = "
+                "'auto'"
+            )
+    unknown = [f for f in config["stability_factors"] if f not in FACTORS]
+    if unknown or (config["stability_runs"] and not config["stability_factors"]):
+        raise InputError(
+            f"config key stability_factors lists {unknown or 'nothing'}: choose "
+            f"among {list(FACTORS)}"
+        )
+
+
 def _check_paths(config, kind):
     if kind == "digits":
         return
@@ -200,6 +225,7 @@ def check(config):
     check_values(config)
     check_genres(config["genres"])
     _check_controls(config)
+    _check_coding(config)
     kind = sources.kind_of(config["dataset"])
     _check_paths(config, kind)
     if kind == "audio":

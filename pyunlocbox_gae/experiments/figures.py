@@ -1,9 +1,10 @@
 """
-Figures of ``gae run``: accuracy bars, and the graph codes against the controls.
+Figures of ``gae run``: accuracy bars, the graph codes against the controls, spread.
 
 .. autosummary::
     plot_results
     plot_controls
+    plot_stability
 
 Like :mod:`pyunlocbox_gae.experiments.plotting`, every function takes
 ``ax=``, returns the figure and never sets a backend.
@@ -74,4 +75,56 @@ def plot_controls(payload, path=None, ax=None):
     ax.set_ylabel("paired difference (points)")
     ax.grid(alpha=0.3)
     ax.legend()
+    return _finish(fig, path, own)
+
+
+def plot_stability(payload, path=None, ax=None):
+    """Run-to-run spread of the accuracy, factor by factor, against the value.
+
+    For each factor of :mod:`.stability` (``stability_<f>_std`` of the rows
+    of a sweep or run payload): the std of the accuracy over runs that draw
+    that factor's seeds afresh, beside the std over the folds of one run
+    (``accuracy_std``). A difference between two values smaller than the
+    ``all`` line is within what changes from run to run. Returns the figure
+    (written to `path` when given), or None when no row has stability runs.
+
+    Examples
+    --------
+    >>> payload = dict(param="lg", rows=[
+    ...     dict(value=0, accuracy_std=1.0, stability_all_std=0.4),
+    ...     dict(value=10, accuracy_std=1.2, stability_all_std=0.6)])
+    >>> len(plot_stability(payload).axes[0].lines) >= 2
+    True
+    """
+    from pyunlocbox_gae.experiments.stability import FACTORS
+
+    rows, param = payload["rows"], payload.get("param", "")
+    names = [f for f in FACTORS if any(f"stability_{f}_std" in r for r in rows)]
+    if not names:
+        return None
+    fig, ax, own = _figure(ax, (6, 4))
+    x = _axis(ax, [r["value"] for r in rows], param)
+    labels = dict(
+        noise="noise draw", init="dictionary start", folds="folds", all="all three"
+    )
+    for f in names:
+        ax.plot(
+            x,
+            [r.get(f"stability_{f}_std", np.nan) for r in rows],
+            marker="o",
+            linewidth=2.5 if f == "all" else 1.5,
+            label=f"runs, new seed: {labels[f]}",
+        )
+    ax.plot(
+        x,
+        [r.get("accuracy_std", np.nan) for r in rows],
+        color="grey",
+        linestyle=":",
+        marker="s",
+        label="folds of one run",
+    )
+    ax.set_ylabel("std of the accuracy (points)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
     return _finish(fig, path, own)

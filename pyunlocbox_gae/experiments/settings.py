@@ -90,9 +90,13 @@ ESTIMATOR_DEFAULTS = dict(
 CLASSIFIER_DEFAULTS = dict(
     C=1.0,  # linear SVM
     scaler="minmax",  # fitted on the training folds: minmax, standard, none
-    pooling="windows",  # per clip (audio): windows, mean, max, meanmax
+    # Per clip (audio): windows, mean, max, meanmax; or none (every frame a
+    # vector of its own, the splits still by clip).
+    pooling="windows",
     n_vectors=6,  # windows per set ("windows" pooling)
-    scoring="vector",  # accuracy per vector, or per clip (majority vote)
+    # Accuracy per vector (per frame with pooling none), or per clip: by
+    # majority vote (clip) or by the mean decision score (clip_mean).
+    scoring="vector",
     protocol="grouped",  # grouped (by clip), group (column), leaky, holdout
     n_splits=5,
     n_repeats=3,
@@ -106,12 +110,29 @@ CONTROL_DEFAULTS = dict(
     controls=["random", "ridge", "tuned"],
     tune_ls=[0.3, 1.0, 3.0],
 )
+# Where the codes are learned (see inductive): from all rows at once, the
+# study's transductive protocol; or in each split from its training rows
+# (noisy: inductive; clean: clean_train), the test rows coded as new
+# samples by test_coding (auto, out_of_sample, encoder, sparse_code).
+CODING_DEFAULTS = dict(
+    coding="transductive",
+    test_coding="auto",
+)
+# Run-to-run spread (see stability): stability_runs > 0 runs each point that
+# many times more, each with fresh seeds drawn from the system's entropy for
+# one factor (noise draw, dictionary start, folds) or all of them together.
+STABILITY_DEFAULTS = dict(
+    stability_runs=0,
+    stability_factors=["noise", "init", "folds", "all"],
+)
 GROUPS = dict(
     data=tuple(DATA_DEFAULTS) + tuple(AUDIO_DEFAULTS),
     graph=tuple(GRAPH_DEFAULTS),
     estimator=tuple(ESTIMATOR_DEFAULTS),
     classifier=tuple(CLASSIFIER_DEFAULTS),
     controls=tuple(CONTROL_DEFAULTS),
+    coding=tuple(CODING_DEFAULTS),
+    stability=tuple(STABILITY_DEFAULTS),
 )
 DEFAULTS = {
     **DATA_DEFAULTS,
@@ -120,6 +141,8 @@ DEFAULTS = {
     **ESTIMATOR_DEFAULTS,
     **CLASSIFIER_DEFAULTS,
     **CONTROL_DEFAULTS,
+    **CODING_DEFAULTS,
+    **STABILITY_DEFAULTS,
 }
 
 
@@ -128,7 +151,7 @@ NONE_CHOICE = ("scaling", "scaler")
 
 
 # Keys holding lists: --set controls=random,ridge or --set controls=none.
-LIST_KEYS = ("controls", "tune_ls")
+LIST_KEYS = ("controls", "tune_ls", "stability_factors")
 
 
 def _as_list(value):

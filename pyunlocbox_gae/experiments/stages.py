@@ -307,9 +307,11 @@ def classify_stage(F, data, config, cache=None, f_key=None, progress=False):
     Returns
     -------
     dict
-        ``accuracy`` and ``accuracy_std`` (in %, over all splits),
-        ``scores`` (per split, in %), ``protocol``, ``seconds``, ``key``,
-        ``cached``.
+        ``accuracy`` and ``accuracy_std`` (in %, over all splits, by the
+        configured ``scoring``), ``scores`` (per split, in %), ``protocol``,
+        ``seconds``, ``key``, ``cached``; for rows in clips also
+        ``accuracy_<s>`` and ``accuracy_<s>_std`` for every scoring ``s``
+        (``vector``, ``clip``, ``clip_mean``: :mod:`.scoring`).
 
     Examples
     --------
@@ -339,9 +341,10 @@ def classify_stage(F, data, config, cache=None, f_key=None, progress=False):
     t = time.perf_counter()
     V, owner = scoring.pool(F, data.clips, params["pooling"], params["n_vectors"])
     y_clip, groups = clip_labels(data)
-    scores = scoring.cross_validate(
+    by_scoring = scoring.cross_validate_scorings(
         V, owner, y_clip, groups, progress=progress, **params
     )
+    scores = by_scoring[params["scoring"]]
     info = dict(
         accuracy=float(np.mean(scores)),
         accuracy_std=float(np.std(scores)),
@@ -349,6 +352,10 @@ def classify_stage(F, data, config, cache=None, f_key=None, progress=False):
         protocol=params["protocol"],
         seconds=time.perf_counter() - t,
     )
+    if data.clips is not None:  # every scoring, from the same classifiers
+        for name, values in by_scoring.items():
+            info[f"accuracy_{name}"] = float(np.mean(values))
+            info[f"accuracy_{name}_std"] = float(np.std(values))
     if path is not None:
         with store.write_h5(path, "experiment-scores", info=json.dumps(info)):
             pass

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from pyunlocbox_gae import store
 from pyunlocbox_gae.errors import InputError, MissingFileError
-from pyunlocbox_gae.experiments import controls, sources, stages
+from pyunlocbox_gae.experiments import controls, scoring, sources, stages
 from pyunlocbox_gae.experiments.settings import DEFAULTS, GROUPS, make_config
 from pyunlocbox_gae.model.estimator import TERMS
 from pyunlocbox_gae.model.objective import needs_graph
@@ -71,9 +71,15 @@ def run_point(config, cache=None, data=None, progress=False):
         :func:`~.stages.measure`; ``memory_measure`` says how),
         ``cached_<stage>``, plus ``history`` (the estimator's ``history_``)
         and ``scores`` / ``baseline_scores`` (accuracy of each fold in %, the
-        same folds for both, so their differences are paired).
+        same folds for both, so their differences are paired). With
+        ``coding`` ``"inductive"`` or ``"clean_train"`` the model is learned
+        in each split (:func:`~.inductive.inductive_record`); with
+        ``stability_runs > 0`` the record also holds the run-to-run spread
+        (:func:`~.stability.stability_record`).
     extra : dict
-        ``codes`` and ``components`` (arrays, not stored in the record).
+        ``codes`` and ``components`` (arrays, not stored in the record;
+        None when ``coding`` learns a model in each split, whose record
+        :func:`~.inductive.inductive_record` describes).
 
     Examples
     --------
@@ -91,11 +97,27 @@ def run_point(config, cache=None, data=None, progress=False):
         if data is None:
             data = sources.load_source(config, cache.folder, progress)
         data = _as_data(data)
+    if config["coding"] != "transductive":  # a model fitted in each split
+        record, extra = _inductive_point(data, config, cache, load["seconds"], progress)
+    else:
+        record, extra = _transductive_point(
+            data, config, cache, load["seconds"], progress
+        )
+    if config["stability_runs"]:
+        from pyunlocbox_gae.experiments.stability import stability_record
+
+        record.update(stability_record(config, cache, data, progress))
+    return record, extra
+
+
+def _transductive_point(data, config, cache, seconds_data, progress):
+    """run_point for codes learned from all rows at once (the study's)."""
+    with stages.measure() as prepared:
         X = sources.prepare(
             data.X, config["scaling"], config["noise"], config["noise_seed"]
         )
         x_key = store.fingerprint(X)
-    record = dict(seconds_data=load["seconds"])
+    record = dict(seconds_data=seconds_data + prepared["seconds"])
     if "padded" in data.info:  # audio: clips padded to clip_samples
         record["padded_clips"] = data.info["padded"]
     graph = graph_key = None
@@ -123,6 +145,11 @@ def run_point(config, cache=None, data=None, progress=False):
         seconds_baseline=base["seconds"],
         cached_classify=codes["cached"],
     )
+    for name in scoring.SCORINGS:  # rows in clips: every scoring
+        for key in (f"accuracy_{name}", f"accuracy_{name}_std"):
+            if key in codes and key in base:
+                record[key] = codes[key]
+                record[key.replace("accuracy", "baseline", 1)] = base[key]
     # Per-fold scores, for the paired differences of the figures.
     record["scores"] = list(codes["scores"])  # in %, as the accuracy
     record["baseline_scores"] = list(base["scores"])
@@ -134,6 +161,18 @@ def run_point(config, cache=None, data=None, progress=False):
         )
     record["history"] = cinfo["history"]
     return record, dict(codes=Z, components=cinfo["components"])
+
+
+def _inductive_point(data, config, cache, seconds_data, progress):
+    """run_point for the codings that learn the model in each split."""
+    from pyunlocbox_gae.experiments.inductive import inductive_record
+
+    record = dict(seconds_data=seconds_data)
+    with stages.measure() as point:
+        record.update(inductive_record(data, config, cache, progress))
+    coding = record["seconds_codes"] + record["seconds_transform"]
+    record["seconds_classify"] = max(point["seconds"] - coding, 0.0)
+    return record, dict(codes=None, components=None)
 
 
 def _codes_record(cinfo):
