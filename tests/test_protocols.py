@@ -83,7 +83,7 @@ def test_clean_train_fits_on_clean_training_rows_only(monkeypatch):
 
     monkeypatch.setattr(GraphAutoEncoder, "fit_transform", spy_fit)
     monkeypatch.setattr(GraphAutoEncoder, "transform", spy_transform)
-    config = digits(0.3, coding="clean_train")
+    config = digits(0.3, mode="clean_train")
     data = sources.load_source(config)
     record, extra = experiments.run_point(config, data=data)
     clean = sources.prepare(data.X, "minmax", 0.0)
@@ -96,31 +96,31 @@ def test_clean_train_fits_on_clean_training_rows_only(monkeypatch):
     assert [c for c, _ in coded] == ["out_of_sample", "sparse_code"] * 3
     for (_, X), train in zip(coded[::2], fitted, strict=True):
         assert rows(X, noisy) and len(X) + len(train) == len(data.X)
-    assert (
-        record["coding"] == "clean_train" and record["test_coding"] == "out_of_sample"
-    )
+    assert record["mode"] == "clean_train"
+    assert record["transform_algorithm"] == "out_of_sample"
     assert record["accuracy"] == record["accuracy_out_of_sample"]
     assert record["accuracy"] > record["chance"] + 30
     assert extra["codes"] is None
 
 
 def test_inductive_record_is_cached_and_paired_with_the_transductive_splits(tmp_path):
-    config = digits(0.2, coding="inductive")
+    config = digits(0.2, mode="inductive")
     first, _ = experiments.run_point(config, tmp_path)
     again, _ = experiments.run_point(config, tmp_path)
     assert again["cached_codes"] and again["scores"] == first["scores"]
-    transductive, _ = experiments.run_point(make_config(config, coding="transductive"))
+    transductive, _ = experiments.run_point(make_config(config, mode="transductive"))
     # The same splits: the raw baseline trains and tests on the same noisy rows.
     assert transductive["baseline_scores"] == first["baseline_scores"]
 
 
-def test_test_coding_needs_its_term():
-    with pytest.raises(InputError, match="test_coding = 'encoder' needs an encoder"):
+def test_transform_algorithm_needs_its_term():
+    message = "transform_algorithm = 'encoder' needs an encoder"
+    with pytest.raises(InputError, match=message):
         stages.check_estimators(
-            [digits(0.1, coding="clean_train", test_coding="encoder")]
+            [digits(0.1, mode="clean_train", transform_algorithm="encoder")]
         )
-    with pytest.raises(InputError, match="coding must be"):
-        stages.check_estimators([digits(0.1, coding="clean")])
+    with pytest.raises(InputError, match="mode must be"):
+        stages.check_estimators([digits(0.1, mode="clean")])
 
 
 def test_stability_varies_one_seed_at_a_time(tmp_path, monkeypatch):

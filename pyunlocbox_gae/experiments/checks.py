@@ -86,8 +86,7 @@ CONSTRAINTS = dict(
     cv_seed=_seed(),
     controls=[list],
     tune_ls=[list],
-    coding=[StrOptions({"transductive", "inductive", "clean_train"})],
-    test_coding=[StrOptions({"auto", "out_of_sample", "encoder", "sparse_code"})],
+    mode=[StrOptions({"transductive", "inductive", "clean_train"})],
     stability_runs=[Interval(Integral, 0, None, closed="left")],
     stability_factors=[list],
 )
@@ -152,18 +151,19 @@ def _check_controls(config):
         )
 
 
-def _check_coding(config):
+def _check_modes(config):
     """Test codings the fitted model can give; stability factors known."""
     from pyunlocbox_gae.experiments.stability import FACTORS
 
     needs = dict(out_of_sample=("lg", "a graph"), encoder=("le", "an encoder"))
-    if config["coding"] != "transductive" and config["test_coding"] in needs:
-        key, what = needs[config["test_coding"]]
+    algorithm = config["transform_algorithm"]
+    if config["mode"] != "transductive" and algorithm in needs:
+        key, what = needs[algorithm]
         if not config[key]:
             raise InputError(
-                f"config key test_coding = {config['test_coding']!r} needs {what} "
-                f"({key} > 0; {key} = {config[key]!r}): set {key} or test_coding = "
-                "'auto'"
+                f"config key transform_algorithm = {algorithm!r} needs {what} "
+                f"({key} > 0; {key} = {config[key]!r}): set {key} or "
+                "transform_algorithm = 'auto'"
             )
     unknown = [f for f in config["stability_factors"] if f not in FACTORS]
     if unknown or (config["stability_runs"] and not config["stability_factors"]):
@@ -225,7 +225,7 @@ def check(config):
     check_values(config)
     check_genres(config["genres"])
     _check_controls(config)
-    _check_coding(config)
+    _check_modes(config)
     kind = sources.kind_of(config["dataset"])
     _check_paths(config, kind)
     if kind == "audio":

@@ -1,9 +1,9 @@
 r"""Codes learned on the training clips only; test clips coded as new samples.
 
-The study's protocol is transductive (``coding = "transductive"``, the
+The study's protocol is transductive (``mode = "transductive"``, the
 default): the graph joins every row, the codes of all rows are learned at
 once, and only the classifier is cross-validated. Two other values of
-``coding`` learn the model inside each split instead:
+``mode`` learn the model inside each split instead:
 
 * ``"inductive"``: for each split of the protocol, the graph, the
   dictionary and the encoder are learned on the training rows (noisy, as
@@ -19,17 +19,18 @@ the same split's classifier (trained on the training codes):
 ``out_of_sample`` (each test row joined to its nearest training rows, its
 code tied to their fixed training codes; needs ``lg > 0``), ``encoder``
 (the soft-thresholded encoder; needs ``le > 0``) and ``sparse_code`` (the
-learned dictionary, no graph). ``test_coding`` names the one reported as
-``accuracy`` (``"auto"``: ``out_of_sample`` with a graph, else
-``sparse_code``). The raw-feature baseline is trained and tested on the same
+learned dictionary, no graph). ``transform_algorithm`` names the one
+reported as ``accuracy`` (``"auto"``: ``out_of_sample`` with a graph, else
+``sparse_code``; ``"graph"``, a graph among the test rows, is scored when
+named). The raw-feature baseline is trained and tested on the same
 rows (clean training rows for ``"clean_train"``).
 
 The rows are scaled once over all rows without their labels, as in the
 transductive protocol, so that only the learning of the codes differs.
 
 .. autosummary::
-    CODINGS
-    TEST_CODINGS
+    MODES
+    codings_of
     inductive_record
 """
 
@@ -42,12 +43,11 @@ from pyunlocbox_gae import store
 from pyunlocbox_gae.experiments import scoring, sources, stages
 from pyunlocbox_gae.experiments.settings import group
 
-CODINGS = ("transductive", "inductive", "clean_train")
-TEST_CODINGS = ("auto", "out_of_sample", "encoder", "sparse_code")
+MODES = ("transductive", "inductive", "clean_train")
 
 
 def codings_of(config):
-    """The ways the fitted model of `config` can code test rows.
+    """The ways the fitted model of `config` codes test rows (all scored).
 
     Examples
     --------
@@ -58,11 +58,13 @@ def codings_of(config):
     ['encoder', 'sparse_code']
     """
     out = ["out_of_sample"] if config["lg"] else []
-    return out + (["encoder"] if config["le"] else []) + ["sparse_code"]
+    out += (["encoder"] if config["le"] else []) + ["sparse_code"]
+    named = config["transform_algorithm"]
+    return out + [named] if named not in ("auto", *out) else out
 
 
 def reported_coding(config):
-    """The test coding reported as ``accuracy`` (``test_coding``, ``auto`` resolved).
+    """The test coding reported as ``accuracy`` (``auto`` resolved).
 
     Examples
     --------
@@ -70,8 +72,8 @@ def reported_coding(config):
     >>> reported_coding(make_config(lg=10)), reported_coding(make_config(lg=0))
     ('out_of_sample', 'sparse_code')
     """
-    if config["test_coding"] != "auto":
-        return config["test_coding"]
+    if config["transform_algorithm"] != "auto":
+        return config["transform_algorithm"]
     return "out_of_sample" if config["lg"] else "sparse_code"
 
 
@@ -151,7 +153,7 @@ def _summary(name, per_split, scoring_name):
 
 
 def inductive_record(data, config, cache=None, progress=False):
-    """The record of a point with ``coding`` ``"inductive"`` or ``"clean_train"``.
+    """The record of a point with ``mode`` ``"inductive"`` or ``"clean_train"``.
 
     Parameters
     ----------
@@ -169,9 +171,10 @@ def inductive_record(data, config, cache=None, progress=False):
     dict
         As :func:`~.sweep.run_point`'s record: ``accuracy``,
         ``accuracy_std`` and ``scores`` (the reported test coding,
-        ``test_coding``), ``accuracy_<c>`` and ``accuracy_<c>_std`` for each
-        test coding ``c`` of :func:`codings_of`, ``baseline``,
-        ``baseline_std``, ``baseline_scores``, ``coding``, ``test_coding``,
+        ``transform_algorithm``), ``accuracy_<c>`` and ``accuracy_<c>_std``
+        for each test coding ``c`` of :func:`codings_of`, ``baseline``,
+        ``baseline_std``, ``baseline_scores``, ``mode``,
+        ``transform_algorithm``,
         ``protocol``, ``seconds_codes`` (all fits), ``seconds_transform``
         (all test codings), ``peak_mib_codes``, ``n_outer`` and ``z_iter``
         (summed over the splits), ``nnz`` (training codes, mean over the
@@ -182,9 +185,9 @@ def inductive_record(data, config, cache=None, progress=False):
     --------
     >>> from pyunlocbox_gae.experiments.settings import make_config
     >>> cfg = make_config(n_samples=100, n_atoms=16, max_outer=2, n_repeats=1,
-    ...                   n_splits=3, lg=10, noise=0.1, coding="clean_train")
+    ...                   n_splits=3, lg=10, noise=0.1, mode="clean_train")
     >>> record = inductive_record(sources.load_source(cfg), cfg)
-    >>> record["coding"], len(record["scores"]), "accuracy_sparse_code" in record
+    >>> record["mode"], len(record["scores"]), "accuracy_sparse_code" in record
     ('clean_train', 3, True)
     """
     cache = cache or stages.Cache(None)
@@ -192,14 +195,14 @@ def inductive_record(data, config, cache=None, progress=False):
     noisy = sources.prepare(
         data.X, config["scaling"], config["noise"], config["noise_seed"]
     )
-    train_rows = clean if config["coding"] == "clean_train" else noisy
+    train_rows = clean if config["mode"] == "clean_train" else noisy
     key = stages.key_of(
         "inductive",
         store.fingerprint(noisy),
         store.fingerprint(train_rows),
         store.fingerprint(data.y),
         None if data.clips is None else store.fingerprint(data.clips),
-        {n: group(config, n) for n in ("graph", "estimator", "classifier", "coding")},
+        {n: group(config, n) for n in ("graph", "estimator", "classifier")},
     )
     path = cache.path("inductive", key)
     if cache.has("inductive", key):
@@ -208,7 +211,7 @@ def inductive_record(data, config, cache=None, progress=False):
     scores, baseline, fits = _run(train_rows, noisy, data, config, progress)
     name = config["scoring"]
     reported = reported_coding(config)
-    record = dict(coding=config["coding"], test_coding=reported)
+    record = dict(mode=config["mode"], transform_algorithm=reported)
     for c, per_split in scores.items():
         summary, values = _summary(f"accuracy_{c}", per_split, name)
         record.update(summary)

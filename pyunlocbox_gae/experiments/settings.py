@@ -85,9 +85,15 @@ ESTIMATOR_DEFAULTS = dict(
     max_inner=100,
     max_outer=15,
     eval_every=5,
+    transform_algorithm="auto",  # how test clips are coded in inductive mode
     random_state=0,
 )
 CLASSIFIER_DEFAULTS = dict(
+    # transductive: every sample coded in one fit (the study); inductive: the
+    # model fitted on each split's training samples, test samples coded by
+    # its transform (out of sample); clean_train: the same, fitted on the
+    # clean training samples, the noisy test samples coded (see inductive).
+    mode="transductive",
     C=1.0,  # linear SVM
     scaler="minmax",  # fitted on the training folds: minmax, standard, none
     # Per clip (audio): windows, mean, max, meanmax; or none (every frame a
@@ -110,14 +116,6 @@ CONTROL_DEFAULTS = dict(
     controls=["random", "ridge", "tuned"],
     tune_ls=[0.3, 1.0, 3.0],
 )
-# Where the codes are learned (see inductive): from all rows at once, the
-# study's transductive protocol; or in each split from its training rows
-# (noisy: inductive; clean: clean_train), the test rows coded as new
-# samples by test_coding (auto, out_of_sample, encoder, sparse_code).
-CODING_DEFAULTS = dict(
-    coding="transductive",
-    test_coding="auto",
-)
 # Run-to-run spread (see stability): stability_runs > 0 runs each point that
 # many times more, each with fresh seeds drawn from the system's entropy for
 # one factor (noise draw, dictionary start, folds) or all of them together.
@@ -131,7 +129,6 @@ GROUPS = dict(
     estimator=tuple(ESTIMATOR_DEFAULTS),
     classifier=tuple(CLASSIFIER_DEFAULTS),
     controls=tuple(CONTROL_DEFAULTS),
-    coding=tuple(CODING_DEFAULTS),
     stability=tuple(STABILITY_DEFAULTS),
 )
 DEFAULTS = {
@@ -141,7 +138,6 @@ DEFAULTS = {
     **ESTIMATOR_DEFAULTS,
     **CLASSIFIER_DEFAULTS,
     **CONTROL_DEFAULTS,
-    **CODING_DEFAULTS,
     **STABILITY_DEFAULTS,
 }
 

@@ -72,13 +72,13 @@ def run_point(config, cache=None, data=None, progress=False):
         ``cached_<stage>``, plus ``history`` (the estimator's ``history_``)
         and ``scores`` / ``baseline_scores`` (accuracy of each fold in %, the
         same folds for both, so their differences are paired). With
-        ``coding`` ``"inductive"`` or ``"clean_train"`` the model is learned
+        ``mode`` ``"inductive"`` or ``"clean_train"`` the model is learned
         in each split (:func:`~.inductive.inductive_record`); with
         ``stability_runs > 0`` the record also holds the run-to-run spread
         (:func:`~.stability.stability_record`).
     extra : dict
         ``codes`` and ``components`` (arrays, not stored in the record;
-        None when ``coding`` learns a model in each split, whose record
+        None when ``mode`` learns a model in each split, whose record
         :func:`~.inductive.inductive_record` describes).
 
     Examples
@@ -97,7 +97,7 @@ def run_point(config, cache=None, data=None, progress=False):
         if data is None:
             data = sources.load_source(config, cache.folder, progress)
         data = _as_data(data)
-    if config["coding"] != "transductive":  # a model fitted in each split
+    if config["mode"] != "transductive":  # a model fitted in each split
         record, extra = _inductive_point(data, config, cache, load["seconds"], progress)
     else:
         record, extra = _transductive_point(
