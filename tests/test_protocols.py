@@ -35,6 +35,13 @@ def test_frame_pooling_votes_clips_from_weak_frames():
     assert clip["accuracy"] == vote
 
 
+def test_pooling_none_from_the_command_line():
+    from pyunlocbox_gae.experiments.settings import parse_assignments
+
+    # "none" parses as None (JSON null): for pooling it is the choice "none".
+    assert make_config(parse_assignments(["pooling=none"]))["pooling"] == "none"
+
+
 def test_frame_splits_keep_each_clip_on_one_side():
     data = framed_clips()
     V, owner = scoring.pool(data.X, data.clips, "none")

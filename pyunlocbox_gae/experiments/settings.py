@@ -143,7 +143,7 @@ DEFAULTS = {
 
 
 # Keys with a choice named "none" (a None given for them means it).
-NONE_CHOICE = ("scaling", "scaler")
+NONE_CHOICE = ("scaling", "scaler", "pooling")
 
 
 # Keys holding lists: --set controls=random,ridge or --set controls=none.
