@@ -26,7 +26,12 @@ from tqdm.auto import tqdm
 from pyunlocbox_gae import store
 from pyunlocbox_gae.errors import InputError, MissingFileError
 from pyunlocbox_gae.experiments import controls, scoring, sources, stages
-from pyunlocbox_gae.experiments.settings import DEFAULTS, GROUPS, make_config
+from pyunlocbox_gae.experiments.settings import (
+    DEFAULTS,
+    GROUPS,
+    NONE_CHOICE,
+    make_config,
+)
 from pyunlocbox_gae.model.estimator import TERMS
 from pyunlocbox_gae.model.objective import needs_graph
 
@@ -281,7 +286,8 @@ def sweep(param, values, config=None, output=None, progress=True, plots=True):
     """
     if param not in DEFAULTS:
         make_config({param: None})  # raises with the nearest valid name
-    values = list(values)
+    # --values scaler,none parses "none" as None: the choice named "none".
+    values = ["none" if v is None and param in NONE_CHOICE else v for v in values]
     if not values:
         raise InputError("give at least one value to sweep")
     config = make_config(config)
