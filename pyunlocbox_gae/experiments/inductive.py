@@ -31,6 +31,7 @@ transductive protocol, so that only the learning of the codes differs.
 .. autosummary::
     MODES
     codings_of
+    reported_coding
     inductive_record
 """
 

@@ -22,6 +22,7 @@ text), which reproduces them.
 
 .. autosummary::
     FACTORS
+    draw_seeds
     stability_record
 """
 
