@@ -36,6 +36,7 @@ DATA_DEFAULTS = dict(
     label_column="label",  # columns of a feature CSV
     group_column="group",
     n_samples=None,  # a stratified subset of this size (None: all rows)
+    log=False,  # log(1 + x) of every value, before the scaling (CQT magnitudes)
     scaling="minmax",  # per feature, before the noise: minmax, standard, none
     noise=0.0,  # std of the Gaussian noise added after scaling
     noise_seed=0,
@@ -46,6 +47,7 @@ AUDIO_DEFAULTS = dict(
     clips_per_genre=0,  # first N clips of each class (0: all)
     short_clips="keep",  # clips shorter than clip_samples: keep, pad or error
     on_error="raise",  # 'raise' on a bad file, or 'skip' and list it
+    resample=True,  # clips at another rate are resampled (else: a bad file)
     sample_rate=22050,
     clip_samples=660000,  # the longest clip kept (longer ones are cut)
     frame_size=1024,
@@ -59,6 +61,8 @@ GRAPH_DEFAULTS = dict(
     k=10,
     metric="euclidean",
     kernel="exp",
+    self_loops=True,
+    symmetrize="max",
     lap_type="normalized",
     backend="exact",
 )
@@ -85,15 +89,25 @@ ESTIMATOR_DEFAULTS = dict(
     max_inner=100,
     max_outer=15,
     eval_every=5,
+    transform_algorithm="auto",  # how test clips are coded in inductive mode
     random_state=0,
 )
 CLASSIFIER_DEFAULTS = dict(
-    C=1.0,  # linear SVM
+    # transductive: every sample coded in one fit (the study); inductive: the
+    # model fitted on each split's training samples, test samples coded by
+    # its transform (out of sample).
+    mode="transductive",
+    classifier="linear_svc",  # LinearSVC, or svc: SVC(kernel="linear")
+    C=1.0,
     scaler="minmax",  # fitted on the training folds: minmax, standard, none
+    baseline=True,  # also classify the raw features, on the same splits
+    baseline_scaler="same",  # the raw features' scaler ("same": scaler's)
     pooling="windows",  # per clip (audio): windows, mean, max, meanmax
     n_vectors=6,  # windows per set ("windows" pooling)
     scoring="vector",  # accuracy per vector, or per clip (majority vote)
-    protocol="grouped",  # grouped (by clip), group (column), leaky, holdout
+    # grouped (by clip), group (column), leaky, holdout; gae run takes a
+    # list and reports each
+    protocol="grouped",
     n_splits=5,
     n_repeats=3,
     test_size=0.2,  # held-out fraction of the holdout protocol
@@ -124,7 +138,7 @@ DEFAULTS = {
 
 
 # Keys with a choice named "none" (a None given for them means it).
-NONE_CHOICE = ("scaling", "scaler")
+NONE_CHOICE = ("scaling", "scaler", "baseline_scaler")
 
 
 # Keys holding lists: --set controls=random,ridge or --set controls=none.
@@ -186,7 +200,7 @@ def group(config, name):
     Examples
     --------
     >>> sorted(group(make_config(), "graph"))
-    ['backend', 'k', 'kernel', 'lap_type', 'metric']
+    ['backend', 'k', 'kernel', 'lap_type', 'metric', 'self_loops', 'symmetrize']
     """
     return {key: config[key] for key in GROUPS[name]}
 

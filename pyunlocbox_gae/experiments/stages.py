@@ -14,7 +14,9 @@ from the last finished stage.
     Cache
     graph_stage
     codes_stage
+    fit_codes
     classify_stage
+    inductive_stage
 """
 
 import contextlib
@@ -24,9 +26,10 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from pyunlocbox_gae import graphs, store
-from pyunlocbox_gae.errors import InputError
+from pyunlocbox_gae.errors import CheckpointMismatch, InputError
 from pyunlocbox_gae.experiments import scoring, sources
 from pyunlocbox_gae.experiments.settings import group
 from pyunlocbox_gae.model.estimator import GraphAutoEncoder
@@ -56,7 +59,7 @@ def load_data(config):
     """
     data = sources.load_source(config)
     X = sources.prepare(
-        data.X, config["scaling"], config["noise"], config["noise_seed"]
+        data.X, config["scaling"], config["noise"], config["noise_seed"], config["log"]
     )
     return X, data.y
 
@@ -171,9 +174,16 @@ def _bar(total, desc, enabled, unit="outer"):
     return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False)
 
 
-def build_graph(X, config):
-    """The k-NN graph of the samples of X (:func:`pyunlocbox_gae.graphs.knn_graph`)."""
-    return graphs.knn_graph(X, dtype=X.dtype, random_state=0, **group(config, "graph"))
+def build_graph(X, config, progress=None):
+    """The k-NN graph of the samples of X (:func:`pyunlocbox_gae.graphs.knn_graph`).
+
+    `progress` is called as ``progress(rows_done, n_samples)`` during the
+    neighbour search.
+    """
+    params = group(config, "graph")
+    return graphs.knn_graph(
+        X, dtype=X.dtype, random_state=0, progress=progress, **params
+    )
 
 
 def graph_stage(X, config, cache, x_key=None, progress=False):
@@ -193,18 +203,29 @@ def graph_stage(X, config, cache, x_key=None, progress=False):
         with store.open_h5(path, "graph") as f:
             info = json.loads(f.attrs["stage_info"])
         return graph, dict(info, key=key, cached=True)
-    with measure() as info, _bar(1, "graph", progress, "graph") as bar:
-        graph = build_graph(X, config)
-        bar.update()
+    with measure() as info, _bar(len(X), "graph", progress, "sample") as bar:
+        # the neighbour search, block by block, is most of the graph's cost
+        graph = build_graph(X, config, lambda done, _: bar.update(done - bar.n))
     if path is not None:
         graphs.save_graph(path, graph, X, stage_info=json.dumps(info))
     return graph, dict(info, key=key, cached=False)
 
 
-def estimator(config, graph=None):
-    """The :class:`GraphAutoEncoder` of a configuration."""
+def estimator(config, graph=None, build_graph=False):
+    """The :class:`GraphAutoEncoder` of a configuration.
+
+    With `build_graph`, the estimator builds its own graph from the samples
+    it is fitted on, with the configuration's graph settings (the inductive
+    mode: each split's graph over its training samples only).
+    """
     params = group(config, "estimator")
-    return GraphAutoEncoder(graph=graph, lap_type=config["lap_type"], **params)
+    graph_params = None
+    if build_graph and needs_graph(params):
+        graph_params = dict(group(config, "graph"), random_state=0)
+        graph_params.pop("lap_type")
+    return GraphAutoEncoder(
+        graph=graph, graph_params=graph_params, lap_type=config["lap_type"], **params
+    )
 
 
 def check_estimators(configs):
@@ -254,7 +275,7 @@ def codes_stage(
     with measure() as info, _bar(params["max_outer"], "codes", progress) as bar:
         if progress:  # one step per outer iteration of the fit
             model.set_params(callback=lambda entry: bar.update())
-        Z = model.fit_transform(X)
+        Z = fit_codes(model, X, path)
     info["history"] = model.history_
     if path is not None:
         with store.write_h5(
@@ -267,6 +288,120 @@ def codes_stage(
             f.create_dataset("components", data=model.components_)
     info["components"] = model.components_
     return Z, dict(info, key=key, cached=False)
+
+
+# Seconds between two checkpoints of a codes fit: a crash loses a few
+# minutes of work at most, for one write of about Z's size each time.
+CHECKPOINT_SECONDS = 300
+
+
+def fit_codes(model, X, path):
+    """fit_transform that saves its state beside `path` and resumes from it.
+
+    A checkpoint written with other settings is discarded (the fit starts
+    afresh); the checkpoint is removed once the codes are written.
+    """
+    if path is None:
+        return model.fit_transform(X)
+    saved = Path(str(path) + ".checkpoint")
+    model.set_params(
+        checkpoint=saved, checkpoint_every=None, checkpoint_seconds=CHECKPOINT_SECONDS
+    )
+    try:
+        Z = model.fit_transform(X)
+    except CheckpointMismatch:
+        saved.unlink()
+        Z = model.fit_transform(X)
+    model.set_params(checkpoint=None)
+    saved.unlink(missing_ok=True)
+    return Z
+
+
+def _clip_of_rows(data):
+    return np.arange(len(data.y)) if data.clips is None else data.clips
+
+
+def inductive_stage(X, data, config, cache=None, x_key=None, progress=False):
+    """Accuracy of codes learned on each split's training samples only.
+
+    For every split of the protocol, the model (dictionary, encoder, graph
+    over the training samples) is fitted on the training clips; the test
+    clips are coded by its :meth:`~GraphAutoEncoder.transform`
+    (``transform_algorithm``: out-of-sample graph codes by default when
+    ``lg > 0``); both are pooled and classified as in :func:`classify_stage`.
+
+    Returns
+    -------
+    dict
+        As :func:`classify_stage`.
+
+    Examples
+    --------
+    >>> from pyunlocbox_gae.experiments.settings import make_config
+    >>> cfg = make_config(n_samples=100, n_atoms=16, max_outer=3, n_repeats=1,
+    ...                   n_splits=3, mode="inductive", lg=5.0, k=5)
+    >>> X, y = load_data(cfg)
+    >>> out = inductive_stage(X, y, cfg)
+    >>> len(out["scores"]), bool(out["accuracy"] > 30)
+    (3, True)
+    """
+    if not isinstance(data, sources.Data):
+        data = sources.Data(None, np.asarray(data), [])
+    cache = cache or Cache(None)
+    params = group(config, "classifier")
+    key = key_of(
+        "inductive",
+        x_key or store.fingerprint(X),
+        store.fingerprint(data.y),
+        _fingerprint(data.clips),
+        _fingerprint(data.groups),
+        group(config, "estimator"),
+        group(config, "graph"),
+        params,
+    )
+    path = cache.path("classify", key)
+    if cache.has("classify", key):
+        with store.open_h5(path, "experiment-scores") as f:
+            return dict(json.loads(f.attrs["info"]), key=key, cached=True)
+    t = time.perf_counter()
+    p = scoring._params(params)
+    clips = _clip_of_rows(data)
+    y_clip, groups = clip_labels(data)
+    splits = list(
+        scoring.clip_splits(
+            y_clip,
+            groups,
+            p["protocol"],
+            p["n_splits"],
+            p["n_repeats"],
+            p["cv_seed"],
+            p["test_size"],
+        )
+    )
+    scores = []
+    for train, test in tqdm(splits, "folds", disable=not progress, leave=False):
+        rows = np.isin(clips, train)
+        model = estimator(config, build_graph=True)
+        Z = np.empty((len(X), config["n_atoms"]), dtype=X.dtype)
+        Z[rows] = model.fit_transform(X[rows])
+        Z[~rows] = model.transform(X[~rows])
+        V, owner = scoring.pool(Z, data.clips, p["pooling"], p["n_vectors"])
+        y = y_clip[owner]
+        train_v = np.flatnonzero(np.isin(owner, train))
+        test_v = np.flatnonzero(np.isin(owner, test))
+        scores.append(scoring._score(V, y, owner, train_v, test_v, p))
+    info = dict(
+        accuracy=float(np.mean(scores)),
+        accuracy_std=float(np.std(scores)),
+        scores=[float(s) for s in scores],
+        protocol=params["protocol"],
+        mode="inductive",
+        seconds=time.perf_counter() - t,
+    )
+    if path is not None:
+        with store.write_h5(path, "experiment-scores", info=json.dumps(info)):
+            pass
+    return dict(info, key=key, cached=False)
 
 
 def _fingerprint(a):
@@ -289,7 +424,9 @@ def clip_labels(data):
     return data.y[rows], None if data.groups is None else data.groups[rows]
 
 
-def classify_stage(F, data, config, cache=None, f_key=None, progress=False):
+def classify_stage(
+    F, data, config, cache=None, f_key=None, progress=False, baseline=False
+):
     """Cross-validated linear SVM on the pooled vectors of rows F.
 
     Parameters
@@ -303,6 +440,9 @@ def classify_stage(F, data, config, cache=None, f_key=None, progress=False):
         Its classifier group: ``C``, ``scaler``, ``pooling``, ``n_vectors``,
         ``scoring``, ``protocol``, ``n_splits``, ``n_repeats``,
         ``test_size``, ``cv_seed`` (:mod:`.scoring`).
+    baseline : bool
+        F are the raw features: scaled with ``baseline_scaler`` unless it is
+        ``"same"``.
 
     Returns
     -------
@@ -324,6 +464,8 @@ def classify_stage(F, data, config, cache=None, f_key=None, progress=False):
         data = sources.Data(None, np.asarray(data), [])
     cache = cache or Cache(None)
     params = group(config, "classifier")
+    if baseline and params["baseline_scaler"] != "same":
+        params["scaler"] = params["baseline_scaler"]
     key = key_of(
         "classify",
         f_key or store.fingerprint(F),

@@ -85,6 +85,11 @@ def run_point(config, cache=None, data=None, progress=False):
     >>> extra["codes"].shape
     (100, 16)
     """
+    if isinstance(config["protocol"], list):
+        raise InputError(
+            "one experiment point takes one protocol; gae run runs each of a list "
+            f"(got {config['protocol']})"
+        )
     if not isinstance(cache, stages.Cache):
         cache = stages.Cache(cache)
     with stages.measure() as load:
@@ -92,12 +97,18 @@ def run_point(config, cache=None, data=None, progress=False):
             data = sources.load_source(config, cache.folder, progress)
         data = _as_data(data)
         X = sources.prepare(
-            data.X, config["scaling"], config["noise"], config["noise_seed"]
+            data.X,
+            config["scaling"],
+            config["noise"],
+            config["noise_seed"],
+            config["log"],
         )
         x_key = store.fingerprint(X)
     record = dict(seconds_data=load["seconds"])
     if "padded" in data.info:  # audio: clips padded to clip_samples
         record["padded_clips"] = data.info["padded"]
+    if config["mode"] == "inductive":
+        return _inductive_point(X, data, config, cache, x_key, record, progress)
     graph = graph_key = None
     if needs_graph(config):
         graph, ginfo = stages.graph_stage(X, config, cache, x_key, progress)
@@ -110,22 +121,7 @@ def run_point(config, cache=None, data=None, progress=False):
     Z, cinfo = stages.codes_stage(X, config, graph, graph_key, cache, x_key, progress)
     record.update(_codes_record(cinfo))
     codes = stages.classify_stage(Z, data, config, cache, cinfo["key"], progress)
-    base = stages.classify_stage(X, data, config, cache, f_key=x_key)
-    counts = np.bincount(stages.clip_labels(data)[0])
-    record.update(
-        accuracy=codes["accuracy"],
-        accuracy_std=codes["accuracy_std"],
-        baseline=base["accuracy"],
-        baseline_std=base["accuracy_std"],
-        chance=100 * counts.max() / counts.sum(),
-        protocol=codes.get("protocol", config["protocol"]),
-        seconds_classify=codes["seconds"],
-        seconds_baseline=base["seconds"],
-        cached_classify=codes["cached"],
-    )
-    # Per-fold scores, for the paired differences of the figures.
-    record["scores"] = list(codes["scores"])  # in %, as the accuracy
-    record["baseline_scores"] = list(base["scores"])
+    record.update(_scores_record(codes, X, data, config, cache, x_key))
     if config["lg"] and config["controls"]:
         record.update(
             controls.control_records(
@@ -134,6 +130,38 @@ def run_point(config, cache=None, data=None, progress=False):
         )
     record["history"] = cinfo["history"]
     return record, dict(codes=Z, components=cinfo["components"])
+
+
+def _scores_record(codes, X, data, config, cache, x_key):
+    """Accuracy of the codes and, on the same splits, of the raw features."""
+    counts = np.bincount(stages.clip_labels(data)[0])
+    out = dict(
+        accuracy=codes["accuracy"],
+        accuracy_std=codes["accuracy_std"],
+        chance=100 * counts.max() / counts.sum(),
+        protocol=codes.get("protocol", config["protocol"]),
+        mode=config["mode"],
+        seconds_classify=codes["seconds"],
+        cached_classify=codes["cached"],
+        # Per-fold scores, for the paired differences of the figures.
+        scores=list(codes["scores"]),  # in %, as the accuracy
+    )
+    if config["baseline"]:
+        base = stages.classify_stage(X, data, config, cache, x_key, baseline=True)
+        out.update(
+            baseline=base["accuracy"],
+            baseline_std=base["accuracy_std"],
+            seconds_baseline=base["seconds"],
+            baseline_scores=list(base["scores"]),
+        )
+    return out
+
+
+def _inductive_point(X, data, config, cache, x_key, record, progress):
+    """The record of the inductive mode: one model fitted per split."""
+    codes = stages.inductive_stage(X, data, config, cache, x_key, progress)
+    record.update(_scores_record(codes, X, data, config, cache, x_key))
+    return record, dict(codes=None, components=None)
 
 
 def _codes_record(cinfo):
