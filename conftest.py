@@ -12,7 +12,6 @@ collect_ignore = [
         "embedding",
         "planetoid",
         "config",
-        "pipeline",
         "plotting",
     )
 ]

@@ -7,9 +7,10 @@ import pytest
 
 import pyunlocbox_gae.graphs
 from pyunlocbox_gae import GraphAutoEncoder, experiments
+from pyunlocbox_gae.audio import clips as clips_module
 from pyunlocbox_gae.audio import preprocess as preprocess_module
 from pyunlocbox_gae.cli import main
-from pyunlocbox_gae.experiments import pipeline, stages
+from pyunlocbox_gae.experiments import stages
 from pyunlocbox_gae.experiments.settings import make_config
 from pyunlocbox_gae.graphs.controls import identity_graph, random_graph
 
@@ -110,7 +111,7 @@ def no_stage(monkeypatch):
     monkeypatch.setattr(
         preprocess_module, "preprocess", forbid(preprocess_module.preprocess)
     )
-    monkeypatch.setattr(pipeline, "preprocess", forbid(pipeline.preprocess))
+    monkeypatch.setattr(clips_module, "clip_rows", forbid(clips_module.clip_rows))
     for name in ("graph_stage", "codes_stage"):
         monkeypatch.setattr(stages, name, forbid(getattr(stages, name)))
     knn = pyunlocbox_gae.graphs.knn_graph
@@ -180,4 +181,4 @@ def test_demo_gtzan_takes_set_with_the_flat_names(no_stage, tmp_path, capsys):
     assert "config key k must be an int" in capsys.readouterr().err
     argv = ["demo", "--gtzan", str(tmp_path / "genres"), "--set", "dataset=x.csv"]
     assert main(argv + ["--output", str(tmp_path / "o"), "--no-progress"]) == 2
-    assert "dataset has no place in the audio pipeline" in capsys.readouterr().err
+    assert "--gtzan names the data set" in capsys.readouterr().err

@@ -280,20 +280,21 @@ def test_a_kill_during_a_write_leaves_the_previous_checkpoint(rng, tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# The pipeline's features stage: resumes after a crash, replaces a stale one.
+# The chain's codes fit: resumes after a crash, replaces a stale checkpoint.
 
 
-def test_the_features_stage_resumes_and_cleans_up(rng, tmp_path, monkeypatch):
-    from pyunlocbox_gae.experiments import pipeline
-    from pyunlocbox_gae.experiments.config import default_config
+def test_the_codes_fit_of_the_chain_resumes_and_cleans_up(rng, tmp_path, monkeypatch):
+    from pyunlocbox_gae.experiments import stages
 
     X = data(rng, N=120)
-    info = dict(genres=["a", "b"], n_rows=60, labels=np.array([0, 1]))
-    info["clip_ids"] = ["a/0", "b/0"]
-    ae = dict(default_config()["autoencoder"], n_atoms=6, lg=0.0, max_outer=5)
-    ae.update(rtol_outer=0.0, max_inner=30)
+
+    def model():
+        return GraphAutoEncoder(
+            6, lg=0.0, max_outer=5, rtol_outer=0.0, max_inner=30, random_state=1
+        )
+
     out, saved = tmp_path / "codes.h5", tmp_path / "codes.h5.checkpoint"
-    monkeypatch.setattr(pipeline, "CHECKPOINT_SECONDS", 1e-9)  # every iteration
+    monkeypatch.setattr(stages, "CHECKPOINT_SECONDS", 1e-9)  # every iteration
     original = checkpoint.Checkpointer.write
 
     def crash_after_second(self, history):
@@ -303,23 +304,19 @@ def test_the_features_stage_resumes_and_cleans_up(rng, tmp_path, monkeypatch):
 
     monkeypatch.setattr(checkpoint.Checkpointer, "write", crash_after_second)
     with pytest.raises(Interrupt):
-        pipeline.compute_features(X, info, out, ae, key="k", log=print)
-    assert saved.exists() and not out.exists()
+        stages.fit_codes(model(), X, out)
+    assert saved.exists()
     monkeypatch.setattr(checkpoint.Checkpointer, "write", original)
-    messages = []
-    Z, cached = pipeline.compute_features(
-        X, info, out, ae, key="k", log=messages.append
-    )
-    assert not cached and not saved.exists() and out.exists()
-    ref = pipeline._autoencoder(ae).fit_transform(X)
-    assert np.array_equal(Z, ref) and messages == []
-    # A checkpoint left by other settings is replaced, with a note.
+    resumed = model()
+    Z = stages.fit_codes(resumed, X, out)
+    assert not saved.exists() and len(resumed.history_) == 5
+    ref = model().fit_transform(X)
+    np.testing.assert_array_equal(Z, ref)
+    # A checkpoint left by other settings is discarded: the fit starts afresh.
     GraphAutoEncoder(6, ls=0.5, max_outer=1, checkpoint=saved).fit(X)
-    Z, _ = pipeline.compute_features(X, info, out, ae, key="k2", log=messages.append)
-    assert np.array_equal(Z, ref) and not saved.exists()
-    assert messages == [
-        "codes.h5.checkpoint was written with other settings: starting afresh"
-    ]
+    Z = stages.fit_codes(model(), X, out)
+    np.testing.assert_array_equal(Z, ref)
+    assert not saved.exists()
 
 
 def test_a_checkpoint_with_a_damaged_history_is_one_clear_error(tmp_path):

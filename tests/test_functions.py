@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import knn_pygsp
 from pyunlocbox import solvers as pyu_solvers
 from sklearn.linear_model import Lasso
 
+from conftest import knn_pygsp
 from pyunlocbox_gae import functions as F
 
 

@@ -133,6 +133,18 @@ def test_float64_requested_and_float32_data_not_copied_or_modified(rng):
     np.testing.assert_array_equal(X, before)
 
 
+def test_search_reports_its_progress_block_by_block(rng, monkeypatch):
+    X = rng.standard_normal((25, 4)).astype(np.float32)
+    monkeypatch.setattr(search_mod, "QUERY_BLOCK", 10)
+    calls = []
+    G = graphs.knn_graph(
+        X, k=3, progress=lambda done, total: calls.append((done, total))
+    )
+    assert calls == [(10, 25), (20, 25), (25, 25)]
+    reference = graphs.knn_graph(X, k=3)
+    assert (G.W != reference.W).nnz == 0  # the blocks change nothing
+
+
 def test_reweighting_stored_neighbours_does_not_search(rng, monkeypatch):
     X = clustered(rng, N=200)
     G = graphs.knn_graph(X, k=8)

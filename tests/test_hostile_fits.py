@@ -11,7 +11,7 @@ import pytest
 
 from pyunlocbox_gae import GraphAutoEncoder, classification
 from pyunlocbox_gae.errors import ConvergenceError, FileFormatError, InputError
-from pyunlocbox_gae.experiments.config import check_config
+from pyunlocbox_gae.experiments.config import load_config
 from pyunlocbox_gae.model.diagnostics import DegenerateFitWarning
 
 # ------------------------------------------------ 9: impossible CV settings
@@ -29,7 +29,7 @@ from pyunlocbox_gae.model.diagnostics import DegenerateFitWarning
             dict(protocols=["grouped"], n_splits=1),
             r"n_splits must be an int in .*got 1",
         ),
-        (dict(protocols=[]), "protocols is empty"),
+        (dict(protocols=[]), "protocol lists nothing"),
         (
             dict(protocols=["leaky"], test_size=1.5),
             r"test_size must be a float in the range \(0",
@@ -38,7 +38,7 @@ from pyunlocbox_gae.model.diagnostics import DegenerateFitWarning
 )
 def test_impossible_cv_settings_are_refused_by_the_config(settings, message):
     with pytest.raises(InputError, match=message):
-        check_config(dict(classification=settings))
+        load_config(dict(classification=settings))
 
 
 def test_cv_functions_refuse_zero_repeats_before_any_fit(monkeypatch):
@@ -57,7 +57,7 @@ def test_cv_functions_refuse_zero_repeats_before_any_fit(monkeypatch):
 def test_gae_classify_with_zero_repeats_exits_with_one_line(tmp_path, capsys):
     from pyunlocbox_gae.cli import main
 
-    status = main(["classify", str(tmp_path / "f.h5"), "--protocols", "leaky",
+    status = main(["classify", str(tmp_path / "f.h5"), "--protocol", "leaky",
                    "--n-repeats", "0"])  # fmt: skip
     err = capsys.readouterr().err
     assert status == 2 and "n_repeats must be an int in the range [1" in err

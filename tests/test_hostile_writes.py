@@ -344,12 +344,11 @@ def test_a_dangling_clip_link_is_listed_when_skipped(dangling, tmp_path):
 
 
 def test_an_output_folder_that_is_a_file_is_one_clear_error(tmp_path):
-    from pyunlocbox_gae.experiments import pipeline
+    from pyunlocbox_gae.experiments import run
 
     (tmp_path / "out").write_text("a file")
-    config = dict(data=str(tmp_path), output=str(tmp_path / "out"))
     with pytest.raises(InputError, match="is a file, not a folder"):
-        pipeline.run(config, progress=False)
+        run.run(dict(dataset=str(tmp_path)), tmp_path / "out", progress=False)
 
 
 def test_a_report_json_holding_a_list_is_not_a_cache(tmp_path):
@@ -399,8 +398,8 @@ def test_same_content_gives_the_same_bytes_at_another_time(model, tmp_path):
     assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
 
 
-def test_a_second_pipeline_run_on_the_same_folder_is_refused(data, tmp_path):
-    from pyunlocbox_gae.experiments import pipeline
+def test_a_second_run_on_the_same_folder_is_refused(data, tmp_path):
+    from pyunlocbox_gae.experiments import run
 
     out = tmp_path / "out"
     out.mkdir()
@@ -413,8 +412,8 @@ def test_a_second_pipeline_run_on_the_same_folder_is_refused(data, tmp_path):
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(BusyError, match=f"another run is using {out}"):
-            pipeline.run(dict(data=str(data), output=str(out)), progress=False)
+            run.run(dict(dataset=str(data)), out, progress=False)
     finally:
         holder.kill()
         holder.wait()
-    assert not (out / "frames.h5").exists()  # no stage ran
+    assert not (out / "cache").exists()  # no stage ran

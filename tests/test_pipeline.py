@@ -1,4 +1,4 @@
-"""The whole chain on synthetic genres, caching of stages, the gae commands."""
+"""The audio chain end to end: tables config, caching, modes, the gae commands."""
 
 import json
 
@@ -7,7 +7,8 @@ import pytest
 
 from pyunlocbox_gae.audio.synthetic import make_dataset
 from pyunlocbox_gae.cli import main
-from pyunlocbox_gae.experiments import pipeline
+from pyunlocbox_gae.experiments import run, stage_files
+from pyunlocbox_gae.experiments.config import load_config
 
 
 @pytest.fixture(scope="module")
@@ -16,10 +17,9 @@ def data(tmp_path_factory):
     return make_dataset(root, genres=3, clips_per_genre=8, seconds=1.0, seed=0)
 
 
-def small_config(data, output, **tables):
+def small_config(data, **tables):
     cfg = dict(
         data=str(data),
-        output=str(output),
         cqt=dict(clip_samples=22050),
         graph=dict(k=5),
         autoencoder=dict(
@@ -29,78 +29,74 @@ def small_config(data, output, **tables):
             n_vectors=3,
             n_splits=4,
             n_repeats=2,
-            classifier="linear_svc",
             protocols=["grouped", "leaky"],
+            controls=[],
         ),
     )
     for name, table in tables.items():
         cfg[name] = {**cfg.get(name, {}), **table}
-    return cfg
+    return load_config(cfg)[0]
 
 
-def _accuracy(report, features, protocol="grouped"):
-    (r,) = [
-        r
-        for r in report["results"]
-        if r["features"] == features and r["protocol"] == protocol
-    ]
-    return r["mean"]
+def _row(payload, protocol="grouped"):
+    (row,) = [r for r in payload["rows"] if r["protocol"] == protocol]
+    return row
 
 
 def test_whole_chain_far_above_chance_and_cached(data, tmp_path):
     out = tmp_path / "out"
-    report = pipeline.run(small_config(data, out), progress=False, log=lambda m: None)
-    assert report["chance"] == pytest.approx(1 / 3)
-    assert report["stages"] == dict(
-        preprocess="ran", graph="ran", features="ran", classify="ran"
-    )
+    payload = run.run(small_config(data), out, progress=False, plots=False)
+    grouped, leaky = _row(payload), _row(payload, "leaky")
+    assert grouped["chance"] == pytest.approx(100 / 3)
     # chance is 1/3; the honest protocol scores below the leaky one
-    assert _accuracy(report, "codes") > 0.6
-    assert _accuracy(report, "cqt (baseline)") > 0.6
-    assert _accuracy(report, "codes", "leaky") > _accuracy(report, "codes")
-    assert report["n_clips"] == 24 and report["n_frames"] == 24 * 21 * 2
-    for name in ("frames.h5", "graph.h5", "features.h5", "results.csv", "accuracy.png"):
-        assert (out / name).exists(), name
+    assert grouped["accuracy"] > 60 and grouped["baseline"] > 60
+    assert leaky["accuracy"] > grouped["accuracy"]
+    assert len(grouped["scores"]) == len(grouped["baseline_scores"]) == 8
+    assert not grouped["cached_graph"] and not grouped["cached_codes"]
+    assert leaky["cached_codes"]  # one fit serves both protocols
     table = json.loads((out / "results.json").read_text())
-    assert {(r["features"], r["protocol"]) for r in table["results"]} == {
-        ("codes", "grouped"),
-        ("codes", "leaky"),
-        ("cqt (baseline)", "grouped"),
-        ("cqt (baseline)", "leaky"),
-    }
-    leaky = [r for r in table["results"] if r["protocol"] == "leaky"]
-    assert all("leaky" in r["note"] for r in leaky)
-    grouped = [r for r in table["results"] if r["protocol"] == "grouped"]
-    assert all(r["n_splits"] * r["n_repeats"] == 8 for r in grouped)
+    assert [r["protocol"] for r in table["rows"]] == ["grouped", "leaky"]
+    frames = list((out / "cache").glob("frames-*.h5"))
+    assert len(frames) == 1
+    stamp = frames[0].stat().st_mtime_ns
 
-    again = pipeline.run(small_config(data, out), progress=False, log=lambda m: None)
-    assert set(again["stages"].values()) == {"cached"}
-    assert again["results"] == report["results"]
+    again = run.run(small_config(data), out, progress=False, plots=False)
+    assert _row(again)["cached_codes"] and _row(again)["cached_classify"]
+    assert _row(again)["scores"] == grouped["scores"]
 
-    changed = small_config(data, out, classification=dict(n_vectors=2))
-    third = pipeline.run(changed, progress=False, log=lambda m: None)
-    assert third["stages"] == dict(
-        preprocess="cached", graph="cached", features="cached", classify="ran"
-    )
-    noisy = small_config(data, out, input=dict(noise=0.1))
-    fourth = pipeline.run(noisy, progress=False, log=lambda m: None)
-    assert fourth["stages"]["preprocess"] == "cached"
-    assert fourth["stages"]["graph"] == fourth["stages"]["features"] == "ran"
+    changed = small_config(data, classification=dict(n_vectors=2))
+    third = _row(run.run(changed, out, progress=False, plots=False))
+    assert third["cached_graph"] and third["cached_codes"]
+    assert not third["cached_classify"]
+    noisy = small_config(data, input=dict(noise=0.1))
+    fourth = _row(run.run(noisy, out, progress=False, plots=False))
+    assert not fourth["cached_graph"] and not fourth["cached_codes"]
+    assert frames[0].stat().st_mtime_ns == stamp  # the CQT is not recomputed
 
 
-def test_inductive_mode_learns_on_training_clips(data, tmp_path):
+def test_inductive_mode_learns_on_training_clips(data, tmp_path, monkeypatch):
+    from pyunlocbox_gae.model.estimator import GraphAutoEncoder
+
+    fitted = []
+    fit = GraphAutoEncoder.fit_transform
+
+    def spy(self, X, y=None):
+        fitted.append(len(X))
+        return fit(self, X)
+
+    monkeypatch.setattr(GraphAutoEncoder, "fit_transform", spy)
     cfg = small_config(
         data,
-        tmp_path,
-        autoencoder=dict(mode="inductive", lg=0.0),
-        classification=dict(baseline=False, n_repeats=1),
+        autoencoder=dict(mode="inductive"),
+        classification=dict(baseline=False, n_repeats=1, protocols=["grouped"]),
     )
-    report = pipeline.run(cfg, progress=False, log=lambda m: None)
-    assert report["stages"]["features"] == "per fold (inductive)"
-    assert [r["features"] for r in report["results"]] == ["codes (inductive)"]
-    assert report["results"][0]["protocol"] == "grouped"
-    assert len(report["results"][0]["scores"]) == 4
-    assert report["results"][0]["mean"] > 0.6
+    payload = run.run(cfg, tmp_path, progress=False, plots=False)
+    row = _row(payload)
+    assert row["mode"] == "inductive" and "baseline" not in row
+    assert len(row["scores"]) == 4 and row["accuracy"] > 60
+    # one fit per split, on the training clips' frames only (3/4 of 24 clips)
+    n_frames = 42
+    assert fitted == [18 * n_frames] * 4
 
 
 def test_gae_commands_end_to_end(tmp_path, capsys):
@@ -157,7 +153,7 @@ def test_gae_commands_end_to_end(tmp_path, capsys):
         "1",
         "--n-vectors",
         "2",
-        "--protocols",
+        "--protocol",
         "grouped",
         "--classifier",
         "linear_svc",
@@ -178,26 +174,30 @@ def test_gae_run_config_file_and_one_line_errors(data, tmp_path, capsys):
         "[cqt]\nclip_samples = 11025\n"
         "[autoencoder]\nlg = 0.0\nn_atoms = 8\nmax_outer = 2\nmax_inner = 20\n"
         "[classification]\nn_splits = 2\nn_repeats = 1\nn_vectors = 2\n"
-        'classifier = "linear_svc"\n'
     )
     assert main(["run", str(config), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "cqt (baseline)" in out and "results.json" in out
-    assert (tmp_path / "out" / "results.json").exists()
+    assert "raw (baseline)" in out and "results.json" in out
+    for name in ("results.json", "results.csv", "accuracy.png"):
+        assert (tmp_path / "out" / name).exists(), name
     config.write_text('data = "nowhere"\noutput = "out"\n')
     assert main(["run", str(config)]) == 2
-    assert "data folder" in capsys.readouterr().err
+    assert "nowhere' does not exist" in capsys.readouterr().err
     config.write_text('data = "x"\noutput = "out"\n[cqt]\nnbins = 3\n')
     assert main(["run", str(config)]) == 2
     assert "did you mean 'n_bins'?" in capsys.readouterr().err
-    config.write_text('output = "out"\n')
+    config.write_text("k = 5\n")
     assert main(["run", str(config)]) == 2
-    assert "the config needs data" in capsys.readouterr().err
+    assert "needs output = ..." in capsys.readouterr().err
 
 
 def test_features_never_copy_and_keep_float32(data, tmp_path):
-    cfg = small_config(data, tmp_path, classification=dict(protocols=["grouped"]))
-    pipeline.run(cfg, progress=False, log=lambda m: None)
-    X, info = pipeline.prepare_input(tmp_path / "frames.h5")
+    from pyunlocbox_gae.audio.preprocess import preprocess
+    from pyunlocbox_gae.experiments.settings import cqt_params, make_config
+
+    frames = tmp_path / "frames.h5"
+    params = cqt_params(make_config(clip_samples=22050))
+    preprocess(data, frames, params, progress=False, log=lambda m: None)
+    X, info = stage_files.prepare_input(frames)
     assert X.dtype == np.float32 and X.flags.c_contiguous
     assert info["n_rows"] == 42 and info["labels"].shape == (24,)

@@ -21,7 +21,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from pyunlocbox_gae.audio.synthetic import make_dataset
-from pyunlocbox_gae.experiments import pipeline
+from pyunlocbox_gae.experiments import run
+from pyunlocbox_gae.experiments.config import load_config
 
 OUTPUT = Path(
     sys.argv[1] if len(sys.argv) > 1 else os.environ.get("GAE_TUTORIALS_OUTPUT", ".")
@@ -46,47 +47,54 @@ else:
     clip = dict(frames_per_clip=max(int(149 * SIZE), 20))  # the study: 149
 
 # %%
-# The configuration: the defaults (``pyunlocbox_gae.experiments.config``) with both
-# protocols, a smaller dictionary and fewer iterations, so that it runs in a minute.
+# The configuration: the defaults (``pyunlocbox_gae.experiments.settings``)
+# with both protocols, a smaller dictionary and fewer iterations, so that it
+# runs in a minute. The tables only group the keys, as in a ``gae run`` file.
 
-config = dict(
-    data=str(data),
-    output=str(OUTPUT / "genre-recognition"),
-    cqt=clip,
-    autoencoder=dict(
-        n_atoms=32, lg=100.0, max_outer=max(int(10 * SIZE), 3), max_inner=100, rtol=1e-4
-    ),
-    classification=dict(
-        n_vectors=2,
-        n_splits=5 if SIZE >= 1 else 3,
-        n_repeats=max(int(4 * SIZE), 1),
-        protocols=["grouped", "leaky"],
-    ),
+config, _ = load_config(
+    dict(
+        data=str(data),
+        cqt=clip,
+        autoencoder=dict(
+            n_atoms=32,
+            lg=100.0,
+            max_outer=max(int(10 * SIZE), 3),
+            max_inner=100,
+            rtol=1e-4,
+        ),
+        classification=dict(
+            n_vectors=2,
+            n_splits=5 if SIZE >= 1 else 3,
+            n_repeats=max(int(4 * SIZE), 1),
+            protocols=["grouped", "leaky"],
+            controls=[],
+        ),
+    )
 )
-report = pipeline.run(config, progress=False, log=lambda *_: None)
-print(pipeline.summary(report))
-print(
-    f"{report['n_clips']} clips, {report['n_frames']} frames; stages: "
-    f"{report['stages']}"
-)
+payload = run.run(config, OUTPUT / "genre-recognition", progress=False, plots=False)
+print(run.summary(payload))
+print(f"{payload['seconds']:.0f} s; stage files in {OUTPUT / 'genre-recognition'}")
 
 # %%
 # Accuracies of each representation and protocol. The leaky protocol puts
 # vectors of one clip on both sides of the split, which flatters every
 # representation; the grouped one is the honest estimate.
 
-results = report["results"]
-labels = [f"{r['features']}\n{r['protocol']}" for r in results]
+bars = [
+    (f"{name}\n{row['protocol']}", row[key], row[key + "_std"])
+    for row in payload["rows"]
+    for name, key in (("codes", "accuracy"), ("CQT", "baseline"))
+]
 fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 ax.bar(
-    range(len(results)),
-    [100 * r["mean"] for r in results],
-    yerr=[100 * r["std"] for r in results],
+    range(len(bars)),
+    [b[1] for b in bars],
+    yerr=[b[2] for b in bars],
     capsize=3,
 )
-chance = 100 * report["chance"]
+chance = payload["rows"][0]["chance"]
 ax.axhline(chance, color="grey", linestyle=":", label=f"chance ({chance:.0f} %)")
-ax.set_xticks(range(len(results)), labels, fontsize=8)
+ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=8)
 ax.set_ylabel("accuracy (%)")
 ax.legend()
 fig.savefig(OUTPUT / "tutorial4_genres.png", bbox_inches="tight")

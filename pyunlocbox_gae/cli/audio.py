@@ -1,11 +1,12 @@
 r"""Audio commands: ``gae synthetic|preprocess|features|classify|run``.
 
-Thin wrappers over :mod:`pyunlocbox_gae.experiments.pipeline`: options are
-generated from the config schema (:mod:`pyunlocbox_gae.experiments.config`),
-so every config key of a stage is also an option with the same default and
-help. The schema is read only when one of these commands is parsed or its
-help shown (:func:`pyunlocbox_gae.cli.add_options_later`), so that
-``gae --help`` and ``gae --version`` stay cheap.
+Thin wrappers over :mod:`pyunlocbox_gae.experiments`: every option of a stage
+command is a key of the one flat configuration (:mod:`.settings`), with the
+same name (``--n-atoms`` for ``n_atoms``), default and checks as in a
+``gae run`` file or ``gae sweep --set``. The configuration is read only when
+one of these commands is parsed or its help shown
+(:func:`pyunlocbox_gae.cli.add_options_later`), so that ``gae --help`` and
+``gae --version`` stay cheap.
 """
 
 import argparse
@@ -14,71 +15,78 @@ from pathlib import Path
 
 from pyunlocbox_gae.cli import add_options_later
 
-# Keys whose names repeat across tables get distinct options.
-FLAGS = {
-    ("input", "scaling"): "input_scaling",
-    ("input", "seed"): "noise_seed",
-    ("classification", "seed"): "cv_seed",
-}
+# The keys of the input's preparation (log, scaling, noise) read by both
+# the features and the classify commands.
+PREPARATION = ("log", "scaling", "noise", "noise_seed")
 
 
-def _add_table(parser, table, skip=()):
-    """One option per key of a config table: --frame-size for frame_size."""
-    from pyunlocbox_gae.experiments.config import CHOICES, SCHEMA
+def _add_keys(parser, title, keys):
+    """One option per configuration key: --frame-size for frame_size."""
+    from pyunlocbox_gae.experiments.settings import DEFAULTS, LIST_KEYS
 
-    group = parser.add_argument_group(f"[{table}] options (config table)")
-    for name, (default, types, text) in SCHEMA[table].items():
-        if name in skip:
-            continue
-        flag = "--" + FLAGS.get((table, name), name).replace("_", "-")
-        dest = f"{table}.{name}"
-        choices = CHOICES.get((table, name))
-        if bool in types:
+    group = parser.add_argument_group(title)
+    for name in keys:
+        default = DEFAULTS[name]
+        flag = "--" + name.replace("_", "-")
+        text = f"configuration key {name} (default: {default})"
+        if isinstance(default, bool):
             group.add_argument(
                 flag,
-                dest=dest,
+                dest=name,
                 default=None,
                 action=argparse.BooleanOptionalAction,
-                help=f"{text} (default: {default})",
+                help=text,
             )
             continue
-        kind = _caster(types)
         group.add_argument(
             flag,
-            dest=dest,
+            dest=name,
             default=None,
-            type=kind,
-            choices=choices,
-            nargs="+" if list in types and kind is str else None,
-            metavar=name.upper() if not choices else None,
-            help=f"{text} (default: {default})",
+            type=_caster(default),
+            nargs="+" if name in LIST_KEYS or name == "protocol" else None,
+            metavar=name.upper(),
+            help=text,
         )
 
 
-def _caster(types):
-    if types == (int,):
+def _caster(default):
+    if isinstance(default, int):
         return int
-    if float in types and str not in types:
+    if isinstance(default, float):
         return float
-    if types == (str, float):
-        return _number_or_text
-    return str
+    return _number_or_text
 
 
 def _number_or_text(text):
+    """A number when the text is one (fmin = 65.4), else the text ('C2')."""
+    from pyunlocbox_gae.experiments.settings import parse_value
+
     try:
         return float(text)
     except ValueError:
-        return text
+        return parse_value(text)
 
 
-def _table(args, table):
-    """The options of a table that were given on the command line."""
+def _given(args, keys):
+    """The configuration keys given on the command line."""
     out = {}
-    for key, value in vars(args).items():
-        if key.startswith(table + ".") and value is not None:
-            out[key.split(".", 1)[1]] = value
+    for key in keys:
+        value = getattr(args, key, None)
+        if value is not None:
+            out[key] = value[0] if key == "protocol" and len(value) == 1 else value
     return out
+
+
+def _keys(group, skip=()):
+    from pyunlocbox_gae.experiments.settings import GROUPS
+
+    return [k for k in GROUPS[group] if k not in skip]
+
+
+def _audio_keys():
+    from pyunlocbox_gae.experiments.settings import AUDIO_DEFAULTS
+
+    return [k for k in AUDIO_DEFAULTS if k != "genres"]
 
 
 def _genres(value):
@@ -87,12 +95,6 @@ def _genres(value):
     if len(value) == 1 and value[0].isdigit():
         return int(value[0])
     return value
-
-
-def _print_results(report):
-    from pyunlocbox_gae.experiments.pipeline import summary
-
-    print(summary(report))
 
 
 def cmd_synthetic(args):
@@ -126,20 +128,28 @@ def cmd_synthetic(args):
 def cmd_preprocess(args):
     """``gae preprocess``: CQT frames of a GTZAN-layout folder."""
     from pyunlocbox_gae.audio.preprocess import preprocess
-    from pyunlocbox_gae.experiments.config import check_config
-    from pyunlocbox_gae.experiments.pipeline import cqt_params
+    from pyunlocbox_gae.errors import InputError
+    from pyunlocbox_gae.experiments import checks
+    from pyunlocbox_gae.experiments.settings import cqt_params, make_config
 
-    cfg = check_config(dict(cqt=_table(args, "cqt")))
-    ds = _table(args, "dataset")
+    config = make_config(_given(args, _audio_keys()))
+    if "short_clips" not in _given(args, ["short_clips"]):
+        config["short_clips"] = "error"  # a frames file holds clips of one length
+    checks.check_values(config)
+    if config["short_clips"] == "keep":
+        raise InputError(
+            "a frames file holds clips of one length: --short-clips error or pad "
+            "(gae run keeps clips of any length)"
+        )
     report = preprocess(
         args.data,
         args.output,
-        cqt_params(cfg),
+        cqt_params(config),
         genres=_genres(args.genres),
-        clips_per_genre=ds.get("clips_per_genre") or None,
-        short=ds.get("short_clips", "error"),
-        resample=ds.get("resample", True),
-        on_error=ds.get("on_error", "raise"),
+        clips_per_genre=config["clips_per_genre"] or None,
+        short=config["short_clips"],
+        resample=config["resample"],
+        on_error=config["on_error"],
         progress=not args.quiet,
     )
     print(
@@ -162,8 +172,7 @@ def cmd_features(args):
     report = features_file(
         args.frames,
         args.output,
-        input=_table(args, "input"),
-        autoencoder=_table(args, "autoencoder"),
+        _given(args, [*PREPARATION, *_keys("estimator")]),
         graph=graph,
     )
     print(
@@ -176,17 +185,14 @@ def cmd_features(args):
 def cmd_classify(args):
     """``gae classify``: cross-validated accuracy of a features or frames file."""
     from pyunlocbox_gae import store
-    from pyunlocbox_gae.experiments.stage_files import classify_file
+    from pyunlocbox_gae.experiments.stage_files import classify_file, summary
 
     if args.output:  # before the cross-validation
         store.check_writable(args.output)
         store.check_not_input(args.output, args.file)
-    report = classify_file(
-        args.file,
-        _table(args, "classification"),
-        _table(args, "input"),
-    )
-    _print_results(report)
+    keys = [*PREPARATION, *_keys("classifier", skip=("mode", "baseline"))]
+    report = classify_file(args.file, _given(args, keys))
+    print(summary(report))
     if args.output:
         with store.atomic_path(Path(args.output)) as tmp:
             tmp.write_text(json.dumps(report, indent=2))
@@ -198,21 +204,10 @@ def cmd_run(args):
     from pyunlocbox_gae.experiments import run as chain
 
     use_file_backend()  # figures written to files, no window
-    from pyunlocbox_gae.experiments.pipeline import run
-
-    loaded = chain.load_run(args.config)
-    if loaded[0] == "chain":
-        payload = chain.run(loaded[1], loaded[2], progress=not args.quiet)
-        print(chain.summary(payload))
-        print(f"results: {Path(loaded[2]) / 'results.json'}")
-        return
-    report = run(args.config, progress=not args.quiet)
-    stages = ", ".join(f"{k} {v}" for k, v in report["stages"].items())
-    print(f"stages: {stages}")
-    if report["skipped_files"]:
-        print(f"skipped {len(report['skipped_files'])} files (see report.json)")
-    _print_results(report)
-    print(f"results: {Path(report['output']) / 'results.json'}")
+    config, output = chain.load_run(args.config)
+    payload = chain.run(config, output, progress=not args.quiet)
+    print(chain.summary(payload))
+    print(f"results: {Path(output) / 'results.json'}")
 
 
 def add_commands(sub):
@@ -257,9 +252,7 @@ def add_commands(sub):
         help="'all' (default), the first N genres alphabetically, or names",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_options_later(
-        p, lambda p: (_add_table(p, "dataset", skip=("genres",)), _add_table(p, "cqt"))
-    )
+    add_options_later(p, lambda p: _add_keys(p, "clips and CQT", _audio_keys()))
     p.set_defaults(func=cmd_preprocess)
 
     p = sub.add_parser(
@@ -279,8 +272,8 @@ def add_commands(sub):
     add_options_later(
         p,
         lambda p: (
-            _add_table(p, "input"),
-            _add_table(p, "autoencoder", skip=("mode", "transform_algorithm")),
+            _add_keys(p, "input", PREPARATION),
+            _add_keys(p, "estimator", _keys("estimator")),
         ),
     )
     p.set_defaults(func=cmd_features)
@@ -297,8 +290,8 @@ def add_commands(sub):
     add_options_later(
         p,
         lambda p: (
-            _add_table(p, "classification", skip=("baseline",)),
-            _add_table(p, "input"),
+            _add_keys(p, "classifier", _keys("classifier", skip=("mode", "baseline"))),
+            _add_keys(p, "input", PREPARATION),
         ),
     )
     p.set_defaults(func=cmd_classify)
@@ -306,14 +299,13 @@ def add_commands(sub):
     p = sub.add_parser(
         "run",
         help="the whole chain from a TOML config (any data source)",
-        description="Run data → graph → codes → classify as set in CONFIG. A "
-        "flat CONFIG (keys of `gae sweep --set`, e.g. dataset = "
-        '"features.csv", plus output) works on every source: digits, a '
-        "feature file (.csv, .npy, .h5) or an audio folder. A CONFIG of tables "
-        "(keys data and output, tables [dataset] [cqt] [input] [graph] "
-        "[autoencoder] [classification]) runs the audio pipeline on an audio "
-        "folder. Up-to-date stages are skipped; the accuracy table is written "
-        "to OUTPUT/results.json.",
+        description="Run data → graph → codes → classify as set in CONFIG, on "
+        "any source: digits, a feature file (.csv, .npy, .h5) or an audio "
+        "folder. CONFIG holds the keys of `gae sweep --set` (e.g. dataset = "
+        '"features.csv") plus output, at the top level or grouped in tables '
+        "([data] [graph] [estimator] [classifier]; see examples/gtzan.toml). "
+        "Cached stages are reused; the accuracy table and the figures are "
+        "written to OUTPUT.",
     )
     p.add_argument("config", help="TOML config file (see examples/gtzan.toml)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

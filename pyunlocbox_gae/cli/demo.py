@@ -29,14 +29,14 @@ def add_commands(subparsers):
     p.add_argument(
         "--gtzan",
         metavar="PATH",
-        help="run the experiment on a GTZAN-layout folder through the audio "
-        "pipeline instead",
+        help="run the experiment on a GTZAN-layout folder (or a folder of "
+        "recordings with a labels.csv) instead",
     )
     p.add_argument(
         "--config",
         metavar="TOML",
-        help="with --gtzan: pipeline settings (tables of `gae run` configs; "
-        "--set KEY=VALUE works as well)",
+        help="with --gtzan: a configuration file (the keys of `gae run` files, "
+        "flat or in tables); --set KEY=VALUE entries override it",
     )
     p.add_argument(
         "--lg",
@@ -108,8 +108,8 @@ def run_demo(args):
             progress=not args.no_progress,
         )
         print(
-            f"\n{args.gtzan}: {out['n_clips']} clips of {len(out['genres'])} "
-            "genres, linear SVM on clip vectors, CV grouped by clip; "
+            f"\n{args.gtzan}: {out['n_clips']} clips of {len(out['classes'])} "
+            "classes, linear SVM on clip vectors, CV grouped by clip; "
             "accuracy (%) mean ± std:\n"
         )
         return _finish(out, output)
@@ -137,13 +137,12 @@ def run_demo(args):
 
 
 def _gtzan_config(args):
-    """--config tables, updated by --set entries (flat names, as for digits)."""
-    from pyunlocbox_gae.experiments.config import from_flat
-    from pyunlocbox_gae.experiments.gtzan import _merge
+    """--config entries (flat or in tables), updated by --set entries."""
+    from pyunlocbox_gae.experiments.config import flatten
     from pyunlocbox_gae.experiments.settings import parse_assignments, read_toml
 
-    tables = read_toml(args.config) if args.config else {}
-    return _merge(tables, from_flat(parse_assignments(args.assignments)))
+    entries = flatten(read_toml(args.config)) if args.config else {}
+    return {**entries, **parse_assignments(args.assignments)}
 
 
 def _finish(out, output):

@@ -88,12 +88,13 @@ def run_sweep(args):
             plots=plots,
         )
     print(f"{out['param']:>12} | accuracy      | baseline      | non-zero | seconds")
+    nan = float("nan")
     for row in out["rows"]:
         print(
             f"{row['value']!s:>12} | {row['accuracy']:5.1f} ± "
-            f"{row['accuracy_std']:4.1f} | {row['baseline']:5.1f} ± "
-            f"{row['baseline_std']:4.1f} | "
-            f"{100 * row['nnz']:7.1f}% | {row.get('seconds_codes', 0):7.1f}"
+            f"{row['accuracy_std']:4.1f} | {row.get('baseline', nan):5.1f} ± "
+            f"{row.get('baseline_std', nan):4.1f} | "
+            f"{100 * row.get('nnz', nan):7.1f}% | {row.get('seconds_codes', 0):7.1f}"
         )
     _print_controls(out)
     return 0

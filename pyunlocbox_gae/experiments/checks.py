@@ -38,9 +38,10 @@ def _seed():
 def _graph_constraints():
     from pyunlocbox_gae.graphs.graph import LAP_TYPES
     from pyunlocbox_gae.graphs.search import BACKENDS, METRICS
-    from pyunlocbox_gae.graphs.weights import KERNELS
+    from pyunlocbox_gae.graphs.weights import KERNELS, SYMMETRIZE
 
     return dict(
+        symmetrize=[StrOptions(set(SYMMETRIZE))],
         k=_positive(),
         metric=[StrOptions(set(METRICS))],
         kernel=[StrOptions(set(KERNELS))],
@@ -59,6 +60,7 @@ CONSTRAINTS = dict(
     label_column=[str],
     group_column=[str, None],
     n_samples=[Interval(Integral, 20, None, closed="left"), None],
+    log=["boolean"],
     scaling=[StrOptions(set(sources.SCALINGS))],
     noise=[Interval(Real, 0, None, closed="left")],
     noise_seed=_seed(),
@@ -66,6 +68,7 @@ CONSTRAINTS = dict(
     clips_per_genre=[Interval(Integral, 0, None, closed="left")],
     short_clips=[StrOptions({"keep", "error", "pad"})],
     on_error=[StrOptions({"raise", "skip"})],
+    resample=["boolean"],
     sample_rate=_positive(),
     clip_samples=_positive(),
     frame_size=_positive(),
@@ -74,12 +77,15 @@ CONSTRAINTS = dict(
     bins_per_octave=_positive(),
     fmin=[Interval(Real, 0, None, closed="neither"), str],
     frames_per_clip=[Interval(Integral, 0, None, closed="left")],
+    classifier=[StrOptions(set(scoring.CLASSIFIERS))],
     C=[Interval(Real, 0, None, closed="neither")],
     scaler=[StrOptions(set(scoring.SCALERS))],
+    baseline=["boolean"],
+    baseline_scaler=[StrOptions({"same", *scoring.SCALERS})],
     pooling=[StrOptions(set(scoring.POOLINGS))],
     n_vectors=_positive(),
     scoring=[StrOptions(set(scoring.SCORINGS))],
-    protocol=[StrOptions(set(scoring.PROTOCOLS))],
+    protocol=[StrOptions(set(scoring.PROTOCOLS)), list],
     n_splits=[Interval(Integral, 2, None, closed="left")],
     n_repeats=_positive(),
     test_size=[Interval(Real, 0, 1, closed="neither")],
@@ -131,6 +137,24 @@ def check_genres(genres):
         raise InputError(
             f"config key genres lists {len(genres)} class(es): the classifier "
             "needs at least two"
+        )
+
+
+def check_protocols(config):
+    """Each protocol of a list is known; inductive codes need clip splits."""
+    protocols = config["protocol"]
+    protocols = protocols if isinstance(protocols, list) else [protocols]
+    bad = [p for p in protocols if p not in scoring.PROTOCOLS]
+    if bad or not protocols:
+        raise InputError(
+            f"config key protocol lists {bad or 'nothing'}: choose among "
+            f"{list(scoring.PROTOCOLS)}"
+        )
+    if config["mode"] != "transductive" and "leaky" in protocols:
+        raise InputError(
+            f"mode {config['mode']!r} fits the model on each split's training "
+            "clips; the 'leaky' protocol splits a clip's vectors and cannot: use "
+            "'grouped'"
         )
 
 
@@ -224,6 +248,7 @@ def check(config):
     """
     check_values(config)
     check_genres(config["genres"])
+    check_protocols(config)
     _check_controls(config)
     _check_modes(config)
     kind = sources.kind_of(config["dataset"])

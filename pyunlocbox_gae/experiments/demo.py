@@ -67,7 +67,8 @@ def demo(
     Returns
     -------
     dict
-        ``kind``, ``config``, ``noises``, ``representations`` (row names),
+        ``kind``, ``config``, ``classes``, ``n_clips`` (clips, or samples),
+        ``noises``, ``representations`` (row names),
         ``table`` (``{row: [[mean, std] per noise]}``), ``rows`` (one flat
         record per cell, see :func:`~.sweep.run_point`) and ``seconds``.
 
@@ -124,6 +125,8 @@ def demo(
     payload = dict(
         kind=DEMO_KIND,
         config=base,
+        classes=list(data.classes),
+        n_clips=int(len(stages.clip_labels(data)[0])),
         noises=[float(n) for n in noises],
         representations=reps,
         table=table,

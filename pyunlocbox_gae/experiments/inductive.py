@@ -88,18 +88,13 @@ def _vectors(F, rows, data, config):
     return V, data.y[rows][first][owner], owner
 
 
-def _score(F_train, F_test, train, test, data, config):
+def _score(F_train, F_test, train, test, data, config, scaler=None):
     """Scores (every scoring, %) of a classifier fitted on F_train, on F_test."""
     V, y, _ = _vectors(F_train, train, data, config)
-    model = scoring.classifier(config["C"], config["scaler"]).fit(V, y)
+    scaler = config["scaler"] if scaler in (None, "same") else scaler
+    model = scoring.classifier(config["C"], scaler, config["classifier"]).fit(V, y)
     V, y, owner = _vectors(F_test, test, data, config)
     return scoring.score_all(model, V, y, owner)
-
-
-def _model(config):
-    """The estimator of `config`, building its graph from the rows it fits."""
-    model = stages.estimator(config)
-    return model.set_params(graph_params=dict(group(config, "graph"), random_state=0))
 
 
 def _splits(data, config):
@@ -127,15 +122,17 @@ def _run(X_train_rows, X_test_rows, data, config, progress):
             splits, "splits", disable=not progress, leave=False, unit="split"
         ):
             with stages.measure() as fit:
-                model = _model(config)
+                model = stages.estimator(config, build_graph=True)
                 Z_train = model.fit_transform(X_train_rows[train])
             with stages.measure() as code:
                 for c in codings:
                     model.set_params(transform_algorithm=c)
                     Z_test = model.transform(X_test_rows[test])
                     scores[c].append(_score(Z_train, Z_test, train, test, data, config))
-            raw = X_train_rows[train], X_test_rows[test]
-            baseline.append(_score(*raw, train, test, data, config))
+            if config["baseline"]:
+                raw = X_train_rows[train], X_test_rows[test]
+                scaler = config["baseline_scaler"]
+                baseline.append(_score(*raw, train, test, data, config, scaler))
             fits.append(
                 dict(
                     seconds_fit=fit["seconds"],
@@ -192,9 +189,9 @@ def inductive_record(data, config, cache=None, progress=False):
     ('clean_train', 3, True)
     """
     cache = cache or stages.Cache(None)
-    clean = sources.prepare(data.X, config["scaling"], 0.0)
+    clean = sources.prepare(data.X, config["scaling"], 0.0, 0, config["log"])
     noisy = sources.prepare(
-        data.X, config["scaling"], config["noise"], config["noise_seed"]
+        data.X, config["scaling"], config["noise"], config["noise_seed"], config["log"]
     )
     train_rows = clean if config["mode"] == "clean_train" else noisy
     key = stages.key_of(
@@ -222,8 +219,9 @@ def inductive_record(data, config, cache=None, progress=False):
                 accuracy_std=summary[f"accuracy_{c}_std"],
                 scores=values,
             )
-    summary, values = _summary("baseline", baseline, name)
-    record.update(summary, baseline_scores=values)
+    if baseline:
+        summary, values = _summary("baseline", baseline, name)
+        record.update(summary, baseline_scores=values)
     counts = np.bincount(stages.clip_labels(data)[0])
     history = [h for fit in fits for h in fit["history"]]
     last = fits[0]["history"][-1]

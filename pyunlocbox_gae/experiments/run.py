@@ -2,11 +2,13 @@ r"""``gae run`` on any source: one configuration through the whole chain.
 
 data → scaling and noise → graph → codes → pooling → classifier → report,
 for every source of :mod:`.sources` (digits, a feature file, an audio
-folder). The configuration is the flat one of :mod:`.settings`, read from
-a TOML file (:func:`~.settings.read_toml`) whose keys are the configuration's, plus
-``output`` (the results folder). The results are written beside each other:
-``results.json`` (configuration and record), ``results.csv`` and the
-figures of :mod:`.plotting`.
+folder). The configuration is the flat one of :mod:`.settings`, read from a
+TOML file written flat or in tables (:mod:`.config`), plus ``output`` (the
+results folder). The results are written beside each other:
+``results.json`` (configuration and one record per protocol),
+``results.csv`` and the figures of :mod:`.plotting`; the stages' outputs
+are cached in ``output/cache`` so that a second run, or one that changes
+only the classifier, reuses them.
 
 .. autosummary::
     load_run
@@ -18,26 +20,8 @@ import time
 from pathlib import Path
 
 from pyunlocbox_gae.errors import InputError
-from pyunlocbox_gae.experiments import sources
-from pyunlocbox_gae.experiments.settings import read_toml
 
 RUN_KIND = "pyunlocbox_gae/run"
-
-
-def is_flat(raw):
-    """Whether a TOML table is a flat configuration: ``dataset``, no tables.
-
-    The audio pipeline's files name their folder ``data`` and hold tables.
-
-    Examples
-    --------
-    >>> is_flat({"dataset": "x.csv", "k": 5}), is_flat({"cqt": {"n_bins": 84}})
-    (True, False)
-    >>> is_flat({"data": "genres", "output": "out"})
-    False
-    """
-    tables = any(isinstance(v, dict) for v in raw.values())
-    return "dataset" in raw and "data" not in raw and not tables
 
 
 def run(config, output, progress=True, plots=True):
@@ -58,7 +42,8 @@ def run(config, output, progress=True, plots=True):
     -------
     dict
         The content of ``results.json``: ``kind``, ``config``, ``rows``
-        (one record, see :func:`~.sweep.run_point`), ``seconds``.
+        (one record per protocol, see :func:`~.sweep.run_point`),
+        ``seconds``.
 
     Examples
     --------
@@ -68,6 +53,7 @@ def run(config, output, progress=True, plots=True):
     >>> bool(out["rows"][0]["accuracy"] > out["rows"][0]["chance"])
     True
     """
+    from pyunlocbox_gae import store
     from pyunlocbox_gae.experiments import stages
     from pyunlocbox_gae.experiments.settings import make_config
     from pyunlocbox_gae.experiments.sweep import run_point, write_results
@@ -76,18 +62,24 @@ def run(config, output, progress=True, plots=True):
     config = make_config(config)
     stages.check_estimators([config])
     folder = Path(output)
-    folder.mkdir(parents=True, exist_ok=True)
-    cache = stages.Cache(folder / "cache")
-    record, _ = run_point(config, cache, progress=progress)
-    name = Path(str(config["dataset"])).name
-    payload = dict(
-        kind=RUN_KIND,
-        param="dataset",
-        config=config,
-        rows=[dict(param="dataset", value=name, **record)],
-        seconds=time.perf_counter() - t0,
-    )
-    write_results(folder, payload)
+    store.make_folder(folder)
+    store.check_writable(folder / "results.json")  # before any stage runs
+    with store.folder_lock(folder):  # a second run on this folder is refused
+        cache = stages.Cache(folder / "cache")
+        protocols = config["protocol"]
+        rows = []
+        for protocol in protocols if isinstance(protocols, list) else [protocols]:
+            point = make_config(config, protocol=protocol)
+            record, _ = run_point(point, cache, progress=progress)
+            rows.append(dict(param="protocol", value=protocol, **record))
+        payload = dict(
+            kind=RUN_KIND,
+            param="protocol",
+            config=config,
+            rows=rows,
+            seconds=time.perf_counter() - t0,
+        )
+        write_results(folder, payload)
     if plots:
         from pyunlocbox_gae.experiments import figures, plotting
 
@@ -97,7 +89,7 @@ def run(config, output, progress=True, plots=True):
 
 
 def summary(payload):
-    """The accuracy table of a run as text.
+    """The accuracy table of a run as text, one line per protocol and features.
 
     Examples
     --------
@@ -108,56 +100,48 @@ def summary(payload):
     raw (baseline)    grouped   80.0 ± 4.0 %
     chance                      50.0 %
     """
-    row = payload["rows"][0]
-    protocol = row.get("protocol", "")
     lines = [f"{'features':<18}{'protocol':<10}accuracy"]
-    for name, key in (("codes", "accuracy"), ("raw (baseline)", "baseline")):
-        lines.append(
-            f"{name:<18}{protocol:<10}{row[key]:.1f} ± {row[key + '_std']:.1f} %"
-        )
-    lines.append(f"{'chance':<28}{row['chance']:.1f} %")
-    if any(key.startswith("diff_") for key in row):
-        from pyunlocbox_gae.experiments.controls import format_controls
+    for row in payload["rows"]:
+        protocol = row.get("protocol", "")
+        for name, key in (("codes", "accuracy"), ("raw (baseline)", "baseline")):
+            if key in row:
+                name += " (inductive)" if row.get("mode") == "inductive" else ""
+                lines.append(
+                    f"{name:<18}{protocol:<10}"
+                    f"{row[key]:.1f} ± {row[key + '_std']:.1f} %"
+                )
+    lines.append(f"{'chance':<28}{payload['rows'][0]['chance']:.1f} %")
+    for row in payload["rows"]:
+        if any(key.startswith("diff_") for key in row):
+            from pyunlocbox_gae.experiments.controls import format_controls
 
-        lines += ["", format_controls(row)]
+            lines.append("")
+            if len(payload["rows"]) > 1:
+                lines.append(f"controls, protocol {row.get('protocol', '')}:")
+            lines.append(format_controls(row))
     return "\n".join(lines)
 
 
 def load_run(path):
-    r"""A ``gae run`` file: ``("chain", config, output)`` or ``("pipeline", path)``.
+    r"""The configuration and output folder of a ``gae run`` file.
 
-    A flat file (keys of :data:`~.settings.DEFAULTS` and ``output``) runs
-    through :func:`run`; a file of stage tables (``[cqt]``,
-    ``[autoencoder]``...) over an audio folder runs through the audio
-    pipeline (:func:`~.pipeline.run`). Relative paths are relative to the
-    file's folder.
+    The file is flat (``dataset = ...``, ``k = 5``) or in tables
+    (``[graph] k = 5``, :mod:`.config`); it must name ``output``. Relative
+    paths are relative to the file's folder. The configuration is checked
+    whole before anything runs.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.toml"
     >>> _ = path.write_text('dataset = "digits"\noutput = "out"\nk = 5\n')
-    >>> kind, config, output = load_run(path)
-    >>> kind, config, output == path.parent / "out"
-    ('chain', {'dataset': 'digits', 'k': 5}, True)
+    >>> config, output = load_run(path)
+    >>> config["k"], output == path.parent / "out"
+    (5, True)
     """
-    path = Path(path)
-    raw = read_toml(path)
-    if not is_flat(raw):
-        data = str(raw.get("data", ""))
-        if sources.kind_of_path(data) == "features":
-            raise InputError(
-                f"{path}: a feature file runs from a flat config: write "
-                f'dataset = "{data}" and the keys of `gae sweep --set` at the top '
-                "level, without tables"
-            )
-        return "pipeline", path
-    config = dict(raw)
-    output = config.pop("output", None)
-    if not output:
+    from pyunlocbox_gae.experiments.config import load_config
+
+    config, output = load_config(path)
+    if output is None:
         raise InputError(f"{path} needs output = ... (the results folder)")
-    for key in ("dataset", "labels"):
-        value = config.get(key)
-        if value not in (None, "digits") and not Path(value).is_absolute():
-            config[key] = str(path.parent / value)
-    return "chain", config, path.parent / output
+    return config, output

@@ -48,7 +48,7 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
-from sklearn.svm import LinearSVC
+from sklearn.svm import SVC, LinearSVC
 from tqdm.auto import tqdm
 
 from pyunlocbox_gae.errors import InputError
@@ -57,6 +57,7 @@ POOLINGS = ("windows", "mean", "max", "meanmax", "none")
 PROTOCOLS = ("grouped", "group", "leaky", "holdout")
 SCORINGS = ("vector", "clip", "clip_mean")
 SCALERS = ("minmax", "standard", "none")
+CLASSIFIERS = ("linear_svc", "svc")
 
 
 def _starts(clips):
@@ -190,18 +191,26 @@ def clip_splits(
         yield from cv.split(np.zeros(len(y)), y)
 
 
-def classifier(C=1.0, scaler="minmax"):
+def classifier(C=1.0, scaler="minmax", kind="linear_svc"):
     """A linear SVM behind a per-feature scaler fitted on the training folds.
+
+    ``kind="svc"`` is libsvm's ``SVC(kernel="linear")`` (the study's), slower
+    than liblinear's ``LinearSVC`` on many vectors.
 
     Examples
     --------
     >>> [name for name, _ in classifier(scaler="standard").steps]
     ['standardscaler', 'linearsvc']
+    >>> [name for name, _ in classifier(scaler="none", kind="svc").steps]
+    ['svc']
     """
     if scaler not in SCALERS:
         raise InputError(f"scaler must be one of {SCALERS}, got {scaler!r}")
+    if kind not in CLASSIFIERS:
+        raise InputError(f"classifier must be one of {CLASSIFIERS}, got {kind!r}")
     step = {"minmax": MinMaxScaler(), "standard": StandardScaler()}.get(scaler)
-    return make_pipeline(*[s for s in (step, LinearSVC(C=C)) if s is not None])
+    svm = LinearSVC(C=C) if kind == "linear_svc" else SVC(kernel="linear", C=C)
+    return make_pipeline(*[s for s in (step, svm) if s is not None])
 
 
 def _vote(pred, truth, owner):
@@ -292,14 +301,21 @@ def cross_validate_scorings(V, owner, y_clip, groups=None, progress=False, **par
         for train, test in tqdm(
             splits, "folds", total, disable=not progress, leave=False, unit="split"
         ):
-            model = classifier(p["C"], p["scaler"]).fit(V[train], y[train])
+            model = classifier(p["C"], p["scaler"], p["classifier"])
+            model.fit(V[train], y[train])
             for name, score in score_all(model, V[test], y[test], owner[test]).items():
                 scores[name].append(score)
     return scores
 
 
 def _params(params):
-    p = dict(protocol="grouped", test_size=0.2, scoring="vector", cv_seed=0)
+    p = dict(
+        protocol="grouped",
+        test_size=0.2,
+        scoring="vector",
+        classifier="linear_svc",
+        cv_seed=0,
+    )
     p.update(params)
     return p
 
@@ -393,7 +409,7 @@ def score_all(model, V, truth, owner):
 
 
 def _score(V, y, owner, train, test, p):
-    model = classifier(p["C"], p["scaler"]).fit(V[train], y[train])
+    model = classifier(p["C"], p["scaler"], p["classifier"]).fit(V[train], y[train])
     return score_all(model, V[test], y[test], owner[test])[p["scoring"]]
 
 

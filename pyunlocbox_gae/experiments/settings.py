@@ -36,6 +36,7 @@ DATA_DEFAULTS = dict(
     label_column="label",  # columns of a feature CSV
     group_column="group",
     n_samples=None,  # a stratified subset of this size (None: all rows)
+    log=False,  # log(1 + x) of every value, before the scaling (CQT magnitudes)
     scaling="minmax",  # per feature, before the noise: minmax, standard, none
     noise=0.0,  # std of the Gaussian noise added after scaling
     noise_seed=0,
@@ -46,6 +47,7 @@ AUDIO_DEFAULTS = dict(
     clips_per_genre=0,  # first N clips of each class (0: all)
     short_clips="keep",  # clips shorter than clip_samples: keep, pad or error
     on_error="raise",  # 'raise' on a bad file, or 'skip' and list it
+    resample=True,  # clips at another rate are resampled (else: a bad file)
     sample_rate=22050,
     clip_samples=660000,  # the longest clip kept (longer ones are cut)
     frame_size=1024,
@@ -59,6 +61,8 @@ GRAPH_DEFAULTS = dict(
     k=10,
     metric="euclidean",
     kernel="exp",
+    self_loops=True,
+    symmetrize="max",
     lap_type="normalized",
     backend="exact",
 )
@@ -94,8 +98,11 @@ CLASSIFIER_DEFAULTS = dict(
     # its transform (out of sample); clean_train: the same, fitted on the
     # clean training samples, the noisy test samples coded (see inductive).
     mode="transductive",
-    C=1.0,  # linear SVM
+    classifier="linear_svc",  # LinearSVC, or svc: SVC(kernel="linear")
+    C=1.0,
     scaler="minmax",  # fitted on the training folds: minmax, standard, none
+    baseline=True,  # also classify the raw features, on the same splits
+    baseline_scaler="same",  # the raw features' scaler ("same": scaler's)
     # Per clip (audio): windows, mean, max, meanmax; or none (every frame a
     # vector of its own, the splits still by clip).
     pooling="windows",
@@ -103,7 +110,9 @@ CLASSIFIER_DEFAULTS = dict(
     # Accuracy per vector (per frame with pooling none), or per clip: by
     # majority vote (clip) or by the mean decision score (clip_mean).
     scoring="vector",
-    protocol="grouped",  # grouped (by clip), group (column), leaky, holdout
+    # grouped (by clip), group (column), leaky, holdout; gae run takes a
+    # list and reports each
+    protocol="grouped",
     n_splits=5,
     n_repeats=3,
     test_size=0.2,  # held-out fraction of the holdout protocol
@@ -143,7 +152,7 @@ DEFAULTS = {
 
 
 # Keys with a choice named "none" (a None given for them means it).
-NONE_CHOICE = ("scaling", "scaler", "pooling")
+NONE_CHOICE = ("scaling", "scaler", "baseline_scaler", "pooling")
 
 
 # Keys holding lists: --set controls=random,ridge or --set controls=none.
@@ -205,7 +214,7 @@ def group(config, name):
     Examples
     --------
     >>> sorted(group(make_config(), "graph"))
-    ['backend', 'k', 'kernel', 'lap_type', 'metric']
+    ['backend', 'k', 'kernel', 'lap_type', 'metric', 'self_loops', 'symmetrize']
     """
     return {key: config[key] for key in GROUPS[name]}
 

@@ -82,6 +82,11 @@ def kind_of(dataset):
         return "features"
     if path.is_dir():
         return "audio"
+    if not path.suffix and not path.exists():
+        raise MissingFileError(
+            f"dataset {dataset!r} does not exist: give 'digits', a feature file "
+            "or an existing audio folder (the data folder of the config)"
+        )
     raise InputError(
         f"unknown dataset {dataset!r}: give 'digits', a feature file "
         f"({', '.join(FEATURE_SUFFIXES)}) or an audio folder (GTZAN layout or "
@@ -242,6 +247,7 @@ def _audio(folder, config, cache_folder, progress):
             genres=None if genres == "all" else genres,
             clips_per_genre=config["clips_per_genre"] or None,
             short=config["short_clips"],
+            resample=config["resample"],
             on_error=config["on_error"],
             progress=progress,
         )
@@ -321,13 +327,16 @@ def load_source(config, cache_folder=None, progress=False):
     return data
 
 
-def prepare(X, scaling="minmax", noise=0.0, seed=0):
+def prepare(X, scaling="minmax", noise=0.0, seed=0, log=False):
     """Scale every feature, then add Gaussian noise: the same for every source.
 
     Parameters
     ----------
     X : array of shape (n_rows, n_features)
         Not modified.
+    log : bool
+        First compress every value as :math:`\\log(1 + x)` (CQT
+        magnitudes; values must be > -1).
     scaling : {'minmax', 'standard', 'none'}
         Per feature to [0, 1], to zero mean and unit variance, or none
         (label-free, over all rows, as the study's transductive setting).
@@ -354,6 +363,10 @@ def prepare(X, scaling="minmax", noise=0.0, seed=0):
     if not noise >= 0:
         raise InputError(f"noise must be a non-negative std, got {noise}")
     X = np.asarray(X)
+    if log:
+        if X.size and X.min() <= -1:
+            raise InputError("log = true needs values > -1 (log(1 + x)); got smaller")
+        X = np.log1p(X)
     if scaling == "minmax":
         X = minmax_scale(X)
     elif scaling == "standard":

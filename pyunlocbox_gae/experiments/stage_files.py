@@ -1,10 +1,14 @@
 r"""The stage commands on files: ``gae features`` and ``gae classify``.
 
-Each runs one stage of the audio pipeline (:mod:`.pipeline`) on files
-written by the previous one: codes of every frame of a frames file, or the
-accuracy table of a features file (or of a frames file, the CQT baseline).
+Each runs one stage of the chain on files written by the previous one: the
+codes of every frame of a frames file (``gae preprocess``), or the accuracy
+table of a features file (or of a frames file: the CQT baseline). They use
+the chain's own stages (:func:`.stages.estimator`, :func:`.stages.fit_codes`,
+:func:`.stages.classify_stage`) and take the same flat configuration
+(:mod:`.settings`).
 
 .. autosummary::
+    prepare_input
     features_file
     classify_file
 """
@@ -16,25 +20,69 @@ import numpy as np
 
 from pyunlocbox_gae import store
 from pyunlocbox_gae.errors import InputError, MissingFileError
-from pyunlocbox_gae.experiments.config import load_config
-from pyunlocbox_gae.experiments.pipeline import (
-    _short,
-    classify,
-    compute_features,
-    prepare_input,
-)
+from pyunlocbox_gae.experiments import checks, sources, stages
+from pyunlocbox_gae.experiments.settings import make_config
 from pyunlocbox_gae.model.objective import needs_graph
 
 
-def features_file(frames, output, input=None, autoencoder=None, graph=None, log=print):
+def _config(config):
+    config = make_config(config or {})
+    checks.check_values(config)
+    checks.check_protocols(config)
+    return config
+
+
+def prepare_input(frames, config=None):
+    """The rows of a frames file, prepared as the chain prepares every source.
+
+    Parameters
+    ----------
+    frames : str or Path
+        Frames file (:func:`pyunlocbox_gae.audio.preprocess.preprocess`).
+    config : dict, optional
+        ``log``, ``scaling``, ``noise``, ``noise_seed`` (defaults otherwise).
+
+    Returns
+    -------
+    X : ndarray of float32, shape (n_clips * n_rows, n_bins)
+        One row per frame, clips one after the other, frames of a clip in
+        time order (:func:`pyunlocbox_gae.audio.preprocess.feature_matrix`).
+    info : dict
+        ``labels``, ``clip_ids``, ``genres``, ``n_rows`` (frames per clip),
+        ``skipped``, ``key`` (of the frames file and these settings).
+    """
+    from pyunlocbox_gae.audio.preprocess import feature_matrix, load_frames
+
+    c = _config(config)
+    F = load_frames(frames)
+    prep = (c["log"], c["scaling"], c["noise"], c["noise_seed"])
+    X = feature_matrix(F["frames"], *prep)
+    n_clips = F["frames"].shape[0]
+    info = dict(
+        labels=F["labels"],
+        clip_ids=F["clip_ids"],
+        genres=F["genres"],
+        n_rows=X.shape[0] // n_clips,
+        skipped=F["skipped"],
+        key=store.settings_key(F["key"], *prep),
+    )
+    return X, info
+
+
+def features_file(frames, output, config=None, graph=None, log=print):
     """Stage `features` on files: codes of every frame of a frames file.
 
     Parameters
     ----------
     frames, output : str or Path
-        Frames file (``gae preprocess``) and features file to write.
-    input, autoencoder : dict, optional
-        ``[input]`` and ``[autoencoder]`` tables (defaults for missing keys).
+        Frames file (``gae preprocess``) and features file to write
+        (``pyunlocbox_gae/features``: ``codes``, ``components``, ``labels``,
+        ``clip_ids``; attributes ``genres``, ``n_rows``, ``history``,
+        ``params``, ``key``). An up-to-date output is kept; an interrupted
+        fit resumes from its checkpoint beside the output.
+    config : dict, optional
+        Flat configuration entries: the input's preparation and the
+        estimator's (defaults for missing keys).
     graph : str, Path or dict, optional
         With ``lg > 0``: a graph file (``gae graph build`` over the same
         input) or :func:`pyunlocbox_gae.graphs.knn_graph` parameters.
@@ -44,12 +92,12 @@ def features_file(frames, output, input=None, autoencoder=None, graph=None, log=
     dict
         ``output``, ``cached``, ``nnz`` (fraction of non-zero codes), ``n_frames``.
     """
-    cfg = load_config(dict(input=input or {}, autoencoder=autoencoder or {}))
-    X, info = prepare_input(frames, **cfg["input"])
-    G, key = None, info["key"]
-    if needs_graph(cfg["autoencoder"]):
-        from pyunlocbox_gae import graphs
+    from pyunlocbox_gae import graphs
 
+    c = _config(config)
+    X, info = prepare_input(frames, c)
+    G, key = None, info["key"]
+    if needs_graph(c):
         if isinstance(graph, (str, Path)):
             G = graphs.load_graph(graph, X=X)
             key = store.settings_key(key, str(graph), Path(graph).stat().st_mtime_ns)
@@ -57,48 +105,118 @@ def features_file(frames, output, input=None, autoencoder=None, graph=None, log=
             params = dict(graph or {})
             G = graphs.knn_graph(X, **params)
             key = store.settings_key(key, params)
-    Z, cached = compute_features(X, info, output, cfg["autoencoder"], G, key, log)
+    params = stages.group(c, "estimator")
+    fkey = store.settings_key(key, params)
+    output = Path(output)
+    cached = _cached_codes(output, fkey)
+    if cached is not None:
+        log(f"{output.name} is up to date")
+        Z = cached
+    else:
+        store.check_writable(output)  # now, not after a fit of hours
+        model = stages.estimator(c, G)
+        Z = stages.fit_codes(model, X, output)
+        _write_features(output, Z, model, info, fkey, params)
     return dict(
         output=str(output),
-        cached=cached,
+        cached=cached is not None,
         nnz=float(np.count_nonzero(Z) / max(Z.size, 1)),
         n_frames=int(Z.shape[0]),
     )
 
 
-def classify_file(path, classification_=None, input=None, baseline_scaling=None):
+def _cached_codes(output, key):
+    if not output.exists():
+        return None
+    try:
+        with store.open_h5(output, "features") as f:
+            return f["codes"][...] if f.attrs.get("key") == key else None
+    except ValueError:
+        return None
+
+
+def _write_features(output, Z, model, info, key, params):
+    with store.write_h5(
+        output,
+        "features",
+        key=key,
+        genres=json.dumps(info["genres"]),
+        n_rows=info["n_rows"],
+        params=json.dumps(params),
+        history=json.dumps(model.history_, default=float),
+    ) as f:
+        f.create_dataset("codes", data=Z, chunks=(min(len(Z), 4096), Z.shape[1]))
+        f.create_dataset("components", data=model.components_)
+        f.create_dataset("labels", data=info["labels"])
+        f.create_dataset("clip_ids", data=np.array(info["clip_ids"], dtype=object))
+
+
+def classify_file(path, config=None):
     """Stage `classify` on a file: a features file (codes) or a frames file (CQT).
 
-    A frames file is classified as the spectrogram baseline, after the
-    ``[input]`` preparation, with ``baseline_scaling``.
+    A frames file is classified as the raw-feature baseline, after the
+    input's preparation, with ``baseline_scaler``.
 
     Returns
     -------
     dict
-        ``results``, ``chance``, ``genres``, ``n_clips``.
+        ``results`` (one per protocol: ``features``, ``protocol``,
+        ``accuracy``, ``accuracy_std`` in %, ``scores``), ``chance`` (%),
+        ``genres``, ``n_clips``.
     """
-    cfg = load_config(dict(classification=classification_ or {}, input=input or {}))
-    cls = cfg["classification"]
-    with store.open_h5(path, _kind(path)) as f:
-        kind = _kind(path)
-        if kind == "features":
+    c = _config(config)
+    kind = _kind(path)
+    if kind == "features":
+        with store.open_h5(path, "features") as f:
             rows = f["codes"][...]
             labels = f["labels"][...]
             genres = json.loads(f.attrs["genres"])
             n_rows = int(f.attrs["n_rows"])
-    if kind == "frames":
-        rows, info = prepare_input(path, **cfg["input"])
-        labels, genres, n_rows = info["labels"], info["genres"], info["n_rows"]
-        scaling = baseline_scaling or cls["baseline_scaling"]
-        results = classify(rows, labels, n_rows, cls, scaling, "cqt (baseline)")
     else:
-        results = classify(rows, labels, n_rows, cls)
+        rows, info = prepare_input(path, c)
+        labels, genres, n_rows = info["labels"], info["genres"], info["n_rows"]
+    clips = np.repeat(np.arange(len(labels)), n_rows)
+    data = sources.Data(None, labels[clips], genres, clips=clips)
+    name = "codes" if kind == "features" else "cqt (baseline)"
+    protocols = c["protocol"] if isinstance(c["protocol"], list) else [c["protocol"]]
+    results = []
+    for protocol in protocols:
+        out = stages.classify_stage(
+            rows,
+            data,
+            make_config(c, protocol=protocol),
+            baseline=kind == "frames",
+        )
+        keep = ("protocol", "accuracy", "accuracy_std", "scores")
+        results.append(dict(features=name, **{k: out[k] for k in keep}))
+    counts = np.bincount(labels)
     return dict(
-        results=[_short(r) for r in results],
-        chance=1 / len(genres),
+        results=results,
+        chance=100 * counts.max() / counts.sum(),
         genres=genres,
         n_clips=int(len(labels)),
     )
+
+
+def summary(report):
+    """The accuracy table of :func:`classify_file` as text.
+
+    Examples
+    --------
+    >>> print(summary(dict(chance=50.0, results=[dict(features="codes",
+    ...     protocol="grouped", accuracy=90.0, accuracy_std=5.0)])))
+    features          protocol  accuracy
+    codes             grouped   90.0 ± 5.0 %
+    chance                      50.0 %
+    """
+    lines = [f"{'features':<18}{'protocol':<10}accuracy"]
+    for r in report["results"]:
+        lines.append(
+            f"{r['features']:<18}{r['protocol']:<10}"
+            f"{r['accuracy']:.1f} ± {r['accuracy_std']:.1f} %"
+        )
+    lines.append(f"{'chance':<28}{report['chance']:.1f} %")
+    return "\n".join(lines)
 
 
 def _kind(path):

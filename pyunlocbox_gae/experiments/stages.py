@@ -14,6 +14,7 @@ from the last finished stage.
     Cache
     graph_stage
     codes_stage
+    fit_codes
     classify_stage
 """
 
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from pyunlocbox_gae import graphs, store
-from pyunlocbox_gae.errors import InputError
+from pyunlocbox_gae.errors import CheckpointMismatch, InputError
 from pyunlocbox_gae.experiments import scoring, sources
 from pyunlocbox_gae.experiments.settings import group
 from pyunlocbox_gae.model.estimator import GraphAutoEncoder
@@ -56,7 +57,7 @@ def load_data(config):
     """
     data = sources.load_source(config)
     X = sources.prepare(
-        data.X, config["scaling"], config["noise"], config["noise_seed"]
+        data.X, config["scaling"], config["noise"], config["noise_seed"], config["log"]
     )
     return X, data.y
 
@@ -171,9 +172,16 @@ def _bar(total, desc, enabled, unit="outer"):
     return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False)
 
 
-def build_graph(X, config):
-    """The k-NN graph of the samples of X (:func:`pyunlocbox_gae.graphs.knn_graph`)."""
-    return graphs.knn_graph(X, dtype=X.dtype, random_state=0, **group(config, "graph"))
+def build_graph(X, config, progress=None):
+    """The k-NN graph of the samples of X (:func:`pyunlocbox_gae.graphs.knn_graph`).
+
+    `progress` is called as ``progress(rows_done, n_samples)`` during the
+    neighbour search.
+    """
+    params = group(config, "graph")
+    return graphs.knn_graph(
+        X, dtype=X.dtype, random_state=0, progress=progress, **params
+    )
 
 
 def graph_stage(X, config, cache, x_key=None, progress=False):
@@ -193,18 +201,29 @@ def graph_stage(X, config, cache, x_key=None, progress=False):
         with store.open_h5(path, "graph") as f:
             info = json.loads(f.attrs["stage_info"])
         return graph, dict(info, key=key, cached=True)
-    with measure() as info, _bar(1, "graph", progress, "graph") as bar:
-        graph = build_graph(X, config)
-        bar.update()
+    with measure() as info, _bar(len(X), "graph", progress, "sample") as bar:
+        # the neighbour search, block by block, is most of the graph's cost
+        graph = build_graph(X, config, lambda done, _: bar.update(done - bar.n))
     if path is not None:
         graphs.save_graph(path, graph, X, stage_info=json.dumps(info))
     return graph, dict(info, key=key, cached=False)
 
 
-def estimator(config, graph=None):
-    """The :class:`GraphAutoEncoder` of a configuration."""
+def estimator(config, graph=None, build_graph=False):
+    """The :class:`GraphAutoEncoder` of a configuration.
+
+    With `build_graph`, the estimator builds its own graph from the samples
+    it is fitted on, with the configuration's graph settings (the inductive
+    mode: each split's graph over its training samples only).
+    """
     params = group(config, "estimator")
-    return GraphAutoEncoder(graph=graph, lap_type=config["lap_type"], **params)
+    graph_params = None
+    if build_graph and needs_graph(params):
+        graph_params = dict(group(config, "graph"), random_state=0)
+        graph_params.pop("lap_type")
+    return GraphAutoEncoder(
+        graph=graph, graph_params=graph_params, lap_type=config["lap_type"], **params
+    )
 
 
 def check_estimators(configs):
@@ -254,7 +273,7 @@ def codes_stage(
     with measure() as info, _bar(params["max_outer"], "codes", progress) as bar:
         if progress:  # one step per outer iteration of the fit
             model.set_params(callback=lambda entry: bar.update())
-        Z = model.fit_transform(X)
+        Z = fit_codes(model, X, path)
     info["history"] = model.history_
     if path is not None:
         with store.write_h5(
@@ -267,6 +286,33 @@ def codes_stage(
             f.create_dataset("components", data=model.components_)
     info["components"] = model.components_
     return Z, dict(info, key=key, cached=False)
+
+
+# Seconds between two checkpoints of a codes fit: a crash loses a few
+# minutes of work at most, for one write of about Z's size each time.
+CHECKPOINT_SECONDS = 300
+
+
+def fit_codes(model, X, path):
+    """fit_transform that saves its state beside `path` and resumes from it.
+
+    A checkpoint written with other settings is discarded (the fit starts
+    afresh); the checkpoint is removed once the codes are written.
+    """
+    if path is None:
+        return model.fit_transform(X)
+    saved = Path(str(path) + ".checkpoint")
+    model.set_params(
+        checkpoint=saved, checkpoint_every=None, checkpoint_seconds=CHECKPOINT_SECONDS
+    )
+    try:
+        Z = model.fit_transform(X)
+    except CheckpointMismatch:
+        saved.unlink()
+        Z = model.fit_transform(X)
+    model.set_params(checkpoint=None)
+    saved.unlink(missing_ok=True)
+    return Z
 
 
 def _fingerprint(a):
@@ -289,7 +335,9 @@ def clip_labels(data):
     return data.y[rows], None if data.groups is None else data.groups[rows]
 
 
-def classify_stage(F, data, config, cache=None, f_key=None, progress=False):
+def classify_stage(
+    F, data, config, cache=None, f_key=None, progress=False, baseline=False
+):
     """Cross-validated linear SVM on the pooled vectors of rows F.
 
     Parameters
@@ -303,6 +351,9 @@ def classify_stage(F, data, config, cache=None, f_key=None, progress=False):
         Its classifier group: ``C``, ``scaler``, ``pooling``, ``n_vectors``,
         ``scoring``, ``protocol``, ``n_splits``, ``n_repeats``,
         ``test_size``, ``cv_seed`` (:mod:`.scoring`).
+    baseline : bool
+        F are the raw features: scaled with ``baseline_scaler`` unless it is
+        ``"same"``.
 
     Returns
     -------
@@ -326,6 +377,8 @@ def classify_stage(F, data, config, cache=None, f_key=None, progress=False):
         data = sources.Data(None, np.asarray(data), [])
     cache = cache or Cache(None)
     params = group(config, "classifier")
+    if baseline and params["baseline_scaler"] != "same":
+        params["scaler"] = params["baseline_scaler"]
     key = key_of(
         "classify",
         f_key or store.fingerprint(F),

@@ -97,6 +97,11 @@ def run_point(config, cache=None, data=None, progress=False):
     >>> extra["codes"].shape
     (100, 16)
     """
+    if isinstance(config["protocol"], list):
+        raise InputError(
+            "one experiment point takes one protocol; gae run runs each of a list "
+            f"(got {config['protocol']})"
+        )
     if not isinstance(cache, stages.Cache):
         cache = stages.Cache(cache)
     with stages.measure() as load:
@@ -109,6 +114,8 @@ def run_point(config, cache=None, data=None, progress=False):
         record, extra = _transductive_point(
             data, config, cache, load["seconds"], progress
         )
+    if "padded" in data.info:  # audio: clips padded to clip_samples
+        record["padded_clips"] = data.info["padded"]
     if config["stability_runs"]:
         from pyunlocbox_gae.experiments.stability import stability_record
 
@@ -120,12 +127,14 @@ def _transductive_point(data, config, cache, seconds_data, progress):
     """run_point for codes learned from all rows at once (the study's)."""
     with stages.measure() as prepared:
         X = sources.prepare(
-            data.X, config["scaling"], config["noise"], config["noise_seed"]
+            data.X,
+            config["scaling"],
+            config["noise"],
+            config["noise_seed"],
+            config["log"],
         )
         x_key = store.fingerprint(X)
     record = dict(seconds_data=seconds_data + prepared["seconds"])
-    if "padded" in data.info:  # audio: clips padded to clip_samples
-        record["padded_clips"] = data.info["padded"]
     graph = graph_key = None
     if needs_graph(config):
         graph, ginfo = stages.graph_stage(X, config, cache, x_key, progress)
@@ -138,27 +147,7 @@ def _transductive_point(data, config, cache, seconds_data, progress):
     Z, cinfo = stages.codes_stage(X, config, graph, graph_key, cache, x_key, progress)
     record.update(_codes_record(cinfo))
     codes = stages.classify_stage(Z, data, config, cache, cinfo["key"], progress)
-    base = stages.classify_stage(X, data, config, cache, f_key=x_key)
-    counts = np.bincount(stages.clip_labels(data)[0])
-    record.update(
-        accuracy=codes["accuracy"],
-        accuracy_std=codes["accuracy_std"],
-        baseline=base["accuracy"],
-        baseline_std=base["accuracy_std"],
-        chance=100 * counts.max() / counts.sum(),
-        protocol=codes.get("protocol", config["protocol"]),
-        seconds_classify=codes["seconds"],
-        seconds_baseline=base["seconds"],
-        cached_classify=codes["cached"],
-    )
-    for name in scoring.SCORINGS:  # rows in clips: every scoring
-        for key in (f"accuracy_{name}", f"accuracy_{name}_std"):
-            if key in codes and key in base:
-                record[key] = codes[key]
-                record[key.replace("accuracy", "baseline", 1)] = base[key]
-    # Per-fold scores, for the paired differences of the figures.
-    record["scores"] = list(codes["scores"])  # in %, as the accuracy
-    record["baseline_scores"] = list(base["scores"])
+    record.update(_scores_record(codes, X, data, config, cache, x_key))
     if config["lg"] and config["controls"]:
         record.update(
             controls.control_records(
@@ -169,8 +158,40 @@ def _transductive_point(data, config, cache, seconds_data, progress):
     return record, dict(codes=Z, components=cinfo["components"])
 
 
+def _scores_record(codes, X, data, config, cache, x_key):
+    """Accuracy of the codes and, on the same splits, of the raw features."""
+    counts = np.bincount(stages.clip_labels(data)[0])
+    out = dict(
+        accuracy=codes["accuracy"],
+        accuracy_std=codes["accuracy_std"],
+        chance=100 * counts.max() / counts.sum(),
+        protocol=codes.get("protocol", config["protocol"]),
+        mode=config["mode"],
+        seconds_classify=codes["seconds"],
+        cached_classify=codes["cached"],
+        # Per-fold scores, for the paired differences of the figures.
+        scores=list(codes["scores"]),  # in %, as the accuracy
+    )
+    base = {}
+    if config["baseline"]:
+        base = stages.classify_stage(X, data, config, cache, x_key, baseline=True)
+        out.update(
+            baseline=base["accuracy"],
+            baseline_std=base["accuracy_std"],
+            seconds_baseline=base["seconds"],
+            baseline_scores=list(base["scores"]),
+        )
+    for name in scoring.SCORINGS:  # rows in clips: every scoring
+        for key in (f"accuracy_{name}", f"accuracy_{name}_std"):
+            if key in codes:
+                out[key] = codes[key]
+            if key in base:
+                out[key.replace("accuracy", "baseline", 1)] = base[key]
+    return out
+
+
 def _inductive_point(data, config, cache, seconds_data, progress):
-    """run_point for the codings that learn the model in each split."""
+    """run_point for the modes that learn the model in each split."""
     from pyunlocbox_gae.experiments.inductive import inductive_record
 
     record = dict(seconds_data=seconds_data)

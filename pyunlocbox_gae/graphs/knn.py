@@ -39,6 +39,7 @@ def knn_graph(
     random_state=None,
     neighbors=None,
     verbose=False,
+    progress=None,
 ):
     r"""k-nearest-neighbour graph over the samples (rows) of X.
 
@@ -80,6 +81,9 @@ def knn_graph(
         Their first `k` columns are used, so a smaller k needs no new search.
     verbose : bool
         Print progress and timings.
+    progress : callable, optional
+        Called as ``progress(rows_done, n_samples)`` during the neighbour
+        search (:func:`~pyunlocbox_gae.graphs.search.search_neighbors`).
 
     Returns
     -------
@@ -126,6 +130,7 @@ def knn_graph(
             backend=backend,
             random_state=random_state,
             verbose=verbose,
+            progress=progress,
         )
     else:
         neighbors = _reuse(neighbors, X, k, metric)

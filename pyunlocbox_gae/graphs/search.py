@@ -198,7 +198,14 @@ def _search_space(X, metric, mean=None):
     return Xc
 
 
-def _exact(Xs, n_neighbors, verbose):
+def _report(verbose, progress, name, done, total):
+    if verbose:
+        print(f"[search] {name}: {done}/{total} rows", flush=True)
+    if progress is not None:
+        progress(done, total)
+
+
+def _exact(Xs, n_neighbors, verbose, progress=None):
     from sklearn.neighbors import NearestNeighbors
 
     nn = NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute").fit(Xs)
@@ -207,8 +214,7 @@ def _exact(Xs, n_neighbors, verbose):
     for s in range(0, N, QUERY_BLOCK):
         block = Xs[s : s + QUERY_BLOCK]
         indices[s : s + len(block)] = nn.kneighbors(block, return_distance=False)
-        if verbose:
-            print(f"[search] exact: {s + len(block)}/{N} rows", flush=True)
+        _report(verbose, progress, "exact", s + len(block), N)
     return indices, {}
 
 
@@ -223,7 +229,9 @@ def _import_faiss():
     return faiss
 
 
-def _approximate(Xs, n_neighbors, random_state, verbose, nlist=None, nprobe=None):
+def _approximate(
+    Xs, n_neighbors, random_state, verbose, nlist=None, nprobe=None, progress=None
+):
     faiss = _import_faiss()
     N, d = Xs.shape
     X32 = np.ascontiguousarray(Xs, dtype=np.float32)  # faiss works in float32
@@ -259,8 +267,7 @@ def _approximate(Xs, n_neighbors, random_state, verbose, nlist=None, nprobe=None
     for s in range(0, N, QUERY_BLOCK * 4):
         block = X32[s : s + QUERY_BLOCK * 4]
         indices[s : s + len(block)] = index.search(block, n_neighbors)[1]
-        if verbose:
-            print(f"[search] approximate: {s + len(block)}/{N} rows", flush=True)
+        _report(verbose, progress, "approximate", s + len(block), N)
     # A probed set of lists smaller than k leaves -1: search those rows exactly.
     missing = np.flatnonzero((indices < 0).any(axis=1))
     if missing.size:
@@ -306,6 +313,7 @@ def search_neighbors(
     random_state=None,
     verbose=False,
     ann_params=None,
+    progress=None,
 ):
     """Find the `k` nearest neighbours of every sample of X (self excluded).
 
@@ -330,6 +338,9 @@ def search_neighbors(
         ``nlist`` (inverted lists, default ~4 sqrt(N)) and ``nprobe`` (lists
         searched per query, default 8) of the approximate backend: a larger
         ``nprobe`` trades time for recall.
+    progress : callable, optional
+        Called as ``progress(rows_done, n_samples)`` after each block of
+        queries (a progress bar's update).
 
     Returns
     -------
@@ -366,10 +377,10 @@ def search_neighbors(
     Xs = _search_space(X, metric)
     t = time.perf_counter()
     if backend == "exact":
-        indices, params = _exact(Xs, k + 1, verbose)
+        indices, params = _exact(Xs, k + 1, verbose, progress)
     else:
         indices, params = _approximate(
-            Xs, k + 1, random_state, verbose, **(ann_params or {})
+            Xs, k + 1, random_state, verbose, progress=progress, **(ann_params or {})
         )
     distances = _pair_distances(Xs, indices, metric)
     indices, distances = _drop_self(indices, distances)
