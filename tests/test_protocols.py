@@ -75,7 +75,7 @@ def test_mean_score_needs_the_scores_not_the_votes():
 
 
 def digits(noise, n_samples=150, **extra):
-    return make_config(SMALL, n_samples=n_samples, noise=noise, lg=10, **extra)
+    return make_config(SMALL, n_samples=n_samples, noise=noise, **{"lg": 10, **extra})
 
 
 def test_clean_train_fits_on_clean_training_rows_only(monkeypatch):
@@ -121,6 +121,15 @@ def test_inductive_record_is_cached_and_paired_with_the_transductive_splits(tmp_
     transductive, _ = experiments.run_point(make_config(config, mode="transductive"))
     # The same splits: the raw baseline trains and tests on the same noisy rows.
     assert transductive["baseline_scores"] == first["baseline_scores"]
+
+
+def test_every_test_coding_is_scored_and_the_named_one_reported():
+    config = digits(0.2, mode="inductive", lg=0, le=5, transform_algorithm="encoder")
+    record, _ = experiments.run_point(config)
+    assert record["transform_algorithm"] == "encoder"
+    assert record["accuracy"] == record["accuracy_encoder"]
+    assert "accuracy_sparse_code" in record and "accuracy_out_of_sample" not in record
+    assert record["accuracy_sparse_code"] > record["chance"] + 30
 
 
 def test_transform_algorithm_needs_its_term():
