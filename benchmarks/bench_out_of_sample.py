@@ -1,8 +1,10 @@
 """Graph codes of new samples inside a scikit-learn pipeline, cross-validated.
 
 A data set that ships with scikit-learn (digits by default; ``--dataset
-wine`` or ``breast_cancer``), features scaled to [0, 1], Gaussian noise of
-the given std. For each noise level, 5-fold stratified cross-validation of
+wine`` or ``breast_cancer``) or a feature file (``--dataset features.csv``,
+read by :func:`pyunlocbox_gae.experiments.read_features`: a label column
+``label``), features scaled to [0, 1], Gaussian noise of the given std.
+For each noise level, 5-fold stratified cross-validation of
 
 * ``pipeline lg=0``: ``make_pipeline(GraphAutoEncoder(lg=0), StandardScaler(),
   LinearSVC())``, no graph;
@@ -51,9 +53,19 @@ PROTOCOLS = (
 DATASETS = dict(digits=load_digits, wine=load_wine, breast_cancer=load_breast_cancer)
 
 
+def load(name):
+    """Features and labels of a scikit-learn data set or of a feature file."""
+    if name in DATASETS:
+        return DATASETS[name](return_X_y=True)
+    from pyunlocbox_gae.experiments import read_features
+
+    data = read_features(name)
+    return data.X, data.y
+
+
 def noisy_data(name, n_samples, noise, seed=0):
     """min-max scaled features of a data set plus Gaussian noise."""
-    X, y = DATASETS[name](return_X_y=True)
+    X, y = load(name)
     if n_samples < len(y):
         X, _, y, _ = train_test_split(
             X, y, train_size=n_samples, stratify=y, random_state=seed
@@ -115,7 +127,11 @@ def encoder_against_graph(X, y, gae, le):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=sorted(DATASETS), default="digits")
+    parser.add_argument(
+        "--dataset",
+        default="digits",
+        help=f"{', '.join(sorted(DATASETS))} or a feature file (.csv, .npy, .h5)",
+    )
     parser.add_argument("--noises", type=float, nargs="+", default=[0.2, 0.4])
     parser.add_argument("--n-samples", type=int, default=600)
     parser.add_argument("--n-atoms", type=int, default=64)

@@ -12,12 +12,12 @@ at 22,050 Hz, synthetic audio written as 16-bit WAV like GTZAN's .au):
 
 Then extrapolates to full GTZAN (1,000 clips, 1,288,000 frames).
 
-With ``--short N`` it also times N one-second clips through
-:func:`pyunlocbox_gae.audio.clips.clip_rows` (clips kept at their length,
-the CQT's filter bank built once) and, on the first few of them, librosa's
-CQT as it is (the filter bank rebuilt for every stream of every clip), and
-prints the time per clip and per second of audio against the 30-second
-clips' time per second of audio.
+With ``--short N`` it also times, through
+:func:`pyunlocbox_gae.audio.clips.clip_rows` (clips kept at their length and
+transformed in batches), N one-second clips and the 30-second clips above,
+and, on the first few short clips, librosa's CQT called clip by clip as it
+is (the filter bank rebuilt for every stream of every clip); it prints CPU
+and wall time per second of audio and their ratios.
 
     python benchmarks/bench_preprocess.py               # 10 clips
     python benchmarks/bench_preprocess.py --clips 3     # quicker
@@ -88,6 +88,8 @@ def main():
         preprocess(data, tmp / "again.h5", params, progress=False)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+        if args.short:
+            short_clips(args.short, params, data, args.clips * seconds)
 
     frames_per_clip = params.n_frames * params.n_streams
     print(f"{args.clips} clips of {seconds:.1f} s, {frames_per_clip} frames each\n")
@@ -109,13 +111,16 @@ def main():
         f"frames): about {full / 60:.0f} min on one core, frames file "
         f"{GTZAN_CLIPS * frames_per_clip * params.n_bins * 4 / 2**30:.2f} GiB"
     )
-    if args.short:
-        per_second = per / seconds
-        short_clips(args.short, params, per_second)
 
 
-def short_clips(n, params, long_per_second, unshared=20):
-    """Time `n` one-second clips; compare with long clips per second of audio."""
+def _timed(function):
+    c, w = time.process_time(), time.perf_counter()
+    out = function()
+    return out, time.process_time() - c, time.perf_counter() - w
+
+
+def short_clips(n, params, long_data, long_seconds, unshared=20):
+    """Time `n` one-second clips against the long clips, per second of audio."""
     from pyunlocbox_gae.audio.clips import clip_rows
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,37 +132,37 @@ def short_clips(n, params, long_per_second, unshared=20):
             seconds=1.0,
             sample_rate=params.sample_rate,
         )
-        t = time.perf_counter()
-        out = clip_rows(data, tmp / "rows.h5", params, progress=False)
-        total = time.perf_counter() - t
+        rows = lambda d, name: clip_rows(d, tmp / name, params, progress=False)  # noqa: E731
+        out, cpu, wall = _timed(lambda: rows(data, "short.h5"))
+        _, long_cpu, long_wall = _timed(lambda: rows(long_data, "long.h5"))
         paths = sorted((data / "drone").iterdir())[:unshared]
-        t = time.perf_counter()
-        for path in paths:  # librosa's CQT as it is: filters built per call
-            y = read_clip(path, params.sample_rate, params.clip_samples, "keep")
-            for s in range(params.n_streams):
-                librosa.cqt(
-                    y[s * params.frame_hop :],
-                    sr=params.sample_rate,
-                    hop_length=params.frame_size,
-                    fmin=params.fmin_hz,
-                    n_bins=params.n_bins,
-                    bins_per_octave=params.bins_per_octave,
-                )
-        rebuilt = (time.perf_counter() - t) / len(paths)
-    per = total / n
-    print(f"\n{n} clips of 1 s ({len(out['rows'])} frames), kept at their length:")
-    print(
-        f"  clip_rows, filters built once: {per * 1000:.1f} ms/clip "
-        f"= {per:.4f} s per second of audio"
-    )
-    print(
-        f"  librosa.cqt, filters per call: {rebuilt * 1000:.1f} ms/clip "
-        f"(first {len(paths)} clips, CQT only)"
-    )
-    print(
-        f"  30-s clips (preprocess above): {long_per_second:.4f} s per second "
-        f"of audio; 1-s clips cost {per / long_per_second:.1f}x that per second"
-    )
+
+        def per_call():  # librosa's CQT as it is: filters built per call
+            for path in paths:
+                y = read_clip(path, params.sample_rate, params.clip_samples, "keep")
+                for s in range(params.n_streams):
+                    librosa.cqt(
+                        y[s * params.frame_hop :],
+                        sr=params.sample_rate,
+                        hop_length=params.frame_size,
+                        fmin=params.fmin_hz,
+                        n_bins=params.n_bins,
+                        bins_per_octave=params.bins_per_octave,
+                    )
+
+        _, ref_cpu, ref_wall = _timed(per_call)
+    print(f"\nclip_rows, {len(out['rows'])} frames of {n} clips of 1 s:")
+    print(f"{'input':<34}{'CPU ms/s audio':>15}{'wall ms/s':>10}{'CPU ratio':>10}")
+    base = long_cpu / long_seconds
+    for name, c, w, seconds in (
+        ("30-s clips, clip_rows", long_cpu, long_wall, long_seconds),
+        ("1-s clips, clip_rows", cpu, wall, n),
+        (f"1-s clips, librosa per clip ({len(paths)})", ref_cpu, ref_wall, len(paths)),
+    ):
+        print(
+            f"{name:<34}{1000 * c / seconds:>15.2f}{1000 * w / seconds:>10.2f}"
+            f"{c / seconds / base:>10.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -96,6 +96,7 @@ def make_seeds(folder):
     GraphAutoEncoder(n_atoms=3, max_outer=2, random_state=0,
                      checkpoint=folder / "checkpoint.h5").fit(X)  # fmt: skip
     (folder / "config.toml").write_text(TOML)
+    (folder / "genres").mkdir()  # the config's data folder must exist
     sbm = dict(n_nodes=60, n_classes=2, n_features=8, n_per_class=5)
     data = make_sbm_dataset(**sbm, n_val=10, n_test=20, random_state=0)
     (folder / "planetoid").mkdir()

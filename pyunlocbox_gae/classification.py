@@ -1,4 +1,4 @@
-r"""Clip vectors, a linear SVM with optional voting, and honest cross-validation.
+r"""Clip vectors and the estimators of a clip-level scikit-learn pipeline.
 
 The original study summed the absolute values of a clip's frame features
 (CQT magnitudes or codes) over windows: ``n_vectors`` windows of
@@ -7,21 +7,14 @@ window, giving ``2 * n_vectors`` vectors per clip (12 by default). A linear
 SVM classifies each vector; voting optionally takes the majority over a
 clip's vectors.
 
-Two protocols:
-
-* ``"grouped"`` (default, honest): stratified k-fold over *clips*, repeated,
-  so every vector of a clip is on one side of a split;
-* ``"leaky"``: the study's random 90/10 splits of *vectors*, so vectors of
-  one clip fall on both sides; kept to compare with the study's numbers.
-
-Scaling of the vectors is fitted on the training side of each split only.
+``PerFrame(GraphAutoEncoder) → ClipVectorizer → VectorSVM`` is a
+scikit-learn pipeline whose samples are clips (their frames flattened), so
+that any scikit-learn cross-validation fits the frame model on the training
+clips only. The experiment chain's cross-validation protocols are in
+:mod:`pyunlocbox_gae.experiments.scoring`.
 
 .. autosummary::
     clip_vectors
-    check_cv_settings
-    cv_splits
-    evaluate
-    evaluate_estimator
     VectorSVM
     PerFrame
     ClipVectorizer
@@ -29,14 +22,12 @@ Scaling of the vectors is fitted on the training side of each split only.
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
-from sklearn.model_selection import RepeatedStratifiedKFold, ShuffleSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
 from pyunlocbox_gae.errors import InputError
 
-PROTOCOLS = ("grouped", "leaky")
 CLASSIFIERS = ("svc", "linear_svc")
 SCALINGS = ("none", "minmax", "standard")
 
@@ -185,253 +176,6 @@ class VectorSVM(ClassifierMixin, BaseEstimator):
         if self.voting:
             return float(np.mean(self.predict(X) == y))
         return float(np.mean(self.predict_vectors(X) == y[:, None]))
-
-
-def check_cv_settings(protocols=("grouped",), n_splits=10, n_repeats=10, test_size=0.1):
-    """Refuse cross-validation settings that give no split, before any work.
-
-    Without this, zero splits or repeats (or no protocol) end in a NaN mean
-    or an empty table with exit status 0.
-
-    Examples
-    --------
-    >>> check_cv_settings(["leaky"], n_splits=10, n_repeats=0)
-    Traceback (most recent call last):
-    ...
-    pyunlocbox_gae.errors.InputError: n_repeats must be an integer >= 1, got 0...
-    >>> check_cv_settings([])
-    Traceback (most recent call last):
-    ...
-    pyunlocbox_gae.errors.InputError: protocols is empty: ...
-    """
-    protocols = [protocols] if isinstance(protocols, str) else list(protocols)
-    if not protocols:
-        raise InputError(
-            f"protocols is empty: give at least one of {PROTOCOLS} (nothing "
-            "would be evaluated)"
-        )
-    for protocol in protocols:
-        if protocol not in PROTOCOLS:
-            raise InputError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    least = 2 if "grouped" in protocols else 1
-    for name, value, low in (
-        ("n_splits", n_splits, least),
-        ("n_repeats", n_repeats, 1),
-    ):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, np.integer))
-            or (value < low)
-        ):
-            why = " (k-fold needs two folds)" if low == 2 else ""
-            raise InputError(
-                f"{name} must be an integer >= {low}{why}, got {value!r}; with "
-                "fewer there is no split to score"
-            )
-    if "leaky" in protocols and not (
-        isinstance(test_size, (int, float, np.number)) and 0 < test_size < 1
-    ):
-        raise InputError(
-            f"test_size must be a fraction strictly between 0 and 1, got {test_size!r}"
-        )
-
-
-def cv_splits(
-    labels,
-    vectors_per_clip,
-    protocol="grouped",
-    n_splits=10,
-    n_repeats=10,
-    test_size=0.1,
-    seed=1,
-):
-    """Train/test indices of vectors (clip-major order) for each split.
-
-    Parameters
-    ----------
-    labels : array of shape (n_clips,)
-    vectors_per_clip : int
-    protocol : {'grouped', 'leaky'}
-        Stratified k-fold over clips, repeated (`n_splits` folds, `n_repeats`
-        times), or `n_repeats` times `n_splits` random splits of the vectors
-        with a `test_size` fraction in test (the study's 20 × 10).
-
-    Yields
-    ------
-    train, test : ndarray of int
-        Indices into the ``n_clips * vectors_per_clip`` vectors.
-
-    Examples
-    --------
-    >>> labels = np.repeat([0, 1], 5)
-    >>> folds = list(cv_splits(labels, 3, n_splits=5, n_repeats=2))
-    >>> len(folds), all(set(tr // 3).isdisjoint(te // 3) for tr, te in folds)
-    (10, True)
-    """
-    check_cv_settings([protocol], n_splits, n_repeats, test_size)
-    return _splits(
-        np.asarray(labels),
-        vectors_per_clip,
-        protocol,
-        n_splits,
-        n_repeats,
-        test_size,
-        seed,
-    )
-
-
-def _splits(labels, k, protocol, n_splits, n_repeats, test_size, seed):
-    if protocol == "grouped":
-        counts = np.unique(labels, return_counts=True)[1]
-        if counts.min() < n_splits:
-            raise InputError(
-                f"grouped {n_splits}-fold cross-validation needs at least "
-                f"{n_splits} clips per genre, the smallest genre has "
-                f"{counts.min()}; lower n_splits or add clips"
-            )
-        cv = RepeatedStratifiedKFold(
-            n_splits=n_splits, n_repeats=n_repeats, random_state=seed
-        )
-        offsets = np.arange(k)
-        for train, test in cv.split(np.zeros(labels.size), labels):
-            yield (
-                (train[:, None] * k + offsets).ravel(),
-                (test[:, None] * k + offsets).ravel(),
-            )
-    elif protocol == "leaky":
-        n = labels.size * k
-        for r in range(n_repeats):
-            cv = ShuffleSplit(
-                n_splits=n_splits, test_size=test_size, random_state=seed + r
-            )
-            yield from cv.split(np.zeros(n))
-
-
-def evaluate(
-    vectors,
-    labels,
-    protocol="grouped",
-    n_splits=10,
-    n_repeats=10,
-    test_size=0.1,
-    classifier="svc",
-    C=1.0,
-    scaling="none",
-    voting=False,
-    seed=1,
-):
-    """Cross-validated accuracy of the linear SVM on clip vectors.
-
-    Parameters
-    ----------
-    vectors : ndarray of shape (n_clips, vectors_per_clip, n_features)
-    labels : array of shape (n_clips,)
-    protocol, n_splits, n_repeats, test_size, seed
-        See :func:`cv_splits`.
-    classifier, C, scaling
-        See :class:`VectorSVM`.
-    voting : bool
-        Score the majority vote of each clip's test vectors (per clip)
-        instead of each vector. Under the leaky protocol the vote is over the
-        clip's vectors that fell in the test set.
-
-    Returns
-    -------
-    dict
-        ``protocol`` (``"leaky"`` marks the study's protocol), ``mean``,
-        ``std`` (of the per-split accuracies), ``scores``, ``n_splits``,
-        ``n_repeats``, ``voting``.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> labels = np.repeat([0, 1, 2], 10)
-    >>> V = rng.random((30, 4, 5)) + labels[:, None, None]
-    >>> r = evaluate(V, labels, n_splits=5, n_repeats=2)
-    >>> r["protocol"], len(r["scores"]), r["mean"]
-    ('grouped', 10, 1.0)
-    """
-    vectors = np.asarray(vectors)
-    labels = np.asarray(labels)
-    if vectors.ndim != 3 or vectors.shape[0] != labels.size:
-        raise InputError(
-            "vectors must have shape (n_clips, vectors_per_clip, n_features) with "
-            f"one label per clip; got {vectors.shape} and {labels.size} labels"
-        )
-    n_clips, k, dim = vectors.shape
-    V = vectors.reshape(n_clips * k, dim)
-    y = np.repeat(labels, k)
-    clip = np.repeat(np.arange(n_clips), k)
-    scores = []
-    for train, test in cv_splits(
-        labels, k, protocol, n_splits, n_repeats, test_size, seed
-    ):
-        model = _svm(classifier, C, scaling, seed).fit(V[train], y[train])
-        pred = model.predict(V[test])
-        if voting:
-            scores.append(_voted_accuracy(pred, y[test], clip[test]))
-        else:
-            scores.append(float(np.mean(pred == y[test])))
-    return dict(
-        protocol=protocol,
-        mean=float(np.mean(scores)),
-        std=float(np.std(scores)),
-        scores=scores,
-        n_splits=n_splits,
-        n_repeats=n_repeats,
-        voting=bool(voting),
-    )
-
-
-def _voted_accuracy(pred, truth, clip):
-    right = []
-    for c in np.unique(clip):
-        mask = clip == c
-        right.append(_vote(pred[mask][None])[0] == truth[mask][0])
-    return float(np.mean(right))
-
-
-def evaluate_estimator(
-    estimator, X, labels, n_splits=10, n_repeats=10, seed=1, progress=False
-):
-    """Grouped (by clip), stratified, repeated CV of a clip-level estimator.
-
-    Each row of X is one clip, so the folds never split a clip. Used for the
-    inductive mode, where the estimator is a whole
-    :class:`sklearn.pipeline.Pipeline` (features learned on the training
-    clips, then applied to the test clips).
-
-    Returns
-    -------
-    dict
-        As :func:`evaluate`, with ``protocol='grouped'``.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> labels = np.repeat([0, 1], 6)
-    >>> X = rng.random((12, 2 * 3)) + labels[:, None]
-    >>> evaluate_estimator(VectorSVM(vectors_per_clip=2), X, labels, 3, 1)["mean"]
-    1.0
-    """
-    from tqdm.auto import tqdm
-
-    X = np.asarray(X)
-    labels = np.asarray(labels)
-    folds = list(cv_splits(labels, 1, "grouped", n_splits, n_repeats, seed=seed))
-    scores = []
-    for train, test in tqdm(folds, disable=not progress, desc="folds"):
-        model = clone(estimator).fit(X[train], labels[train])
-        scores.append(float(model.score(X[test], labels[test])))
-    return dict(
-        protocol="grouped",
-        mean=float(np.mean(scores)),
-        std=float(np.std(scores)),
-        scores=scores,
-        n_splits=n_splits,
-        n_repeats=n_repeats,
-        voting=bool(getattr(estimator, "voting", False)),
-    )
 
 
 class PerFrame(TransformerMixin, BaseEstimator):

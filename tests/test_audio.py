@@ -1,5 +1,6 @@
 """Audio: GTZAN-layout loading, CQT framing, resumable frames files."""
 
+import dataclasses
 import filecmp
 
 import h5py
@@ -11,7 +12,13 @@ import soundfile
 from pyunlocbox_gae import store
 from pyunlocbox_gae.audio import cqt as cqt_module
 from pyunlocbox_gae.audio import preprocess as pre
-from pyunlocbox_gae.audio.cqt import CQTParams, clip_cqt, interleave
+from pyunlocbox_gae.audio.cqt import (
+    CQTParams,
+    clip_cqt,
+    clips_cqt,
+    interleave,
+    silence_gap,
+)
 from pyunlocbox_gae.audio.gtzan import AudioFileError, find_clips, read_clip
 from pyunlocbox_gae.audio.synthetic import make_dataset
 
@@ -44,20 +51,37 @@ def test_pure_tone_peaks_in_its_bin(bin_):
 
 
 @pytest.mark.filterwarnings("ignore:n_fft=.* is too large")
-def test_streams_are_librosa_cqt_offset_by_half_a_frame():
+def test_streams_are_librosa_cqt_of_the_clip_in_silence_offset_by_half_a_frame():
     y = np.random.default_rng(0).standard_normal(SMALL.clip_samples)
     C = clip_cqt(y, SMALL)
     kw = dict(sr=SR, hop_length=1024, fmin=librosa.note_to_hz("C2"), n_bins=96)
     kw["bins_per_octave"] = 24
-    ref0 = np.abs(librosa.cqt(y.astype(np.float32), **kw))
-    ref1 = np.abs(librosa.cqt(y[512:].astype(np.float32), **kw))
-    # librosa centres frames: the last, padded one is dropped
-    assert ref0.shape[1] == C.shape[0] + 1
-    np.testing.assert_allclose(C[:, 0], ref0[:, :-1].T, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(C[:, 1], ref1[:, : C.shape[0]].T, rtol=1e-5, atol=1e-6)
+    gap = silence_gap(SMALL)
+    assert gap % 1024 == 0 and gap > 34 * SR / librosa.note_to_hz("C2")
+    silence = np.zeros(gap, dtype=np.float32)
+    for s, start in enumerate((0, 512)):
+        stream = np.concatenate([silence, y[start:].astype(np.float32), silence])
+        ref = np.abs(librosa.cqt(stream, **kw))[:, gap // 1024 :]
+        # librosa centres frames: the one centred on the clip's end is dropped
+        np.testing.assert_allclose(C[:, s], ref[:, : C.shape[0]].T, atol=1e-6)
+    # away from its edges a frame is librosa's CQT of the clip itself
+    alone = np.abs(librosa.cqt(y.astype(np.float32), **kw))
+    np.testing.assert_allclose(C[8:-8, 0], alone[:, 8 : C.shape[0] - 8].T, atol=1e-5)
     rows = interleave(C[None])
     assert np.shares_memory(rows, C)
     np.testing.assert_array_equal(rows[0, 1::2], C[:, 1])
+
+
+def test_clips_transformed_together_each_get_their_frames_alone():
+    rng = np.random.default_rng(1)
+    ys = [rng.standard_normal(n).astype(np.float32) for n in (3000, 22050, 9000)]
+    together = clips_cqt(ys, SMALL)
+    assert [len(c) for c in together] == [2, 21, 8]  # frames of its own length
+    for y, frames in zip(ys, together, strict=True):
+        np.testing.assert_allclose(frames, clips_cqt([y], SMALL)[0], atol=1e-5)
+    capped = clips_cqt(ys, dataclasses.replace(SMALL, frames_per_clip=5))
+    assert [len(c) for c in capped] == [2, 5, 5]
+    np.testing.assert_array_equal(capped[1], together[1][:5])
 
 
 def test_study_frame_counts():

@@ -1,12 +1,13 @@
-"""Clip vectors, the SVM with voting, and folds that never split a clip."""
+"""Clip vectors, the clip-level estimators, and folds that never split a clip."""
 
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import MinMaxScaler
 
 from pyunlocbox_gae import classification as C
+from pyunlocbox_gae.experiments import scoring
 
 
 def test_clip_vectors_are_window_sums_of_magnitudes(rng):
@@ -23,11 +24,19 @@ def test_clip_vectors_are_window_sums_of_magnitudes(rng):
         C.clip_vectors(rows[:, :6], 6)
 
 
+def _splits(labels, k, protocol, n_splits, n_repeats):
+    """The chain's vector splits of clips of `k` vectors each."""
+    owner = np.repeat(np.arange(labels.size), k)
+    p = dict(protocol=protocol, n_splits=n_splits, n_repeats=n_repeats, cv_seed=0)
+    p["test_size"] = 0.2
+    return list(scoring._vector_splits(owner, labels, None, p))
+
+
 def test_grouped_folds_never_split_a_clip_and_are_stratified():
     labels = np.repeat([0, 1, 2], [10, 12, 11])
     k = 12
     tested = np.zeros(labels.size, int)
-    folds = list(C.cv_splits(labels, k, "grouped", n_splits=5, n_repeats=3))
+    folds = _splits(labels, k, "grouped", n_splits=5, n_repeats=3)
     assert len(folds) == 15
     for train, test in folds:
         train_clips, test_clips = set(train // k), set(test // k)
@@ -42,7 +51,7 @@ def test_grouped_folds_never_split_a_clip_and_are_stratified():
 
 def test_leaky_protocol_splits_clips_as_the_study_did():
     labels = np.repeat([0, 1], 10)
-    folds = list(C.cv_splits(labels, 12, "leaky", n_splits=10, n_repeats=2))
+    folds = _splits(labels, 12, "leaky", n_splits=10, n_repeats=2)
     assert len(folds) == 20
     train, test = folds[0]
     assert len(test) == 24  # 10 % of the 240 vectors
@@ -50,10 +59,10 @@ def test_leaky_protocol_splits_clips_as_the_study_did():
 
 
 def test_too_few_clips_for_the_folds():
-    with pytest.raises(ValueError, match="at least 10 clips per genre"):
-        list(C.cv_splits(np.repeat([0, 1], [12, 4]), 12, "grouped", n_splits=10))
+    with pytest.raises(ValueError, match="the smallest class has 4 samples"):
+        _splits(np.repeat([0, 1], [12, 4]), 12, "grouped", n_splits=10, n_repeats=1)
     with pytest.raises(ValueError, match="protocol must be one of"):
-        list(C.cv_splits(np.zeros(4), 2, "random"))
+        _splits(np.zeros(4), 2, "random", 2, 1)
 
 
 def _clips(rng, n_clips=30, k=12, dim=6, shift=1.0):
@@ -63,30 +72,19 @@ def _clips(rng, n_clips=30, k=12, dim=6, shift=1.0):
     return V.astype(np.float32), labels
 
 
-def test_evaluate_beats_chance_and_voting_helps(rng):
+def test_cross_validation_beats_chance_and_voting_helps(rng):
     V, labels = _clips(rng, shift=0.8)
-    plain = C.evaluate(V, labels, n_splits=5, n_repeats=2, classifier="linear_svc")
-    voted = C.evaluate(V, labels, n_splits=5, n_repeats=2, voting=True)
-    assert plain["protocol"] == "grouped" and len(plain["scores"]) == 10
-    assert plain["mean"] > 0.6  # chance is 1/3
-    assert voted["mean"] >= plain["mean"]
-    noise = rng.standard_normal(V.shape).astype(np.float32)
-    shuffled = C.evaluate(noise, labels, n_splits=5, n_repeats=2)
-    assert shuffled["mean"] < 0.5  # no signal, no accuracy: the folds are honest
-
-
-def test_scaler_is_fitted_on_training_vectors_only(rng, monkeypatch):
-    V, labels = _clips(rng)
-    seen = []
-    real = MinMaxScaler.fit
-
-    def spy(self, X, y=None):
-        seen.append(len(X))
-        return real(self, X, y)
-
-    monkeypatch.setattr(MinMaxScaler, "fit", spy)
-    C.evaluate(V, labels, n_splits=5, n_repeats=1, scaling="minmax")
-    assert seen == [24 * 12] * 5  # 4/5 of the 30 clips, 12 vectors each
+    owner = np.repeat(np.arange(len(labels)), V.shape[1])
+    p = dict(protocol="grouped", n_splits=5, n_repeats=2, cv_seed=0, C=1.0)
+    p["scaler"] = "minmax"
+    flat = V.reshape(-1, V.shape[-1])
+    plain = scoring.cross_validate(flat, owner, labels, **p)
+    voted = scoring.cross_validate(flat, owner, labels, scoring="clip", **p)
+    assert len(plain) == 10 and np.mean(plain) > 60  # chance is 1/3
+    assert np.mean(voted) >= np.mean(plain)
+    noise = rng.standard_normal(flat.shape).astype(np.float32)
+    shuffled = scoring.cross_validate(noise, owner, labels, **p)
+    assert np.mean(shuffled) < 50  # no signal, no accuracy: the folds are honest
 
 
 def test_vote_and_vector_svm(rng):
@@ -124,10 +122,10 @@ def test_inductive_pipeline_fits_frame_models_on_training_clips_only(rng):
         C.VectorSVM(vectors_per_clip=4),
     )
     _Spy.fitted.clear()
-    result = C.evaluate_estimator(model, X, labels, n_splits=5, n_repeats=1)
+    folds = StratifiedKFold(5, shuffle=True, random_state=1)
+    scores = cross_val_score(model, X, labels, cv=folds)
     assert len(_Spy.fitted) == 5
-    folds = list(C.cv_splits(labels, 1, "grouped", 5, 1, seed=1))
-    for fitted, (train, _) in zip(_Spy.fitted, folds, strict=True):
+    for fitted, (train, _) in zip(_Spy.fitted, folds.split(X, labels), strict=True):
         assert fitted.shape == (len(train) * n_rows, dim)
         np.testing.assert_array_equal(fitted, frames[train].reshape(-1, dim))
-    assert result["mean"] > 0.6
+    assert scores.mean() > 0.6

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from pyunlocbox_gae import GraphAutoEncoder, classification
+from pyunlocbox_gae import GraphAutoEncoder
 from pyunlocbox_gae.errors import ConvergenceError, FileFormatError, InputError
 from pyunlocbox_gae.experiments.config import load_config
 from pyunlocbox_gae.model.diagnostics import DegenerateFitWarning
@@ -39,19 +39,6 @@ from pyunlocbox_gae.model.diagnostics import DegenerateFitWarning
 def test_impossible_cv_settings_are_refused_by_the_config(settings, message):
     with pytest.raises(InputError, match=message):
         load_config(dict(classification=settings))
-
-
-def test_cv_functions_refuse_zero_repeats_before_any_fit(monkeypatch):
-    fits = []
-    monkeypatch.setattr(classification, "_svm", lambda *a: fits.append(a))
-    labels = np.repeat([0, 1], 5)
-    with pytest.raises(InputError, match="n_repeats"):
-        classification.cv_splits(labels, 2, "leaky", n_splits=3, n_repeats=0)
-    with pytest.raises(InputError, match="n_splits"):
-        classification.evaluate(np.ones((10, 2, 3)), labels, "leaky", n_splits=0)
-    with pytest.raises(InputError, match="n_repeats"):
-        classification.evaluate_estimator(None, np.ones((10, 3)), labels, 2, 0)
-    assert fits == []
 
 
 def test_gae_classify_with_zero_repeats_exits_with_one_line(tmp_path, capsys):

@@ -231,8 +231,11 @@ def test_every_term_and_splitting_reaches_the_experiments():
 
     for term in objective.TERMS:
         assert settings.DEFAULTS[term.parameter] == term.default  # sweepable
-        assert term.parameter in config.SCHEMA["autoencoder"]
-    assert config.CHOICES[("autoencoder", "solver")] == solvers.SOLVERS
+        assert term.parameter in settings.GROUPS["estimator"]  # in its cache key
+        table = {"autoencoder": {term.parameter: term.default}}
+        assert config.flatten(table) == {term.parameter: term.default}
+    for solver in solvers.SOLVERS:  # every splitting passes the config check
+        assert config.load_config(dict(solver=solver))[0]["solver"] == solver
     # A graph term other than lg makes the experiment build its graph.
     assert objective.needs_graph(settings.make_config(lt=0.1))
     assert not objective.needs_graph(settings.make_config())

@@ -4,8 +4,10 @@ Unlike :func:`~pyunlocbox_gae.audio.preprocess.preprocess`, which stores
 clips of one length (padded or truncated), :func:`clip_rows` keeps every
 clip as long as it is (up to ``clip_samples``): a clip of 0.3 s gives a few
 frames, one of 2 s many. Shorter clips are padded only with
-``short="pad"``, and the number padded is reported. The filter bank of the
-CQT is built once for all clips (:func:`~pyunlocbox_gae.audio.cqt.shared_filters`).
+``short="pad"``, and the number padded is reported. Clips are transformed
+in batches of about :data:`BATCH_SECONDS` of audio, one CQT per stream for
+the whole batch (:func:`~pyunlocbox_gae.audio.cqt.clips_cqt`), so that many
+short files cost about what their audio costs.
 
 File (``pyunlocbox_gae/clip-rows``): ``rows`` float32 (n_rows, n_bins),
 frames in time order (streams interleaved), clip after clip; ``clips``
@@ -17,7 +19,6 @@ and ``key``.
     clip_rows
 """
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import h5py
 import numpy as np
 
 from pyunlocbox_gae import store
-from pyunlocbox_gae.audio.cqt import clip_cqt, interleave
+from pyunlocbox_gae.audio.cqt import clips_cqt, interleave
 from pyunlocbox_gae.audio.gtzan import AudioFileError, find_clips, read_clip
 from pyunlocbox_gae.errors import InputError
 
@@ -37,16 +38,15 @@ def _key(params, clips, names, short, resample):
     return store.settings_key(_settings(params, clips, names, short, resample))
 
 
-def _frames(y, params):
-    """Interleaved CQT frames of one clip at its own length."""
+# Audio transformed together: long enough that the fixed cost of a CQT (its
+# resampling and filter set-up) is spread thin, short enough for the memory
+# of one batch's transform (a few MiB) and a lively progress bar.
+BATCH_SECONDS = 60
+
+
+def _check_length(y, params):
     if y.size < params.frame_size + (params.n_streams - 1) * params.frame_hop:
         raise AudioFileError("", f"{y.size} samples: shorter than one frame")
-    own = dataclasses.replace(params, clip_samples=int(y.size), frames_per_clip=None)
-    if params.frames_per_clip:
-        own = dataclasses.replace(
-            own, frames_per_clip=min(params.frames_per_clip, own.n_frames)
-        )
-    return interleave(clip_cqt(y, own))
 
 
 def _read(path):
@@ -132,7 +132,16 @@ def clip_rows(
             same = False
         if same:
             return _read(output)
-    rows, owner, kept, skipped, padded = [], [], [], [], 0
+    rows, kept, skipped, padded = [], [], [], 0
+    batch, batch_clips = [], []
+
+    def transform():
+        for frames in clips_cqt(batch, params):
+            rows.append(interleave(frames))
+        kept.extend(batch_clips)
+        batch.clear()
+        batch_clips.clear()
+
     for clip in tqdm(clips, disable=not progress, desc="CQT", unit="clip"):
         try:
             y = read_clip(
@@ -147,15 +156,19 @@ def clip_rows(
                     )
                 y = np.pad(y, (0, params.clip_samples - y.size))
                 padded += 1
-            frames = _frames(y, params)
+            _check_length(y, params)
         except AudioFileError as err:
             if on_error == "raise":
                 raise AudioFileError(clip.path, err.reason) from None
             skipped.append(dict(path=str(clip.path), reason=err.reason))
             continue
-        owner.append(np.full(len(frames), len(kept)))
-        rows.append(frames)
-        kept.append(clip)
+        batch.append(y)
+        batch_clips.append(clip)
+        if sum(b.size for b in batch) >= BATCH_SECONDS * params.sample_rate:
+            transform()
+    if batch:
+        transform()
+    owner = [np.full(len(r), i) for i, r in enumerate(rows)]
     if not kept:
         raise InputError(f"every clip of {data} was skipped; see the reasons")
     groups = [c.group for c in kept]

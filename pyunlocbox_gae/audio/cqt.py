@@ -7,9 +7,18 @@ default: aligned, and offset by 512 samples), each transformed by
 which librosa centres on padding, is dropped. The magnitude is kept (newer
 librosa returns complex values).
 
+Every clip is transformed as if surrounded by silence: many clips are laid
+end to end with :func:`silence_gap` zeros between them and each stream is
+transformed once for all of them (:func:`clips_cqt`). A frame then depends
+only on its own clip, exactly as for the clip transformed alone between two
+stretches of zeros, while the fixed cost of a transform (its filter bank,
+the resampling between octaves) is paid once per batch, not per clip.
+
 .. autosummary::
     CQTParams
     clip_cqt
+    clips_cqt
+    silence_gap
     interleave
 """
 
@@ -211,23 +220,102 @@ def clip_cqt(y, params):
     >>> C.shape, C.dtype, int(C.mean(axis=(0, 1)).argmax())
     ((21, 2, 96), dtype('float32'), 40)
     """
-    import librosa
-
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1 or y.size < params.clip_samples:
         raise InputError(
             f"expected a mono clip of at least {params.clip_samples} samples, "
             f"got shape {y.shape}"
         )
-    out = np.empty(params.frame_shape, dtype=np.float32)
-    n = params.n_frames
-    with warnings.catch_warnings(), shared_filters():
-        # Short clips: librosa's downsampled low octaves are shorter than
-        # their filters and are zero-padded, as intended; not worth a warning.
-        warnings.filterwarnings("ignore", message="n_fft=.* is too large")
-        for s in range(params.n_streams):
-            _stream(y, params, s, out[:, s, :], n, librosa)
+    return clips_cqt([y[: params.clip_samples]], params)[0]
+
+
+def silence_gap(params):
+    """Zeros laid between two clips so that their CQTs do not overlap.
+
+    A frame's value depends on the samples within half the longest filter
+    of its centre: the lowest bin's, :math:`Q f_s / f_{min}` samples with
+    :math:`Q = 1 / (2^{1/b} - 1)` for `b` bins per octave. The gap is that
+    length with a quarter more (librosa's filters are slightly longer, and
+    the resampling between octaves spreads a little), rounded up to a
+    multiple of `frame_size` so that every clip starts on a frame.
+
+    Examples
+    --------
+    >>> silence_gap(CQTParams())  # 0.74 s at 22,050 Hz
+    16384
+    """
+    q = 1 / (2 ** (1 / params.bins_per_octave) - 1)
+    longest = q * params.sample_rate / params.fmin_hz
+    need = 1.25 * longest + params.frame_size
+    return int(math.ceil(need / params.frame_size)) * params.frame_size
+
+
+def clips_cqt(ys, params):
+    """CQT magnitudes of several clips of any length, each as if in silence.
+
+    Parameters
+    ----------
+    ys : sequence of ndarray
+        Mono clips; every sample is used (no truncation to
+        ``clip_samples``).
+    params : CQTParams
+        ``frames_per_clip`` caps the frames kept per stream.
+
+    Returns
+    -------
+    list of ndarray of float32, shape (n_frames_i, n_streams, n_bins)
+        One per clip, with as many frames per stream as the clip holds
+        (see :attr:`CQTParams.n_frames`).
+
+    Examples
+    --------
+    Two clips in one transform give the frames each gives alone:
+
+    >>> p = CQTParams(clip_samples=22050)
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = rng.standard_normal(22050), rng.standard_normal(30000)
+    >>> both = clips_cqt([a, b], p)
+    >>> [c.shape for c in both]
+    [(21, 2, 96), (28, 2, 96)]
+    >>> bool(np.allclose(both[1], clips_cqt([b], p)[0], atol=1e-6))
+    True
+    """
+    import librosa
+
+    ys = [np.asarray(y, dtype=np.float32) for y in ys]
+    counts = [_frames_of(y, params) for y in ys]
+    gap, hop = silence_gap(params), params.frame_size
+    out = [np.empty((n, params.n_streams, params.n_bins), np.float32) for n in counts]
+    for s in range(params.n_streams):
+        start = s * params.frame_hop
+        lengths = [y.size - start for y in ys]
+        # Clip i starts at offsets[i], a multiple of the hop: its frames are
+        # columns offsets[i] // hop onwards of the joint transform.
+        offsets = gap + np.cumsum([0] + [-(-n // hop) * hop + gap for n in lengths])
+        signal = np.zeros(offsets[-1], dtype=np.float32)
+        for y, o, n in zip(ys, offsets, lengths, strict=False):
+            signal[o : o + n] = y[start:]
+        with warnings.catch_warnings(), shared_filters():
+            warnings.filterwarnings("ignore", message="n_fft=.* is too large")
+            C = librosa.cqt(
+                signal,
+                sr=params.sample_rate,
+                hop_length=hop,
+                fmin=params.fmin_hz,
+                n_bins=params.n_bins,
+                bins_per_octave=params.bins_per_octave,
+            )
+        for frames, o, n in zip(out, offsets, counts, strict=False):
+            np.abs(C[:, o // hop : o // hop + n].T, out=frames[:, s, :])
     return out
+
+
+def _frames_of(y, params):
+    """Frames per stream of a clip of its own length (capped by frames_per_clip)."""
+    own = dataclasses.replace(params, clip_samples=int(y.size), frames_per_clip=None)
+    if params.frames_per_clip:
+        return min(params.frames_per_clip, own.n_frames)
+    return own.n_frames
 
 
 # librosa builds the filter bank of each octave on every call of cqt (its
@@ -302,20 +390,6 @@ def shared_filters():
         yield
     finally:
         setattr(module, name, original)
-
-
-def _stream(y, params, s, out, n, librosa):
-    """CQT magnitudes of stream `s` into `out` (n_frames, n_bins)."""
-    start = s * params.frame_hop
-    C = librosa.cqt(
-        y[start : params.clip_samples],
-        sr=params.sample_rate,
-        hop_length=params.frame_size,
-        fmin=params.fmin_hz,
-        n_bins=params.n_bins,
-        bins_per_octave=params.bins_per_octave,
-    )
-    np.abs(C[:, :n].T, out=out)
 
 
 def interleave(frames):

@@ -40,6 +40,10 @@ from pyunlocbox_gae.audio.gtzan import AudioFileError, find_clips, read_clip
 from pyunlocbox_gae.errors import FileFormatError, InputError
 
 TODO, DONE, SKIPPED = 0, 1, 2
+# How frames are computed: 2 since each clip is transformed in silence
+# (audio.cqt.clips_cqt). Part of every frames file's key, so that a file
+# written the earlier way is recomputed rather than mixed with new ones.
+FRAMES_VERSION = 2
 
 
 def _settings(params, clips, genres, short, resample):
@@ -52,6 +56,7 @@ def _settings(params, clips, genres, short, resample):
         except OSError:
             files.append([clip.clip_id, None, None])
     return dict(
+        version=FRAMES_VERSION,
         params=params.as_attrs(),
         genres=list(genres),
         short=short,
