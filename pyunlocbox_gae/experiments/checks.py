@@ -36,6 +36,7 @@ def _seed():
 
 
 def _graph_constraints():
+    from pyunlocbox_gae.graphs.constructions import CONSTRUCTIONS
     from pyunlocbox_gae.graphs.graph import LAP_TYPES
     from pyunlocbox_gae.graphs.search import BACKENDS, METRICS
     from pyunlocbox_gae.graphs.weights import KERNELS
@@ -48,6 +49,11 @@ def _graph_constraints():
         backend=[StrOptions(set(BACKENDS))],
         sigma=[Interval(Real, 0, None, closed="neither"), None],
         self_loops=["boolean"],
+        construction=[StrOptions(set(CONSTRUCTIONS))],
+        temporal_mix=[Interval(Real, 0, 1, closed="both")],
+        temporal_radius=_positive(),
+        view_width=_positive(),
+        view_rank=_positive(),
     )
 
 

@@ -171,13 +171,32 @@ def _bar(total, desc, enabled, unit="outer"):
     return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False)
 
 
-def build_graph(X, config):
-    """The k-NN graph of the samples of X (:func:`pyunlocbox_gae.graphs.knn_graph`)."""
-    return graphs.knn_graph(X, dtype=X.dtype, random_state=0, **group(config, "graph"))
+def build_graph(X, config, clips=None):
+    """The graph over the samples of X, built as ``config['construction']`` says.
+
+    :func:`pyunlocbox_gae.graphs.constructions.build_graph`: the k-NN graph
+    by default; ``temporal``, ``smoothed`` and ``temporal_mix > 0`` need
+    `clips`, the clip of each row (audio sources).
+    """
+    from pyunlocbox_gae.graphs.constructions import build_graph as construct
+
+    params = group(config, "graph")
+    params["width"] = params.pop("view_width")
+    params["rank"] = params.pop("view_rank")
+    return construct(X, clips=clips, dtype=X.dtype, random_state=0, **params)
 
 
-def graph_stage(X, config, cache, x_key=None, progress=False):
+def _uses_clips(config):
+    from pyunlocbox_gae.graphs.constructions import NEEDS_CLIPS
+
+    return config["construction"] in NEEDS_CLIPS or config["temporal_mix"]
+
+
+def graph_stage(X, config, cache, x_key=None, progress=False, clips=None):
     """The graph over the samples of X: built once, then read from the cache.
+
+    `clips` (the clip of each row) is read by the constructions that follow
+    time (and is then part of the cache key).
 
     Returns
     -------
@@ -186,7 +205,8 @@ def graph_stage(X, config, cache, x_key=None, progress=False):
         ``key``, ``cached`` (bool), ``seconds`` and ``peak_mib`` of the build.
     """
     x_key = x_key or store.fingerprint(X)
-    key = key_of("graph", x_key, group(config, "graph"))
+    time_key = _fingerprint(clips) if _uses_clips(config) else None
+    key = key_of("graph", x_key, group(config, "graph"), time_key)
     path = cache.path("graph", key)
     if cache.has("graph", key):
         graph = graphs.load_graph(path, X=X, dtype=X.dtype)
@@ -194,7 +214,7 @@ def graph_stage(X, config, cache, x_key=None, progress=False):
             info = json.loads(f.attrs["stage_info"])
         return graph, dict(info, key=key, cached=True)
     with measure() as info, _bar(1, "graph", progress, "graph") as bar:
-        graph = build_graph(X, config)
+        graph = build_graph(X, config, clips)
         bar.update()
     if path is not None:
         graphs.save_graph(path, graph, X, stage_info=json.dumps(info))
