@@ -24,6 +24,7 @@ functions, in the style of :mod:`pyunlocbox_gae.functions`.
 
 .. autosummary::
     learned_graph
+    learn_weights
     theta_for_degree
     edge_cost
     log_degree
@@ -142,6 +143,61 @@ def theta_for_degree(neighbors, k):
     return float(np.median(bounds))
 
 
+def learn_weights(i, j, z, n, theta, k=10, max_iter=150, tol=None):
+    r"""The weights w of edges (i, j) that solve the log-degree problem.
+
+    Parameters
+    ----------
+    i, j : arrays of int, shape (n_edges,)
+        The candidate edges, each once.
+    z : array of shape (n_edges,)
+        Their squared distances.
+    n : int
+        Number of vertices.
+    theta : float
+    k, max_iter, tol
+        See :func:`learned_graph` (`k` sets the first guess 1/k and the scale
+        of `tol`).
+
+    Returns
+    -------
+    w : ndarray of shape (n_edges,)
+    out : dict
+        PyUNLocBoX's :func:`~pyunlocbox.solvers.solve` output (``niter``,
+        ``crit``, ``objective``).
+
+    Examples
+    --------
+    Three vertices on a line, candidate edges 0–1, 1–2, 0–2 (far):
+
+    >>> i, j = np.array([0, 1, 0]), np.array([1, 2, 2])
+    >>> w, out = learn_weights(i, j, np.array([1.0, 1.0, 4.0]), 3, theta=0.5,
+    ...                        k=1, max_iter=500)
+    >>> bool(w[0] > 0 and w[1] > 0), round(float(w[2]), 6)
+    (True, 0.0)
+    """
+    m = len(z)
+    e = np.arange(m)
+    S = sp.csr_matrix((np.ones(2 * m), (np.r_[i, j], np.r_[e, e])), shape=(n, m))
+    if min(S.shape) > 2:
+        norm2 = sp.linalg.eigsh(S @ S.T, k=1, which="LA", return_eigenvectors=False)[0]
+    else:
+        norm2 = np.linalg.norm(S.toarray(), 2) ** 2
+    solver = solvers.mlfbf(L=S, step=0.9 / (2.0 + np.sqrt(norm2)))
+    w0 = np.full(m, 1.0 / k)
+    f, g, h = edge_cost(z, theta), log_degree(), squared_frobenius(lambda_=2.0)
+    out = solvers.solve(
+        [f, g, h],
+        w0,
+        solver,
+        rtol=None,
+        xtol=None if tol is None else tol / k,
+        maxit=max_iter,
+        verbosity="NONE",
+    )
+    return out["sol"], out
+
+
 def learned_graph(
     X,
     k=10,
@@ -219,24 +275,7 @@ def learned_graph(
     nb = search_neighbors(X, k=n_candidates, backend=backend, random_state=random_state)
     theta = theta_for_degree(nb, k) if theta is None else float(theta)
     i, j, z = _edges(nb)
-    m = len(z)
-    e = np.arange(m)
-    S = sp.csr_matrix((np.ones(2 * m), (np.r_[i, j], np.r_[e, e])), shape=(n, m))
-    norm = np.sqrt(
-        sp.linalg.eigsh(S @ S.T, k=1, which="LA", return_eigenvectors=False)[0]
-    )
-    solver = solvers.mlfbf(L=S, step=0.9 / (2.0 + norm))
-    w0 = np.full(m, 1.0 / k)
-    f, g, h = edge_cost(z, theta), log_degree(), squared_frobenius(lambda_=2.0)
-    out = solvers.solve(
-        [f, g, h],
-        w0,
-        solver,
-        rtol=None,
-        xtol=None if tol is None else tol / k,
-        maxit=max_iter,
-        verbosity="NONE",
-    )
+    w, out = learn_weights(i, j, z, n, theta, k, max_iter, tol)
     w = out["sol"]
     w[w < 1e-6 * w.max()] = 0  # the solver's round-off on pruned edges
     upper = sp.csr_matrix((w, (i, j)), shape=(n, n))
