@@ -62,8 +62,8 @@ GRAPH_DEFAULTS = dict(
     lap_type="normalized",
     backend="exact",
     # How the graph is built (pyunlocbox_gae.graphs.constructions): knn,
-    # temporal, smoothed, lowrank, codes or learned; temporal edges mixed in
-    # with weight temporal_mix; the window and the rank of the views.
+    # temporal, smoothed, lowrank, codes, learned or clips; temporal edges
+    # mixed in with weight temporal_mix; the window and the rank of the views.
     construction="knn",
     temporal_mix=0.0,
     temporal_radius=1,

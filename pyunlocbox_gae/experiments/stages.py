@@ -175,8 +175,8 @@ def build_graph(X, config, clips=None):
     """The graph over the samples of X, built as ``config['construction']`` says.
 
     :func:`pyunlocbox_gae.graphs.constructions.build_graph`: the k-NN graph
-    by default; ``temporal``, ``smoothed`` and ``temporal_mix > 0`` need
-    `clips`, the clip of each row (audio sources).
+    by default; ``temporal``, ``smoothed``, ``clips`` and ``temporal_mix >
+    0`` need `clips`, the clip of each row (audio sources).
     """
     from pyunlocbox_gae.graphs.constructions import build_graph as construct
 
