@@ -111,7 +111,9 @@ def run_point(config, cache=None, data=None, progress=False):
         return _inductive_point(X, data, config, cache, x_key, record, progress)
     graph = graph_key = None
     if needs_graph(config):
-        graph, ginfo = stages.graph_stage(X, config, cache, x_key, progress)
+        graph, ginfo = stages.graph_stage(
+            X, config, cache, x_key, progress, clips=data.clips
+        )
         graph_key = ginfo["key"]
         record.update(
             seconds_graph=ginfo["seconds"],
