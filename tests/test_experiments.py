@@ -54,7 +54,7 @@ def test_demo_table_complete_and_above_chance(tmp_path):
 
 
 def test_sweep_reuses_graph_and_reproduces_from_file(tmp_path, count_calls):
-    builds = count_calls(pyunlocbox_gae.graphs, "knn_graph")
+    builds = count_calls(stages, "build_graph")
     config = dict(TINY, lg=10, noise=0.1)
     out = experiments.sweep(
         "ls", [0.5, 1.0, 2.0], config, output=tmp_path / "a", progress=False

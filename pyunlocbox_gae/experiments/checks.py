@@ -36,6 +36,7 @@ def _seed():
 
 
 def _graph_constraints():
+    from pyunlocbox_gae.graphs.constructions import CONSTRUCTIONS
     from pyunlocbox_gae.graphs.graph import LAP_TYPES
     from pyunlocbox_gae.graphs.search import BACKENDS, METRICS
     from pyunlocbox_gae.graphs.weights import KERNELS, SYMMETRIZE
@@ -49,6 +50,11 @@ def _graph_constraints():
         backend=[StrOptions(set(BACKENDS))],
         sigma=[Interval(Real, 0, None, closed="neither"), None],
         self_loops=["boolean"],
+        construction=[StrOptions(set(CONSTRUCTIONS))],
+        temporal_mix=[Interval(Real, 0, 1, closed="both")],
+        temporal_radius=_positive(),
+        view_width=_positive(),
+        view_rank=_positive(),
     )
 
 
@@ -149,6 +155,14 @@ def check_protocols(config):
         raise InputError(
             f"config key protocol lists {bad or 'nothing'}: choose among "
             f"{list(scoring.PROTOCOLS)}"
+        )
+    if config["mode"] != "transductive" and (
+        config["construction"] != "knn" or config["temporal_mix"]
+    ):
+        raise InputError(
+            f"mode {config['mode']!r} builds each split's k-NN graph over its "
+            "training samples: use construction = 'knn' and temporal_mix = 0, or "
+            "mode = 'transductive'"
         )
     if config["mode"] != "transductive" and "leaky" in protocols:
         raise InputError(

@@ -65,6 +65,14 @@ GRAPH_DEFAULTS = dict(
     symmetrize="max",
     lap_type="normalized",
     backend="exact",
+    # How the graph is built (pyunlocbox_gae.graphs.constructions): knn,
+    # temporal, smoothed, lowrank, codes, learned or clips; temporal edges
+    # mixed in with weight temporal_mix; the window and the rank of the views.
+    construction="knn",
+    temporal_mix=0.0,
+    temporal_radius=1,
+    view_width=5,
+    view_rank=16,
 )
 
 
@@ -213,8 +221,8 @@ def group(config, name):
 
     Examples
     --------
-    >>> sorted(group(make_config(), "graph"))
-    ['backend', 'k', 'kernel', 'lap_type', 'metric', 'self_loops', 'symmetrize']
+    >>> sorted(group(make_config(), "graph"))[:5]
+    ['backend', 'construction', 'k', 'kernel', 'lap_type']
     """
     return {key: config[key] for key in GROUPS[name]}
 

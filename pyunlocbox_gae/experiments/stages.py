@@ -172,20 +172,48 @@ def _bar(total, desc, enabled, unit="outer"):
     return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False)
 
 
-def build_graph(X, config, progress=None):
-    """The k-NN graph of the samples of X (:func:`pyunlocbox_gae.graphs.knn_graph`).
+def build_graph(X, config, clips=None, progress=None):
+    """The graph over the samples of X, built as ``config['construction']`` says.
 
-    `progress` is called as ``progress(rows_done, n_samples)`` during the
-    neighbour search.
+    :func:`pyunlocbox_gae.graphs.constructions.build_graph`: the k-NN graph
+    by default; ``temporal``, ``smoothed``, ``clips`` and ``temporal_mix >
+    0`` need `clips`, the clip of each row (audio sources). `progress` is
+    called as ``progress(rows_done, n_samples)`` during a neighbour search
+    over the samples (k-NN graph and views).
     """
+    from pyunlocbox_gae.graphs.constructions import build_graph as construct
+
     params = group(config, "graph")
-    return graphs.knn_graph(
-        X, dtype=X.dtype, random_state=0, progress=progress, **params
-    )
+    params["width"] = params.pop("view_width")
+    params["rank"] = params.pop("view_rank")
+    if progress is not None and params["construction"] in SEARCHED:
+        params["progress"] = progress
+    return construct(X, clips=clips, dtype=X.dtype, random_state=0, **params)
 
 
-def graph_stage(X, config, cache, x_key=None, progress=False):
+# The graph keys that choose a construction rather than set the k-NN graph.
+CONSTRUCTION_KEYS = (
+    "construction",
+    "temporal_mix",
+    "temporal_radius",
+    "view_width",
+    "view_rank",
+)
+# Constructions whose cost is a neighbour search over the samples.
+SEARCHED = ("knn", "smoothed", "lowrank", "codes")
+
+
+def _uses_clips(config):
+    from pyunlocbox_gae.graphs.constructions import NEEDS_CLIPS
+
+    return config["construction"] in NEEDS_CLIPS or config["temporal_mix"]
+
+
+def graph_stage(X, config, cache, x_key=None, progress=False, clips=None):
     """The graph over the samples of X: built once, then read from the cache.
+
+    `clips` (the clip of each row) is read by the constructions that follow
+    time (and is then part of the cache key).
 
     Returns
     -------
@@ -194,7 +222,8 @@ def graph_stage(X, config, cache, x_key=None, progress=False):
         ``key``, ``cached`` (bool), ``seconds`` and ``peak_mib`` of the build.
     """
     x_key = x_key or store.fingerprint(X)
-    key = key_of("graph", x_key, group(config, "graph"))
+    time_key = _fingerprint(clips) if _uses_clips(config) else None
+    key = key_of("graph", x_key, group(config, "graph"), time_key)
     path = cache.path("graph", key)
     if cache.has("graph", key):
         graph = graphs.load_graph(path, X=X, dtype=X.dtype)
@@ -203,7 +232,8 @@ def graph_stage(X, config, cache, x_key=None, progress=False):
         return graph, dict(info, key=key, cached=True)
     with measure() as info, _bar(len(X), "graph", progress, "sample") as bar:
         # the neighbour search, block by block, is most of the graph's cost
-        graph = build_graph(X, config, lambda done, _: bar.update(done - bar.n))
+        graph = build_graph(X, config, clips, lambda done, _: bar.update(done - bar.n))
+        bar.update(len(X) - bar.n)  # constructions without a search: one step
     if path is not None:
         graphs.save_graph(path, graph, X, stage_info=json.dumps(info))
     return graph, dict(info, key=key, cached=False)
@@ -220,7 +250,8 @@ def estimator(config, graph=None, build_graph=False):
     graph_params = None
     if build_graph and needs_graph(params):
         graph_params = dict(group(config, "graph"), random_state=0)
-        graph_params.pop("lap_type")
+        for key in ("lap_type", *CONSTRUCTION_KEYS):
+            graph_params.pop(key)
     return GraphAutoEncoder(
         graph=graph, graph_params=graph_params, lap_type=config["lap_type"], **params
     )

@@ -137,7 +137,9 @@ def _transductive_point(data, config, cache, seconds_data, progress):
     record = dict(seconds_data=seconds_data + prepared["seconds"])
     graph = graph_key = None
     if needs_graph(config):
-        graph, ginfo = stages.graph_stage(X, config, cache, x_key, progress)
+        graph, ginfo = stages.graph_stage(
+            X, config, cache, x_key, progress, clips=data.clips
+        )
         graph_key = ginfo["key"]
         record.update(
             seconds_graph=ginfo["seconds"],

@@ -16,6 +16,21 @@ The path from data to graph, one module per step:
 * :mod:`~pyunlocbox_gae.graphs.io`: HDF5 files: :func:`save_graph`,
   :func:`load_graph`, :func:`save_neighbors`, :func:`load_neighbors`.
 
+Other constructions, for rows that are noisy frames of clips, all behind
+:func:`build_graph` (:mod:`~pyunlocbox_gae.graphs.constructions`, with
+:func:`same_label_fraction` to judge them):
+
+* :mod:`~pyunlocbox_gae.graphs.temporal`: frames joined to their neighbours
+  in time within a clip;
+* :mod:`~pyunlocbox_gae.graphs.views`: k-NN graphs of denoised views
+  (time-averaged frames, a low-rank projection, first-pass codes);
+* :mod:`~pyunlocbox_gae.graphs.clipwise`: frames joined across clips whose
+  averages are near;
+* :mod:`~pyunlocbox_gae.graphs.learned`: the log-degree graph learned from
+  smooth signals (Kalofolias 2016) over k-NN candidate edges.
+* :mod:`~pyunlocbox_gae.graphs.controls`: the random and L = I graphs each
+  construction is compared against.
+
 Examples
 --------
 >>> import numpy as np
@@ -26,6 +41,7 @@ Examples
 (dtype('float32'), dtype('float32'))
 """
 
+from pyunlocbox_gae.graphs.constructions import build_graph, same_label_fraction
 from pyunlocbox_gae.graphs.graph import (
     as_graph,
     check_adjacency,
@@ -47,6 +63,7 @@ __all__ = [
     "NeighborIndex",
     "Neighbors",
     "as_graph",
+    "build_graph",
     "check_adjacency",
     "default_sigma",
     "kernel_weights",
@@ -57,6 +74,7 @@ __all__ = [
     "load_neighbors",
     "make_graph",
     "recall_at_k",
+    "same_label_fraction",
     "save_graph",
     "save_neighbors",
     "search_neighbors",

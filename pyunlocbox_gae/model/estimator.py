@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pyunlocbox_gae import solvers, store
 from pyunlocbox_gae.errors import InputError
-from pyunlocbox_gae.model import anchors, checkpoint, diagnostics, objective
+from pyunlocbox_gae.model import anchors, checkpoint, diagnostics, lg_auto, objective
 from pyunlocbox_gae.model import transform as out_of_sample
 from pyunlocbox_gae.model.alternate import (  # noqa: F401 - old names
     GUARD_COPY_MAX_BYTES,
@@ -168,6 +168,12 @@ class GraphAutoEncoder(
         returned by :meth:`fit_transform` are those of the final model.
     n_iter_ : int
         Number of outer iterations run.
+    lg_ : float
+        The graph weight used: `lg`, or with ``lg='auto'`` the value chosen
+        from the noise of X (:func:`pyunlocbox_gae.model.lg_auto.choose_lg`);
+        the choice and its reason (``lg_reason_``, None unless 'auto') are
+        also the ``lg_auto`` and ``lg_auto_reason`` entries of
+        ``history_[0]``.
     solver_ : str
         The splitting that solved the codes problem.
     anchors_ : pyunlocbox_gae.model.anchors.AnchorGraph or None
@@ -198,6 +204,8 @@ class GraphAutoEncoder(
         "n_atoms": [Interval(Integral, 1, None, closed="left")],
         # Finite weights: [0, inf) excludes inf, and NaN fails every interval.
         **objective.parameter_constraints(),
+        # lg='auto': chosen by fit from the noise of X (lg_auto.choose_lg).
+        "lg": [*objective.parameter_constraints()["lg"], StrOptions({"auto"})],
         "graph": "no_validation",
         "graph_params": [dict, None],
         "lap_type": [StrOptions({"normalized", "combinatorial"})],
@@ -224,8 +232,8 @@ class GraphAutoEncoder(
     }
 
     def _weights(self):
-        """Weight of every term, by name."""
-        return objective.term_weights(self.get_params())
+        """Weight of every term, by name (lg='auto': the value fit chose)."""
+        return objective.term_weights(lg_auto.fitted_params(self))
 
     def _validate(self, X, reset):
         if getattr(X, "dtype", None) is not None and X.dtype.kind == "c":
@@ -279,6 +287,7 @@ class GraphAutoEncoder(
     @_fit_context(prefer_skip_nested_validation=True)
     def _fit(self, X):
         X = self._validate(X, reset=True)
+        self.lg_, self.lg_reason_ = lg_auto.resolve(self.lg, X)
         weights = self._weights()
         N, n = X.shape
         rng = check_random_state(self.random_state)
@@ -311,6 +320,8 @@ class GraphAutoEncoder(
             history=history,
             checkpoint=saver.update if saver is not None else None,
         )
+        if self.lg_reason_ is not None:  # lg='auto': the choice and why
+            self.history_[0].update(lg_auto=self.lg_, lg_auto_reason=self.lg_reason_)
         self.components_ = np.ascontiguousarray(D.T)
         self.encoder_ = E
         self.n_iter_ = len(self.history_)

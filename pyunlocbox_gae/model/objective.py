@@ -310,6 +310,8 @@ def needs_graph(weights):
     (True, False)
     """
     if not any(t.name in weights for t in TERMS):
+        if weights.get("lg") == "auto":  # chosen by the fit, never 0
+            weights = dict(weights, lg=1.0)
         weights = term_weights(weights)
     return any(weights.get(t.name) for t in TERMS if t.needs_graph)
 

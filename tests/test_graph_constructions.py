@@ -1,0 +1,301 @@
+"""Graph constructions (temporal, denoised views, clip-level, learned) and lg='auto'."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from pyunlocbox_gae.errors import InputError
+from pyunlocbox_gae.graphs import clipwise, constructions, learned, temporal, views
+from pyunlocbox_gae.model import lg_auto
+from pyunlocbox_gae.model.estimator import GraphAutoEncoder
+
+
+def _clips(lengths):
+    return np.repeat(np.arange(len(lengths)), lengths)
+
+
+def _noisy_clips(n_classes=3, per_class=8, noise=1.0, n_features=12, seed=0):
+    """Clips of 4 to 12 frames; each class a spectrum, every frame very noisy."""
+    rng = np.random.default_rng(seed)
+    means = rng.random((n_classes, n_features)) * 3
+    lengths = rng.integers(4, 13, n_classes * per_class)
+    labels = np.repeat(np.arange(n_classes), per_class)
+    clips = _clips(lengths)
+    y = labels[clips]
+    X = means[y] + noise * rng.standard_normal((len(y), n_features))
+    return X.astype(np.float32), y, clips
+
+
+# Temporal adjacency.
+
+
+def test_temporal_edges_stay_in_clips_and_within_radius():
+    clips = _clips([5, 1, 7])
+    W = temporal.temporal_adjacency(clips, radius=2, decay=0.5).tocoo()
+    assert np.all(clips[W.row] == clips[W.col])
+    steps = np.abs(W.row - W.col)
+    assert set(steps.tolist()) == {1, 2}
+    assert np.allclose(W.data, np.where(steps == 1, 1.0, 0.5))
+    assert abs(W - W.T).max() == 0
+    # An interior frame of the 7-frame clip: two streams' neighbours each side.
+    assert W.tocsr()[8].nnz == 4
+    assert W.dtype == np.float32
+
+
+def test_temporal_graph_has_self_loops_and_no_isolated_vertex():
+    G = temporal.temporal_graph(_clips([1, 3]))
+    assert np.all(G.W.diagonal() == 1)
+    assert np.all(np.asarray(G.W.sum(axis=1)).ravel() >= 1)
+
+
+def test_clips_must_be_contiguous():
+    with pytest.raises(InputError, match="not contiguous"):
+        temporal.temporal_adjacency([0, 1, 0])
+
+
+def test_mix_weighs_the_two_kinds_of_edge():
+    A = sp.random(20, 20, density=0.2, random_state=0, dtype=np.float32)
+    A = (A + A.T).tocsr()
+    A.setdiag(1)
+    T = temporal.temporal_adjacency(_clips([10, 10]))
+    keep = temporal.mix_adjacency(A, T, 0.0)
+    only = temporal.mix_adjacency(A, T, 1.0)
+    off = A.copy()
+    off.setdiag(0)
+    off.eliminate_zeros()
+    assert np.allclose(
+        (keep - sp.diags(A.diagonal())).toarray(), off.toarray() / off.max()
+    )
+    assert np.allclose((only - sp.diags(A.diagonal())).toarray(), T.toarray())
+    assert temporal.mix_adjacency(A, T, 0.3).dtype == np.float32
+    with pytest.raises(InputError, match="mix"):
+        temporal.mix_adjacency(A, T, 1.5)
+
+
+# Denoised views.
+
+
+def test_time_average_is_the_windowed_mean_within_each_clip():
+    rng = np.random.default_rng(1)
+    clips = _clips([1, 4, 9])
+    X = rng.random((len(clips), 3)).astype(np.float32)
+    out = views.time_average(X, clips, width=4)
+    assert out.dtype == np.float32
+    expect = np.empty_like(X)
+    for c in np.unique(clips):
+        rows = np.flatnonzero(clips == c)
+        for t, r in enumerate(rows):
+            lo, hi = max(t - 2, 0), min(t + 2, len(rows))
+            expect[r] = X[rows[lo:hi]].mean(axis=0)
+    assert np.allclose(out, expect, atol=1e-6)
+
+
+def test_time_average_lowers_independent_noise():
+    X, y, clips = _noisy_clips(noise=1.0)
+    smooth = views.time_average(X, clips, width=5)
+    means = np.array([X[y == c].mean(axis=0) for c in range(3)])
+    err_raw = np.mean((X - means[y]) ** 2)
+    err_smooth = np.mean((smooth - means[y]) ** 2)
+    assert err_smooth < 0.5 * err_raw
+
+
+def test_low_rank_view_recovers_planted_neighbours_better_than_raw():
+    rng = np.random.default_rng(2)
+    y = np.repeat(np.arange(4), 50)
+    basis = rng.standard_normal((4, 60))
+    X = (basis[y] + 3.0 * rng.standard_normal((200, 60))).astype(np.float32)
+    raw = constructions.build_graph(X, "knn", k=5)
+    low = constructions.build_graph(X, "lowrank", rank=4, k=5)
+    assert (
+        constructions.same_label_fraction(low, y)
+        > constructions.same_label_fraction(raw, y) + 0.1
+    )
+
+
+def test_view_graph_needs_clips_for_smoothing_and_a_known_view():
+    X = np.zeros((10, 2), np.float32)
+    with pytest.raises(InputError, match="clip of each row"):
+        views.view_graph(X, "smoothed")
+    with pytest.raises(InputError, match="view must be one of"):
+        views.view_graph(X, "median")
+
+
+# Clip-level k-NN.
+
+
+def test_clip_graph_carries_class_structure_that_frame_knn_misses():
+    X, y, clips = _noisy_clips(noise=1.5)
+    frame = constructions.same_label_fraction(
+        constructions.build_graph(X, "knn", k=5), y
+    )
+    clip = constructions.same_label_fraction(
+        constructions.build_graph(X, "clips", clips, k=5), y
+    )
+    assert clip > 0.9 and clip > frame + 0.25
+
+
+def test_clip_edges_join_frames_at_the_same_relative_time():
+    X = np.r_[np.zeros((4, 2)), np.ones((8, 2)), np.full((2, 2), 0.1)]
+    clips = _clips([4, 8, 2])
+    W = clipwise.clip_adjacency(X.astype(np.float32), clips, k=1).tocoo()
+    pairs = {(r, c) for r, c in zip(W.row.tolist(), W.col.tolist(), strict=True)}
+    # Clip 0 (4 frames) and clip 2 (2 frames) are nearest: frames 0, 1 of
+    # clip 0 go to frame 12, frames 2, 3 to frame 13.
+    assert {(0, 12), (1, 12), (2, 13), (3, 13)} <= pairs
+    assert all(clips[r] != clips[c] for r, c in pairs)
+    with pytest.raises(InputError, match="k must be"):
+        clipwise.clip_adjacency(X, clips, k=3)
+
+
+# Learned graph.
+
+
+def test_learned_weights_satisfy_the_optimality_conditions():
+    rng = np.random.default_rng(3)
+    X = rng.random((25, 3))
+    nb = learned.search_neighbors(X, k=6, backend="exact")
+    i, j, z = learned._edges(nb)
+    theta = learned.theta_for_degree(nb, 3)
+    w, _ = learned.learn_weights(i, j, z, 25, theta, k=3, max_iter=600)
+    d = np.bincount(i, w, 25) + np.bincount(j, w, 25)
+    # Gradient of 2θ zᵀw − Σ log d + ||w||² w.r.t. each edge weight.
+    grad = 2 * theta * z - 1 / d[i] - 1 / d[j] + 2 * w
+    scale = np.abs(1 / d).max()
+    on = w > 1e-6 * w.max()
+    assert np.abs(grad[on]).max() < 1e-3 * scale  # stationary on the support
+    assert grad[~on].min() > -1e-3 * scale  # no pruned edge would lower it
+    assert on.sum() < len(w)  # θ made it sparse
+
+
+def test_learned_graph_joins_neither_cluster_to_the_other_and_hits_the_degree():
+    rng = np.random.default_rng(4)
+    X = np.r_[rng.normal(0, 0.3, (60, 4)), rng.normal(5, 0.3, (60, 4))]
+    G = learned.learned_graph(X.astype(np.float32), k=6, n_candidates=20)
+    W = G.W.toarray()
+    assert W[:60, 60:].sum() == 0
+    assert G.W.dtype == np.float32 and np.allclose(W, W.T)
+    assert 3 <= G.graph_params["mean_neighbors"] <= 12
+
+
+def test_edge_cost_and_log_degree_proximal_maps_are_minimisers():
+    rng = np.random.default_rng(5)
+    v, z, T = rng.standard_normal(6), rng.random(6), 0.7
+    f, g = learned.edge_cost(z, theta=2.0), learned.log_degree()
+    for fun, feasible in (
+        (f, lambda x: np.maximum(x, 0)),
+        (g, lambda x: np.abs(x) + 1e-3),
+    ):
+        p = fun.prox(v, T)
+        best = fun.eval(p) + 0.5 / T * np.sum((p - v) ** 2)
+        for _ in range(50):
+            q = feasible(p + 0.05 * rng.standard_normal(6))
+            assert fun.eval(q) + 0.5 / T * np.sum((q - v) ** 2) >= best - 1e-9
+
+
+# build_graph and the same-label fraction.
+
+
+@pytest.mark.parametrize("name", constructions.CONSTRUCTIONS)
+def test_every_construction_gives_a_symmetric_float32_graph(name):
+    X, y, clips = _noisy_clips(per_class=4)
+    G = constructions.build_graph(X, name, clips, k=4, rank=4, width=3)
+    assert G.N == len(X) and G.W.dtype == G.L.dtype == np.float32
+    assert abs(G.W - G.W.T).max() < 1e-6
+    assert G.lmax_exact <= 2 + 1e-4
+
+
+def test_temporal_mix_adds_only_same_clip_edges():
+    X, y, clips = _noisy_clips(per_class=4)
+    base = constructions.build_graph(X, "knn", k=4)
+    mixed = constructions.build_graph(X, "knn", clips, temporal_mix=0.5, k=4)
+    new = ((mixed.W != 0).astype(int) - (base.W != 0).astype(int)).tocoo()
+    added = new.data > 0
+    assert added.any() and np.all(clips[new.row[added]] == clips[new.col[added]])
+    assert mixed.graph_params["temporal_mix"] == 0.5
+
+
+def test_build_graph_explains_bad_input():
+    X = np.zeros((6, 2), np.float32)
+    with pytest.raises(InputError, match="construction must be one of"):
+        constructions.build_graph(X, "spectral")
+    with pytest.raises(InputError, match="temporal_mix=0.5 needs the clip"):
+        constructions.build_graph(X, "knn", temporal_mix=0.5, k=2)
+
+
+def test_same_label_fraction_weighted_and_not():
+    W = sp.csr_matrix(np.array([[1, 3, 1], [3, 0, 0], [1, 0, 1]], float))
+    assert constructions.same_label_fraction(W, [0, 0, 1]) == 0.5
+    assert constructions.same_label_fraction(W, [0, 0, 1], weighted=True) == 0.75
+    with pytest.raises(InputError, match="2 labels for a graph of 3"):
+        constructions.same_label_fraction(W, [0, 1])
+
+
+# lg='auto'.
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.2, 0.5])
+def test_noise_level_recovers_the_planted_noise(sigma):
+    rng = np.random.default_rng(6)
+    signal = rng.random((3000, 4)) @ rng.random((4, 50))
+    X = signal + sigma * rng.standard_normal(signal.shape)
+    assert abs(lg_auto.noise_level(X) - sigma) < 0.05 * sigma
+
+
+def test_choose_lg_grows_with_the_noise():
+    rng = np.random.default_rng(7)
+    signal = rng.random((1000, 4)) @ rng.random((4, 30))
+    spread = signal.std()
+    chosen = [
+        lg_auto.choose_lg(signal + s * spread * rng.standard_normal(signal.shape))[0]
+        for s in (0.0, 0.5, 0.8, 3.0)
+    ]
+    assert chosen[0] == lg_auto.LG_CLEAN and chosen[-1] == lg_auto.LG_NOISY
+    assert all(a <= b for a, b in zip(chosen, chosen[1:], strict=False))
+    assert any(lg_auto.LG_CLEAN < c < lg_auto.LG_NOISY for c in chosen)
+
+
+def test_estimator_lg_auto_fits_as_with_the_chosen_value_and_records_why():
+    rng = np.random.default_rng(8)
+    X = (rng.random((120, 3)) @ rng.random((3, 10))).astype(np.float32)
+    X += 0.3 * rng.standard_normal(X.shape).astype(np.float32)
+    params = dict(n_atoms=6, max_outer=3, random_state=0)
+    auto = GraphAutoEncoder(lg="auto", **params)
+    Z = auto.fit_transform(X)
+    lg, reason = lg_auto.choose_lg(X)
+    assert auto.lg_ == lg and auto.history_[0]["lg_auto"] == lg
+    assert auto.history_[0]["lg_auto_reason"] == reason == auto.lg_reason_
+    fixed = GraphAutoEncoder(lg=lg, **params)
+    assert np.allclose(Z, fixed.fit_transform(X), atol=1e-5)
+    assert Z.dtype == np.float32
+    assert np.allclose(auto.transform(X[:5]), fixed.transform(X[:5]), atol=1e-4)
+    assert GraphAutoEncoder(lg=2.0, **params).fit(X).lg_reason_ is None
+
+
+def test_estimator_rejects_other_strings_for_lg():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="lg"):
+        GraphAutoEncoder(lg="high").fit(np.random.default_rng(0).random((10, 3)))
+
+
+# The experiment chain.
+
+
+def test_experiment_point_with_a_temporal_construction_and_auto_lg():
+    from pyunlocbox_gae.experiments import checks, sources
+    from pyunlocbox_gae.experiments.settings import make_config
+    from pyunlocbox_gae.experiments.sweep import run_point
+
+    X, y, clips = _noisy_clips(per_class=6, noise=0.5)
+    data = sources.Data(X, y[np.r_[0, np.flatnonzero(np.diff(clips)) + 1]][clips],
+                        ["a", "b", "c"], clips=clips)  # fmt: skip
+    config = make_config(
+        construction="clips", temporal_mix=0.3, k=3, lg="auto", n_atoms=8,
+        max_outer=2, controls=["random"], pooling="mean", n_splits=3, n_repeats=1,
+    )  # fmt: skip
+    checks.check_values(config)
+    record, _ = run_point(config, data=data)
+    assert "lg_auto_reason" in record["history"][0]
+    assert "diff_random" in record and len(record["scores"]) == 3
+    with pytest.raises(InputError, match="construction"):
+        checks.check_values(make_config(construction="spectral"))
