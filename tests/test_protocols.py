@@ -198,3 +198,15 @@ def test_sweep_writes_stability_to_results_and_figure(tmp_path):
     assert "stability_all_std" in header and "stability_all_seeds" not in header
     data = (tmp_path / "stability.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_mode_sweep_draws_every_test_coding(tmp_path):
+    config = digits(0.2, n_samples=100)
+    payload = experiments.sweep(
+        "mode", ["transductive", "clean_train"], config, tmp_path, progress=False
+    )
+    transductive, clean = payload["rows"]
+    assert "accuracy_out_of_sample" in clean and "accuracy_sparse_code" in clean
+    assert "accuracy_out_of_sample" not in transductive
+    data = (tmp_path / "test-codings.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
