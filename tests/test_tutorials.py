@@ -13,6 +13,7 @@ FIGURES = {
     "plot_3_gabor_atoms.py": ["tutorial3_atoms.png"],
     "plot_4_genre_recognition.py": ["tutorial4_genres.png"],
     "plot_5_noise_robustness.py": ["tutorial5_noise_robustness.png"],
+    "plot_6_graph_denoising.py": ["tutorial6_graph_denoising.png"],
 }
 
 

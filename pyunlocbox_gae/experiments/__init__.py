@@ -10,6 +10,10 @@ classification, :mod:`.stages`) configured by one flat dict
 * :func:`balance_weights`: weights that balance the objective's terms.
 * :func:`load_source`, :func:`read_features`, :class:`Data`: any data
   source (digits, a feature file, an audio folder; :mod:`.sources`).
+* :mod:`.inductive`: a model learned in each split (``mode``), on the
+  noisy or on the clean training clips, test clips coded as new samples.
+* :mod:`.stability`: the run-to-run spread of a point without a fixed seed
+  (``stability_runs``).
 """
 
 from pyunlocbox_gae.experiments.balance import balance_weights

@@ -83,7 +83,6 @@ CONSTRAINTS = dict(
     bins_per_octave=_positive(),
     fmin=[Interval(Real, 0, None, closed="neither"), str],
     frames_per_clip=[Interval(Integral, 0, None, closed="left")],
-    mode=[StrOptions({"transductive", "inductive"})],
     classifier=[StrOptions(set(scoring.CLASSIFIERS))],
     C=[Interval(Real, 0, None, closed="neither")],
     scaler=[StrOptions(set(scoring.SCALERS))],
@@ -99,6 +98,9 @@ CONSTRAINTS = dict(
     cv_seed=_seed(),
     controls=[list],
     tune_ls=[list],
+    mode=[StrOptions({"transductive", "inductive", "clean_train"})],
+    stability_runs=[Interval(Integral, 0, None, closed="left")],
+    stability_factors=[list],
 )
 
 
@@ -162,10 +164,11 @@ def check_protocols(config):
             "training samples: use construction = 'knn' and temporal_mix = 0, or "
             "mode = 'transductive'"
         )
-    if config["mode"] == "inductive" and "leaky" in protocols:
+    if config["mode"] != "transductive" and "leaky" in protocols:
         raise InputError(
-            "mode 'inductive' fits the model on each split's training clips; the "
-            "'leaky' protocol splits a clip's vectors and cannot: use 'grouped'"
+            f"mode {config['mode']!r} fits the model on each split's training "
+            "clips; the 'leaky' protocol splits a clip's vectors and cannot: use "
+            "'grouped'"
         )
 
 
@@ -183,6 +186,28 @@ def _check_controls(config):
     if "tuned" in config["controls"] and (bad or not values or min(values) < 0):
         raise InputError(
             f"config key tune_ls must list sparsity weights >= 0, got {values!r}"
+        )
+
+
+def _check_modes(config):
+    """Test codings the fitted model can give; stability factors known."""
+    from pyunlocbox_gae.experiments.stability import FACTORS
+
+    needs = dict(out_of_sample=("lg", "a graph"), encoder=("le", "an encoder"))
+    algorithm = config["transform_algorithm"]
+    if config["mode"] != "transductive" and algorithm in needs:
+        key, what = needs[algorithm]
+        if not config[key]:
+            raise InputError(
+                f"config key transform_algorithm = {algorithm!r} needs {what} "
+                f"({key} > 0; {key} = {config[key]!r}): set {key} or "
+                "transform_algorithm = 'auto'"
+            )
+    unknown = [f for f in config["stability_factors"] if f not in FACTORS]
+    if unknown or (config["stability_runs"] and not config["stability_factors"]):
+        raise InputError(
+            f"config key stability_factors lists {unknown or 'nothing'}: choose "
+            f"among {list(FACTORS)}"
         )
 
 
@@ -239,6 +264,7 @@ def check(config):
     check_genres(config["genres"])
     check_protocols(config)
     _check_controls(config)
+    _check_modes(config)
     kind = sources.kind_of(config["dataset"])
     _check_paths(config, kind)
     if kind == "audio":

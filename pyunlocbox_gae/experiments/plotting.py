@@ -456,8 +456,10 @@ def plot_sweep(payload, folder, cache=None):
     """Every figure of a sweep into `folder`; returns the paths written.
 
     ``accuracy.png``, ``objectives.png``, ``sparsity.png``, ``time.png``,
-    ``iterations.png`` and, when the stage cache holds them, ``atoms-<i>.png``
-    for each value.
+    ``iterations.png``, ``stability.png`` when the rows hold stability runs
+    (:func:`~.figures.plot_stability`), ``test-codings.png`` when they hold
+    per-split test codings (:func:`~.figures.plot_test_codings`) and, when
+    the stage cache holds them, ``atoms-<i>.png`` for each value.
     """
     folder = Path(folder)
     rows, param = payload["rows"], payload["param"]
@@ -485,6 +487,12 @@ def plot_sweep(payload, folder, cache=None):
     paths.append(folder / "iterations.png")
     iterations = {"outer": col("n_outer"), "inner (codes)": col("z_iter")}
     plot_series(values, iterations, paths[-1], "iterations", param, logy=True)
+    from pyunlocbox_gae.experiments.figures import plot_stability, plot_test_codings
+
+    if plot_stability(payload, folder / "stability.png") is not None:
+        paths.append(folder / "stability.png")
+    if plot_test_codings(payload, folder / "test-codings.png") is not None:
+        paths.append(folder / "test-codings.png")
     if cache is not None:
         for i, row in enumerate(rows):
             path = cache.path("codes", row.get("codes_key", ""))

@@ -8,11 +8,17 @@ the vectors the classifier sees:
   :func:`pyunlocbox_gae.classification.clip_vectors`), for clips of any
   length;
 * ``"mean"``, ``"max"`` (of ``|x|``), ``"meanmax"`` (both, concatenated):
-  one vector a clip.
+  one vector a clip;
+* ``"none"``: every row (frame) is a vector of its own, labelled with its
+  clip's label; the splits still keep each clip's frames on one side.
 
 Rows that belong to no clip (digits, feature files) are vectors as they are.
-A linear SVM (behind a scaler fitted on the training folds) is scored per
-vector or, with ``scoring="clip"``, per clip by majority vote. Protocols:
+A linear SVM (behind a scaler fitted on the training folds) is scored
+(``scoring``) per vector (a frame, with ``"none"`` pooling), per clip by
+majority vote of its vectors (``"clip"``), or per clip by the class of
+highest mean decision score over its vectors (``"clip_mean"``); all three
+are measured on the same fitted classifiers (:func:`cross_validate_scorings`).
+Protocols:
 
 * ``"grouped"`` (default): stratified k-fold over clips, repeated;
 * ``"group"``: folds that keep each group (a speaker) whole;
@@ -25,6 +31,9 @@ vector or, with ``scoring="clip"``, per clip by majority vote. Protocols:
     pool
     clip_splits
     cross_validate
+    cross_validate_scorings
+    vector_splits
+    score_all
 """
 
 import warnings
@@ -44,9 +53,9 @@ from tqdm.auto import tqdm
 
 from pyunlocbox_gae.errors import InputError
 
-POOLINGS = ("windows", "mean", "max", "meanmax")
+POOLINGS = ("windows", "mean", "max", "meanmax", "none")
 PROTOCOLS = ("grouped", "group", "leaky", "holdout")
-SCORINGS = ("vector", "clip")
+SCORINGS = ("vector", "clip", "clip_mean")
 SCALERS = ("minmax", "standard", "none")
 CLASSIFIERS = ("linear_svc", "svc")
 
@@ -68,7 +77,8 @@ def pool(F, clips=None, pooling="windows", n_vectors=6):
     F : ndarray of shape (n_rows, n_features)
     clips : ndarray of int, shape (n_rows,), or None
         The clip of each row (contiguous); None: each row is a vector.
-    pooling : {'windows', 'mean', 'max', 'meanmax'}
+    pooling : {'windows', 'mean', 'max', 'meanmax', 'none'}
+        ``"none"``: the rows themselves, one vector a row.
     n_vectors : int
         Windows per set (``"windows"`` only).
 
@@ -86,6 +96,9 @@ def pool(F, clips=None, pooling="windows", n_vectors=6):
     ([[2.0, 3.0], [7.0, 8.0]], [0, 1])
     >>> pool(F, np.array([0, 0, 0, 1, 1]), "max")[0].tolist()
     [[4.0, 5.0], [8.0, 9.0]]
+    >>> V, owner = pool(F, np.array([7, 7, 7, 3, 3]), "none")
+    >>> V is F, owner.tolist()
+    (True, [0, 0, 0, 1, 1])
     """
     F = np.asarray(F)
     if clips is None:
@@ -93,6 +106,9 @@ def pool(F, clips=None, pooling="windows", n_vectors=6):
     if pooling not in POOLINGS:
         raise InputError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     starts = _starts(np.asarray(clips))
+    if pooling == "none":  # every frame a vector, owned by its clip
+        owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(F))))
+        return F, owner
     A = np.abs(F)
     if pooling == "windows":
         from pyunlocbox_gae.classification import clip_vectors
@@ -198,11 +214,13 @@ def classifier(C=1.0, scaler="minmax", kind="linear_svc"):
 
 
 def _vote(pred, truth, owner):
-    right = []
-    for c in np.unique(owner):
-        values, counts = np.unique(pred[owner == c], return_counts=True)
-        right.append(values[np.argmax(counts)] == truth[owner == c][0])
-    return float(np.mean(right))
+    """Clip accuracy of the majority vote (ties: the lowest class)."""
+    _, index = np.unique(owner, return_inverse=True)
+    classes, label = np.unique(pred, return_inverse=True)
+    votes = np.zeros((index.max() + 1, len(classes)), dtype=np.int64)
+    np.add.at(votes, (index, label), 1)  # one pass, however many frames
+    first = np.unique(index, return_index=True)[1]
+    return float(np.mean(classes[votes.argmax(1)] == truth[first]))
 
 
 def cross_validate(V, owner, y_clip, groups=None, progress=False, **params):
@@ -238,8 +256,42 @@ def cross_validate(V, owner, y_clip, groups=None, progress=False, **params):
     (5, 100.0)
     """
     p = _params(params)
+    scores = cross_validate_scorings(V, owner, y_clip, groups, progress, **p)
+    return scores[p["scoring"]]
+
+
+def cross_validate_scorings(V, owner, y_clip, groups=None, progress=False, **params):
+    """Accuracy (%) per split by every scoring, from the same fitted classifiers.
+
+    Parameters are those of :func:`cross_validate` (``scoring`` is not
+    read). Each split fits one classifier on the training vectors; its
+    predictions on the test vectors are scored per vector (``"vector"``),
+    per clip by majority vote (``"clip"``) and per clip by the mean
+    decision score of its vectors (``"clip_mean"``).
+
+    Returns
+    -------
+    dict
+        ``{scoring: list of float}``, one accuracy (%) per split.
+
+    Examples
+    --------
+    Frames of clips of two classes, every third frame of a clip flipped
+    toward the other class: votes and mean scores recover every clip.
+
+    >>> rng = np.random.default_rng(0)
+    >>> owner = np.repeat(np.arange(20), 6)
+    >>> y_clip = np.repeat([0, 1], 10)
+    >>> sign = np.where(np.arange(120) % 3 == 0, -1, 1)
+    >>> V = (2 * y_clip[owner] - 1) * sign + 0.1 * rng.standard_normal(120)
+    >>> out = cross_validate_scorings(V[:, None], owner, y_clip, n_splits=5,
+    ...     n_repeats=1, cv_seed=0, C=1.0, scaler="none")
+    >>> [round(float(np.mean(out[k]))) for k in ("vector", "clip", "clip_mean")]
+    [67, 100, 100]
+    """
+    p = _params(params)
     y = np.asarray(y_clip)[owner]
-    scores = []
+    scores = {name: [] for name in SCORINGS}
     with warnings.catch_warnings():
         # liblinear may stop at max_iter on unscaled codes; the scores are
         # what we report either way.
@@ -249,16 +301,43 @@ def cross_validate(V, owner, y_clip, groups=None, progress=False, **params):
         for train, test in tqdm(
             splits, "folds", total, disable=not progress, leave=False, unit="split"
         ):
-            scores.append(_score(V, y, owner, train, test, p))
+            model = classifier(p["C"], p["scaler"], p["classifier"])
+            model.fit(V[train], y[train])
+            for name, score in score_all(model, V[test], y[test], owner[test]).items():
+                scores[name].append(score)
     return scores
 
 
 def _params(params):
     p = dict(
-        protocol="grouped", test_size=0.2, scoring="vector", classifier="linear_svc"
+        protocol="grouped",
+        test_size=0.2,
+        scoring="vector",
+        classifier="linear_svc",
+        cv_seed=0,
     )
     p.update(params)
     return p
+
+
+def vector_splits(owner, y_clip, groups=None, **params):
+    """Train/test indices of vectors (or rows) for each split of the protocol.
+
+    The clips are split by :func:`clip_splits` (``protocol``, ``n_splits``,
+    ``n_repeats``, ``cv_seed``, ``test_size`` of `params`), then each
+    clip's vectors follow it, so that no clip has vectors on both sides
+    (except with ``"leaky"``, which splits the vectors).
+
+    Examples
+    --------
+    >>> owner = np.repeat(np.arange(10), 3)  # 10 clips of 3 frames
+    >>> y_clip = np.repeat([0, 1], 5)
+    >>> folds = list(vector_splits(owner, y_clip, n_splits=5, n_repeats=1,
+    ...                            cv_seed=0))
+    >>> all(set(owner[tr]).isdisjoint(owner[te]) for tr, te in folds)
+    True
+    """
+    return _vector_splits(owner, y_clip, groups, _params(params))
 
 
 def _vector_splits(owner, y_clip, groups, p, inner=False):
@@ -292,12 +371,46 @@ def _vector_splits(owner, y_clip, groups, p, inner=False):
             )
 
 
+def _mean_score(model, V, truth, owner):
+    """Clip accuracy of the class with the highest mean decision score."""
+    score = model.decision_function(V)
+    if score.ndim == 1:  # two classes: the score of the second one
+        score = np.column_stack([-score, score])
+    clips, index = np.unique(owner, return_inverse=True)
+    mean = np.zeros((len(clips), score.shape[1]))
+    np.add.at(mean, index, score)  # the sum, whose argmax is the mean's
+    first = np.unique(index, return_index=True)[1]
+    return float(np.mean(model.classes_[mean.argmax(1)] == truth[first]))
+
+
+def score_all(model, V, truth, owner):
+    """Accuracy (%) of a fitted classifier on test vectors, by every scoring.
+
+    Parameters
+    ----------
+    model : fitted classifier (:func:`classifier`)
+    V : ndarray (n_vectors, n_features)
+    truth : ndarray (n_vectors,)
+        The label of each vector (its clip's).
+    owner : ndarray of int (n_vectors,)
+        The clip of each vector.
+
+    Returns
+    -------
+    dict
+        ``{"vector": %, "clip": %, "clip_mean": %}``.
+    """
+    pred = model.predict(V)
+    return dict(
+        vector=100 * float(np.mean(pred == truth)),
+        clip=100 * _vote(pred, truth, owner),
+        clip_mean=100 * _mean_score(model, V, truth, owner),
+    )
+
+
 def _score(V, y, owner, train, test, p):
     model = classifier(p["C"], p["scaler"], p["classifier"]).fit(V[train], y[train])
-    pred = model.predict(V[test])
-    if p["scoring"] == "clip":
-        return 100 * _vote(pred, y[test], owner[test])
-    return 100 * float(np.mean(pred == y[test]))
+    return score_all(model, V[test], y[test], owner[test])[p["scoring"]]
 
 
 def _inner_accuracy(V, y, owner, y_clip, groups, train, p):

@@ -103,16 +103,21 @@ ESTIMATOR_DEFAULTS = dict(
 CLASSIFIER_DEFAULTS = dict(
     # transductive: every sample coded in one fit (the study); inductive: the
     # model fitted on each split's training samples, test samples coded by
-    # its transform (out of sample).
+    # its transform (out of sample); clean_train: the same, fitted on the
+    # clean training samples, the noisy test samples coded (see inductive).
     mode="transductive",
     classifier="linear_svc",  # LinearSVC, or svc: SVC(kernel="linear")
     C=1.0,
     scaler="minmax",  # fitted on the training folds: minmax, standard, none
     baseline=True,  # also classify the raw features, on the same splits
     baseline_scaler="same",  # the raw features' scaler ("same": scaler's)
-    pooling="windows",  # per clip (audio): windows, mean, max, meanmax
+    # Per clip (audio): windows, mean, max, meanmax; or none (every frame a
+    # vector of its own, the splits still by clip).
+    pooling="windows",
     n_vectors=6,  # windows per set ("windows" pooling)
-    scoring="vector",  # accuracy per vector, or per clip (majority vote)
+    # Accuracy per vector (per frame with pooling none), or per clip: by
+    # majority vote (clip) or by the mean decision score (clip_mean).
+    scoring="vector",
     # grouped (by clip), group (column), leaky, holdout; gae run takes a
     # list and reports each
     protocol="grouped",
@@ -128,12 +133,20 @@ CONTROL_DEFAULTS = dict(
     controls=["random", "ridge", "tuned"],
     tune_ls=[0.3, 1.0, 3.0],
 )
+# Run-to-run spread (see stability): stability_runs > 0 runs each point that
+# many times more, each with fresh seeds drawn from the system's entropy for
+# one factor (noise draw, dictionary start, folds) or all of them together.
+STABILITY_DEFAULTS = dict(
+    stability_runs=0,
+    stability_factors=["noise", "init", "folds", "all"],
+)
 GROUPS = dict(
     data=tuple(DATA_DEFAULTS) + tuple(AUDIO_DEFAULTS),
     graph=tuple(GRAPH_DEFAULTS),
     estimator=tuple(ESTIMATOR_DEFAULTS),
     classifier=tuple(CLASSIFIER_DEFAULTS),
     controls=tuple(CONTROL_DEFAULTS),
+    stability=tuple(STABILITY_DEFAULTS),
 )
 DEFAULTS = {
     **DATA_DEFAULTS,
@@ -142,15 +155,16 @@ DEFAULTS = {
     **ESTIMATOR_DEFAULTS,
     **CLASSIFIER_DEFAULTS,
     **CONTROL_DEFAULTS,
+    **STABILITY_DEFAULTS,
 }
 
 
 # Keys with a choice named "none" (a None given for them means it).
-NONE_CHOICE = ("scaling", "scaler", "baseline_scaler")
+NONE_CHOICE = ("scaling", "scaler", "baseline_scaler", "pooling")
 
 
 # Keys holding lists: --set controls=random,ridge or --set controls=none.
-LIST_KEYS = ("controls", "tune_ls")
+LIST_KEYS = ("controls", "tune_ls", "stability_factors")
 
 
 def _as_list(value):

@@ -16,7 +16,6 @@ from the last finished stage.
     codes_stage
     fit_codes
     classify_stage
-    inductive_stage
 """
 
 import contextlib
@@ -26,7 +25,6 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from pyunlocbox_gae import graphs, store
 from pyunlocbox_gae.errors import CheckpointMismatch, InputError
@@ -348,93 +346,6 @@ def fit_codes(model, X, path):
     return Z
 
 
-def _clip_of_rows(data):
-    return np.arange(len(data.y)) if data.clips is None else data.clips
-
-
-def inductive_stage(X, data, config, cache=None, x_key=None, progress=False):
-    """Accuracy of codes learned on each split's training samples only.
-
-    For every split of the protocol, the model (dictionary, encoder, graph
-    over the training samples) is fitted on the training clips; the test
-    clips are coded by its :meth:`~GraphAutoEncoder.transform`
-    (``transform_algorithm``: out-of-sample graph codes by default when
-    ``lg > 0``); both are pooled and classified as in :func:`classify_stage`.
-
-    Returns
-    -------
-    dict
-        As :func:`classify_stage`.
-
-    Examples
-    --------
-    >>> from pyunlocbox_gae.experiments.settings import make_config
-    >>> cfg = make_config(n_samples=100, n_atoms=16, max_outer=3, n_repeats=1,
-    ...                   n_splits=3, mode="inductive", lg=5.0, k=5)
-    >>> X, y = load_data(cfg)
-    >>> out = inductive_stage(X, y, cfg)
-    >>> len(out["scores"]), bool(out["accuracy"] > 30)
-    (3, True)
-    """
-    if not isinstance(data, sources.Data):
-        data = sources.Data(None, np.asarray(data), [])
-    cache = cache or Cache(None)
-    params = group(config, "classifier")
-    key = key_of(
-        "inductive",
-        x_key or store.fingerprint(X),
-        store.fingerprint(data.y),
-        _fingerprint(data.clips),
-        _fingerprint(data.groups),
-        group(config, "estimator"),
-        group(config, "graph"),
-        params,
-    )
-    path = cache.path("classify", key)
-    if cache.has("classify", key):
-        with store.open_h5(path, "experiment-scores") as f:
-            return dict(json.loads(f.attrs["info"]), key=key, cached=True)
-    t = time.perf_counter()
-    p = scoring._params(params)
-    clips = _clip_of_rows(data)
-    y_clip, groups = clip_labels(data)
-    splits = list(
-        scoring.clip_splits(
-            y_clip,
-            groups,
-            p["protocol"],
-            p["n_splits"],
-            p["n_repeats"],
-            p["cv_seed"],
-            p["test_size"],
-        )
-    )
-    scores = []
-    for train, test in tqdm(splits, "folds", disable=not progress, leave=False):
-        rows = np.isin(clips, train)
-        model = estimator(config, build_graph=True)
-        Z = np.empty((len(X), config["n_atoms"]), dtype=X.dtype)
-        Z[rows] = model.fit_transform(X[rows])
-        Z[~rows] = model.transform(X[~rows])
-        V, owner = scoring.pool(Z, data.clips, p["pooling"], p["n_vectors"])
-        y = y_clip[owner]
-        train_v = np.flatnonzero(np.isin(owner, train))
-        test_v = np.flatnonzero(np.isin(owner, test))
-        scores.append(scoring._score(V, y, owner, train_v, test_v, p))
-    info = dict(
-        accuracy=float(np.mean(scores)),
-        accuracy_std=float(np.std(scores)),
-        scores=[float(s) for s in scores],
-        protocol=params["protocol"],
-        mode="inductive",
-        seconds=time.perf_counter() - t,
-    )
-    if path is not None:
-        with store.write_h5(path, "experiment-scores", info=json.dumps(info)):
-            pass
-    return dict(info, key=key, cached=False)
-
-
 def _fingerprint(a):
     return None if a is None else store.fingerprint(np.asarray(a, dtype=str))
 
@@ -478,9 +389,11 @@ def classify_stage(
     Returns
     -------
     dict
-        ``accuracy`` and ``accuracy_std`` (in %, over all splits),
-        ``scores`` (per split, in %), ``protocol``, ``seconds``, ``key``,
-        ``cached``.
+        ``accuracy`` and ``accuracy_std`` (in %, over all splits, by the
+        configured ``scoring``), ``scores`` (per split, in %), ``protocol``,
+        ``seconds``, ``key``, ``cached``; for rows in clips also
+        ``accuracy_<s>`` and ``accuracy_<s>_std`` for every scoring ``s``
+        (``vector``, ``clip``, ``clip_mean``: :mod:`.scoring`).
 
     Examples
     --------
@@ -512,9 +425,10 @@ def classify_stage(
     t = time.perf_counter()
     V, owner = scoring.pool(F, data.clips, params["pooling"], params["n_vectors"])
     y_clip, groups = clip_labels(data)
-    scores = scoring.cross_validate(
+    by_scoring = scoring.cross_validate_scorings(
         V, owner, y_clip, groups, progress=progress, **params
     )
+    scores = by_scoring[params["scoring"]]
     info = dict(
         accuracy=float(np.mean(scores)),
         accuracy_std=float(np.std(scores)),
@@ -522,6 +436,10 @@ def classify_stage(
         protocol=params["protocol"],
         seconds=time.perf_counter() - t,
     )
+    if data.clips is not None:  # every scoring, from the same classifiers
+        for name, values in by_scoring.items():
+            info[f"accuracy_{name}"] = float(np.mean(values))
+            info[f"accuracy_{name}_std"] = float(np.std(values))
     if path is not None:
         with store.write_h5(path, "experiment-scores", info=json.dumps(info)):
             pass

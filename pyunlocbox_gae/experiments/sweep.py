@@ -18,6 +18,7 @@ it stopped and :func:`sweep_from` reproduces a finished one from its file.
 
 import csv
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,13 @@ from tqdm.auto import tqdm
 
 from pyunlocbox_gae import store
 from pyunlocbox_gae.errors import InputError, MissingFileError
-from pyunlocbox_gae.experiments import controls, sources, stages
-from pyunlocbox_gae.experiments.settings import DEFAULTS, GROUPS, make_config
+from pyunlocbox_gae.experiments import controls, scoring, sources, stages
+from pyunlocbox_gae.experiments.settings import (
+    DEFAULTS,
+    GROUPS,
+    NONE_CHOICE,
+    make_config,
+)
 from pyunlocbox_gae.model.estimator import TERMS
 from pyunlocbox_gae.model.objective import needs_graph
 
@@ -71,9 +77,15 @@ def run_point(config, cache=None, data=None, progress=False):
         :func:`~.stages.measure`; ``memory_measure`` says how),
         ``cached_<stage>``, plus ``history`` (the estimator's ``history_``)
         and ``scores`` / ``baseline_scores`` (accuracy of each fold in %, the
-        same folds for both, so their differences are paired).
+        same folds for both, so their differences are paired). With
+        ``mode`` ``"inductive"`` or ``"clean_train"`` the model is learned
+        in each split (:func:`~.inductive.inductive_record`); with
+        ``stability_runs > 0`` the record also holds the run-to-run spread
+        (:func:`~.stability.stability_record`).
     extra : dict
-        ``codes`` and ``components`` (arrays, not stored in the record).
+        ``codes`` and ``components`` (arrays, not stored in the record;
+        None when ``mode`` learns a model in each split, whose record
+        :func:`~.inductive.inductive_record` describes).
 
     Examples
     --------
@@ -96,6 +108,24 @@ def run_point(config, cache=None, data=None, progress=False):
         if data is None:
             data = sources.load_source(config, cache.folder, progress)
         data = _as_data(data)
+    if config["mode"] != "transductive":  # a model fitted in each split
+        record, extra = _inductive_point(data, config, cache, load["seconds"], progress)
+    else:
+        record, extra = _transductive_point(
+            data, config, cache, load["seconds"], progress
+        )
+    if "padded" in data.info:  # audio: clips padded to clip_samples
+        record["padded_clips"] = data.info["padded"]
+    if config["stability_runs"]:
+        from pyunlocbox_gae.experiments.stability import stability_record
+
+        record.update(stability_record(config, cache, data, progress))
+    return record, extra
+
+
+def _transductive_point(data, config, cache, seconds_data, progress):
+    """run_point for codes learned from all rows at once (the study's)."""
+    with stages.measure() as prepared:
         X = sources.prepare(
             data.X,
             config["scaling"],
@@ -104,11 +134,7 @@ def run_point(config, cache=None, data=None, progress=False):
             config["log"],
         )
         x_key = store.fingerprint(X)
-    record = dict(seconds_data=load["seconds"])
-    if "padded" in data.info:  # audio: clips padded to clip_samples
-        record["padded_clips"] = data.info["padded"]
-    if config["mode"] == "inductive":
-        return _inductive_point(X, data, config, cache, x_key, record, progress)
+    record = dict(seconds_data=seconds_data + prepared["seconds"])
     graph = graph_key = None
     if needs_graph(config):
         graph, ginfo = stages.graph_stage(
@@ -148,6 +174,7 @@ def _scores_record(codes, X, data, config, cache, x_key):
         # Per-fold scores, for the paired differences of the figures.
         scores=list(codes["scores"]),  # in %, as the accuracy
     )
+    base = {}
     if config["baseline"]:
         base = stages.classify_stage(X, data, config, cache, x_key, baseline=True)
         out.update(
@@ -156,13 +183,25 @@ def _scores_record(codes, X, data, config, cache, x_key):
             seconds_baseline=base["seconds"],
             baseline_scores=list(base["scores"]),
         )
+    for name in scoring.SCORINGS:  # rows in clips: every scoring
+        for key in (f"accuracy_{name}", f"accuracy_{name}_std"):
+            if key in codes:
+                out[key] = codes[key]
+            if key in base:
+                out[key.replace("accuracy", "baseline", 1)] = base[key]
     return out
 
 
-def _inductive_point(X, data, config, cache, x_key, record, progress):
-    """The record of the inductive mode: one model fitted per split."""
-    codes = stages.inductive_stage(X, data, config, cache, x_key, progress)
-    record.update(_scores_record(codes, X, data, config, cache, x_key))
+def _inductive_point(data, config, cache, seconds_data, progress):
+    """run_point for the modes that learn the model in each split."""
+    from pyunlocbox_gae.experiments.inductive import inductive_record
+
+    record = dict(seconds_data=seconds_data)
+    # Not measure(): the fits inside measure their own seconds and memory.
+    start = time.perf_counter()
+    record.update(inductive_record(data, config, cache, progress))
+    coding = record["seconds_codes"] + record["seconds_transform"]
+    record["seconds_classify"] = max(time.perf_counter() - start - coding, 0.0)
     return record, dict(codes=None, components=None)
 
 
@@ -272,7 +311,8 @@ def sweep(param, values, config=None, output=None, progress=True, plots=True):
     """
     if param not in DEFAULTS:
         make_config({param: None})  # raises with the nearest valid name
-    values = list(values)
+    # --values scaler,none parses "none" as None: the choice named "none".
+    values = ["none" if v is None and param in NONE_CHOICE else v for v in values]
     if not values:
         raise InputError("give at least one value to sweep")
     config = make_config(config)
