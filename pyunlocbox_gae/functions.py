@@ -322,11 +322,21 @@ class encoder_z(term):
         self.E = _matrix(E, "E")
         _check_inner(E.shape[1], X.shape[0], "E has n_features columns, X rows")
 
+    def prepare(self):
+        """Compute the target EX once for a solve (E and X stay fixed).
+
+        It is kept sample-major ((N, m) in memory, as the codes) and serves
+        the evaluations and, in factored form, the gradient step's constant
+        (:meth:`fused_constant`): one array of the codes' size for the solve
+        instead of a matrix product per evaluation.
+        """
+        self._EX = np.matmul(self.X.T, self.E.T).T if self.lambda_ else None
+
     def release(self):
         self._EX = None
 
     def cached_target(self):
-        """EX (m, N) when :meth:`fused_constant` has computed it, else None."""
+        """EX (m, N) while prepared, else None."""
         return getattr(self, "_EX", None)
 
     def _target(self, s=0, e=None):
@@ -378,9 +388,8 @@ class encoder_z(term):
         """(EX, lambda_): the constant part of the gradient is -lambda_ EX.
 
         The fused step asks for it when this term's constant is the only one
-        (factored form): EX is then computed once, kept sample-major ((N, m)
-        in memory, as the codes) until :meth:`release`, and serves both the
-        gradient step and the evaluations, with no array of its own.
+        (factored form): the gradient step then reads the EX cached by
+        :meth:`prepare` (computed here if not prepared), no array of its own.
         """
         if self.cached_target() is None:
             self._EX = np.matmul(self.X.T, self.E.T).T

@@ -287,7 +287,8 @@ def test_objective_in_float32_equals_the_float64_reference(rng, m):
     assert f.eval(Z) == pytest.approx(ref, rel=1e-6)
     f.prepare()
     try:
-        assert (f.terms[2].cached_target() is not None) == (m > 2 * n)
+        EX = f.terms[2].cached_target()
+        assert EX is not None and (f._plan.C is EX) == (m > 2 * n)
         assert f.eval(Z) == pytest.approx(ref, rel=1e-6)
     finally:
         f.release()

@@ -84,11 +84,11 @@ def test_fused_iterations_in_float32_follow_pyunlocbox_in_float64(rng, m, accel,
 
 def test_fused_iterations_restart_as_the_plain_ones(rng):
     # lg = 20: FISTA's objective rises now and then, and its momentum restarts
-    # (four times in 95 iterations; later rises are at the rounding level).
+    # (three times in 75 iterations; later rises are at the rounding level).
     f, g, Z = codes_problem(rng, lg=20.0)
     step = 1 / f.lipschitz()
     fused = solvers.solve(
-        [g, f], Z, solvers.forward_backward(step), rtol=None, maxit=95, eval_every=1
+        [g, f], Z, solvers.forward_backward(step), rtol=None, maxit=75, eval_every=1
     )
     # C-ordered codes take the iteration step by step (no fused pass).
     Zc = np.zeros(Z.shape)
@@ -96,7 +96,7 @@ def test_fused_iterations_restart_as_the_plain_ones(rng):
     plain_solver.pre([g, f], Zc)
     assert plain_solver._rows is None
     plain_solver.post()
-    plain = solvers.solve([g, f], Zc, plain_solver, rtol=None, maxit=95, eval_every=1)
+    plain = solvers.solve([g, f], Zc, plain_solver, rtol=None, maxit=75, eval_every=1)
     assert fused["restarts"] == plain["restarts"] > 0
     assert np.allclose(fused["objective"], plain["objective"], rtol=1e-10)
     assert np.allclose(Z, Zc, rtol=1e-8, atol=1e-12)
@@ -199,12 +199,12 @@ def test_iterations_allocate_no_array_of_the_variables_size(rng, m):
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     size = Z.nbytes
-    # Buffers: FISTA's next starting point, the gradient step, the constant
-    # of the data and encoder terms (in factored form: EX, which the encoder's
-    # evaluations use too), the last good iterate kept by the divergence
-    # guard; the factored form's residual (N, n) and the objective's blocks
-    # are small.
-    assert peaks[1] < 4.5 * size
+    # Buffers: FISTA's next starting point, the gradient step, the encoder's
+    # target EX (kept for the evaluations), the constant of the data and
+    # encoder terms in Gram form (in factored form EX is that constant), the
+    # last good iterate kept by the divergence guard; the factored form's
+    # residual (N, n) and the objective's blocks are small.
+    assert peaks[1] < (5.5 if m <= 16 else 4.5) * size
     assert peaks[1] < peaks[0] + 0.1 * size  # nothing grows with iterations
 
 
