@@ -20,8 +20,9 @@ seconds on one thread, wall seconds on more), each round starting from Z = 0:
 
 Printed: milliseconds per iteration, the ratios to the yardstick (or to the
 plain loop without one), the tracemalloc peak of each beyond its inputs in
-units of Z's size, and (small sizes) iterations and seconds, evaluations
-included, to reach a relative gap.
+units of Z's size, the cost of one evaluation of the objective, and (small
+sizes) iterations and seconds, evaluations included, to reach a relative
+gap.
 
     python benchmarks/bench_zstep.py                      # all sizes, 1 and 2 threads
     python benchmarks/bench_zstep.py --sizes 128x20000 --threads 1
@@ -184,16 +185,27 @@ def per_iteration(X, D, E, L, lip, iters, repeats, ref=None, threads=1):
         runs["yardstick_setup"] = lambda: yardstick(0)
     for run in runs.values():  # warm up: numba kernels, BLAS, caches
         run()
+    ours.start()  # and the evaluation (the graph term checks L's symmetry once)
+    ours.solver.objective(ours.Z_api.T)
+    ours.stop()
     peaks = {name: _peak(run) for name, run in runs.items()}
     times = {name: [] for name in runs}
     # CPU time on one thread (what other programs on the machine leave
     # untouched); wall time with more, where CPU time would add the threads.
     clock = time.process_time if threads == 1 else time.perf_counter
+    times["evaluation"] = []
     for _ in range(repeats):
         for name, run in runs.items():
             t = clock()
             run()
             times[name].append((clock() - t) / iters)
+        # One evaluation of the objective at the codes left by alone(), as
+        # the solver evaluates it (its terms prepared for the solve).
+        ours.start()
+        t = clock()
+        ours.solver.objective(ours.Z_api.T)
+        times["evaluation"].append(clock() - t)
+        ours.stop()
     # Same iterates (up to float32 rounding): the loops solve the same problem
     # with the same momentum sequence.
     as_run.run()
@@ -327,6 +339,13 @@ def main():
         ]
         cells += [f"{r['mem_' + n]:.2f}" for n in names]
         print(f"| {r['m']} | {r['N']} | {r['threads']} | " + " | ".join(cells) + " |")
+    print("\nOne evaluation of the codes objective, against one iteration alone:")
+    for r in rows:
+        print(
+            f"m = {r['m']}, N = {r['N']}, {r['threads']} thread(s): "
+            f"{r['evaluation_ms']:.1f} ms ({r['evaluation_ms'] / r['alone_ms']:.2f} "
+            "iteration)"
+        )
     gaps = [r for r in rows if "gap_ours" in r]
     if gaps:
         print(
