@@ -117,7 +117,7 @@ class forward_backward(_solvers.forward_backward):
             getattr(f, "prepare", lambda: None)()
         self._functions = functions
         self._buf = np.empty_like(x0)
-        self._rows = self._row_pass(x0)
+        self._pass = self._row_pass(x0)
         self._y, self._t_y = None, 1.0
 
     def _row_pass(self, x0):
@@ -137,7 +137,7 @@ class forward_backward(_solvers.forward_backward):
         return None if prox is None else (plan, *prox)
 
     def algo(self, objective, niter):
-        if self._rows is not None:
+        if self._pass is not None:
             self._algo_rows(niter)
             return
         y = self.accel.update_sol(self, objective, niter)
@@ -167,7 +167,7 @@ class forward_backward(_solvers.forward_backward):
         then; a restart (t back to 1) is seen at the next iteration, which
         then starts from the iterate itself.
         """
-        plan, weight, low, high = self._rows
+        plan, weight, low, high = self._pass
         x, accel = self.sol, self.accel
         if self._y is None:  # y of the first iteration: x0
             self._y = accel.sol if type(accel) is fista else np.array(x, copy=True)
@@ -190,7 +190,7 @@ class forward_backward(_solvers.forward_backward):
     def _post(self):
         for f in self._functions:
             getattr(f, "release", lambda: None)()
-        del self._buf, self._functions, self._y, self._rows
+        del self._buf, self._functions, self._y, self._pass
 
 
 def _threshold_form(g):

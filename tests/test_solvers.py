@@ -55,7 +55,7 @@ def test_fused_iterations_in_float32_follow_pyunlocbox_in_float64(rng, m, accel,
     g, step = PROXES[prox](), 1 / f.lipschitz()
     ours = solvers.forward_backward(step=step, accel=accel)
     ours.pre([g, f], Z)
-    fused = ours._rows is not None
+    fused = ours._pass is not None
     ours.post()
     assert fused  # the iteration runs as one product and one pass
     ret = solvers.solve([g, f], Z, ours, rtol=None, maxit=40, eval_every=40)
@@ -94,7 +94,7 @@ def test_fused_iterations_restart_as_the_plain_ones(rng):
     Zc = np.zeros(Z.shape)
     plain_solver = solvers.forward_backward(step)
     plain_solver.pre([g, f], Zc)
-    assert plain_solver._rows is None
+    assert plain_solver._pass is None
     plain_solver.post()
     plain = solvers.solve([g, f], Zc, plain_solver, rtol=None, maxit=75, eval_every=1)
     assert fused["restarts"] == plain["restarts"] > 0
