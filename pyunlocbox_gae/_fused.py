@@ -52,7 +52,10 @@ def axpy(alpha, x, y):
 def _fista_rows(indptr, indices, data, alpha, Y, W, C, c_scale, y_scale, Z, thr,
                 low, high, beta):  # fmt: skip
     N, m = Y.shape
-    has_c = C.shape[0] == N
+    # A zero scale skips C, as BLAS's axpy does (an underflowed step times
+    # an overflowed constant must not make NaN where the step-by-step path
+    # made none).
+    has_c = C.shape[0] == N and c_scale != 0
     box = low > -np.inf or high < np.inf
     n_chunks = min(N, 256)
     for k in numba.prange(n_chunks):

@@ -385,7 +385,7 @@ class encoder_z(term):
         return self.lambda_ * self.E, self.X
 
     def fused_constant(self):
-        """(EX, lambda_): the constant part of the gradient is -lambda_ EX.
+        """``(EX, lambda_)``: the constant part of the gradient is -λ EX.
 
         The fused step asks for it when this term's constant is the only one
         (factored form): the gradient step then reads the EX cached by
