@@ -1,20 +1,36 @@
-"""Codes (Z) step: pyunlocbox_gae's solver against a plain-numpy FISTA loop.
+"""Codes (Z) step as the estimator runs it, its iterations alone, plain FISTA loops.
 
-Both minimise, over Z, ld/2 ||X - DZ||² + ls ||Z||_1 + lg/2 tr(Z L Zᵀ)
+All minimise, over Z, ld/2 ||X - DZ||² + ls ||Z||_1 + lg/2 tr(Z L Zᵀ)
 + le/2 ||Z - EX||² on the same float32 problem (n = 96 features, a k = 10
 normalized k-NN graph), with the same step 1/Lipschitz and the same thread
-count for BLAS and for the sparse product, measured side by side and
-interleaved in one process. Reported: seconds per iteration (objective
-evaluations excluded, as a plain loop would not evaluate), their ratio, the
-peak memory of each beyond its inputs in units of Z's size, and (small sizes)
-iterations and seconds, evaluations included, to reach a relative gap.
+count for BLAS and numba, timed in interleaved rounds in one process (CPU
+seconds on one thread, wall seconds on more), each round starting from Z = 0:
+
+* **as run**: the codes step of ``GraphAutoEncoder`` (``LocalCodes`` on the
+  estimator's ``Objective``): its setup, the objective every ``eval_every``
+  = 5 iterations, the stopping test and the divergence guard's copy
+  included; its rtol is set to 0 so that it runs the given iterations;
+* **iterations alone**: the same solver's iterations, nothing else;
+* **plain**: a minimal numpy/scipy FISTA written here (same momentum
+  sequence as PyUNLocBoX's, so its iterates are compared with ours);
+* **yardstick** (``--yardstick DIR``): ``fista_ref.fista_z`` from DIR, a
+  plain FISTA written independently of this package: its loop only (a
+  call without iterations, its setup, is timed in the same round and
+  subtracted), so "as run" pays a setup that the yardstick does not.
+
+Printed: milliseconds per iteration, the ratios to the yardstick (or to the
+plain loop without one), the tracemalloc peak of each beyond its inputs in
+units of Z's size, the cost of one evaluation of the objective, and (small
+sizes) iterations and seconds, evaluations included, to reach a relative
+gap.
 
     python benchmarks/bench_zstep.py                      # all sizes, 1 and 2 threads
     python benchmarks/bench_zstep.py --sizes 128x20000 --threads 1
-    python benchmarks/bench_zstep.py --yardstick ../shared/bench  # + fista_ref
+    python benchmarks/bench_zstep.py --yardstick DIR      # + fista_ref from DIR
 """
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -29,6 +45,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from problem import knn_laplacian, make_problem  # noqa: E402
 
 from pyunlocbox_gae import _linalg, functions, solvers  # noqa: E402
+from pyunlocbox_gae.model import objective as model_objective  # noqa: E402
+from pyunlocbox_gae.model.alternate import LocalCodes  # noqa: E402
 
 WEIGHTS = dict(ld=10.0, ls=1.0, lg=1.0, le=1.0)
 
@@ -46,7 +64,9 @@ class Plain:
         N = X.shape[0]
         self.Z = np.zeros((N, m), X.dtype)
         self.Y, self.W, self.T = (np.zeros_like(self.Z) for _ in range(3))
-        self.t = 1.0
+        # PyUNLocBoX's momentum sequence (one step ahead of Beck and
+        # Teboulle's t_1 = 1), so that the iterates can be compared with ours.
+        self.t = (1 + np.sqrt(5)) / 2
 
     def iterate(self, k):
         Z, Y, W, T = self.Z, self.Y, self.W, self.T
@@ -96,6 +116,24 @@ class Ours:
         self.solver.post()
 
 
+class AsRun:
+    """The codes step as ``GraphAutoEncoder.fit`` builds and runs it."""
+
+    def __init__(self, X, D, E, L, iters, ld, ls, lg, le, lmax=None):
+        N, m = X.shape[0], D.shape[1]
+        self.Z_api = np.zeros((N, m), X.dtype)  # sample-major codes
+        weights = dict(data=ld, sparsity=ls, graph=lg, encoder=le)
+        problem = model_objective.Objective(
+            X.T, self.Z_api.T, np.asfortranarray(D), E, weights, L, lmax
+        )
+        # rtol = 0: run `iters` iterations, evaluating and testing as usual.
+        self.codes = LocalCodes(problem, "auto", rtol=0.0, max_inner=iters)
+
+    def run(self):
+        self.Z_api[...] = 0
+        return self.codes.solve()["z_iter"]
+
+
 def objective(X, D, E, L, Z_api, ld, ls, lg, le):
     f = functions.smooth_sum(
         [
@@ -107,37 +145,80 @@ def objective(X, D, E, L, Z_api, ld, ls, lg, le):
     return f.eval(Z_api.T) + ls * _linalg.abs_sum64(Z_api)
 
 
-def per_iteration(X, D, E, L, lip, iters, repeats):
-    """Interleaved timing of both loops; tracemalloc peaks in bytes."""
+def _peak(run):
+    """tracemalloc peak of run() in bytes."""
+    tracemalloc.start()
+    run()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def per_iteration(X, D, E, L, lip, iters, repeats, ref=None, threads=1):
+    """Interleaved CPU time per iteration of every contender; peaks in bytes."""
+    lmax = functions.dirichlet(L, 1.0).lmax
+    as_run = AsRun(X, D, E, L, iters, **WEIGHTS, lmax=lmax)
     ours = Ours(X, D, E, L, **WEIGHTS)
-    tracemalloc.start()
-    ours.start()
-    ours.iterate(2)  # warm up (numba kernels compiled earlier)
-    peak_ours = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    tracemalloc.start()
     plain = Plain(X, D, E, L, lip, **WEIGHTS)
-    plain.iterate(2)
-    peak_plain = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    t_ours, t_plain = [], []
-    for _ in range(repeats):
-        t = time.perf_counter()
+
+    def alone():
+        ours.Z_api[...] = 0
+        ours.start()
         ours.iterate(iters)
-        t_ours.append((time.perf_counter() - t) / iters)
-        t = time.perf_counter()
+        ours.stop()
+
+    def plain_run():
+        plain.__init__(X, D, E, L, lip, **WEIGHTS)
         plain.iterate(iters)
-        t_plain.append((time.perf_counter() - t) / iters)
-    # Same iterates (up to float32 rounding): the loops solve the same problem.
-    gap = np.linalg.norm(ours.Z_api - plain.Z) / max(np.linalg.norm(plain.Z), 1e-30)
+
+    def yardstick(n_iter=iters):
+        ld, lg, le = WEIGHTS["ld"], WEIGHTS["lg"], WEIGHTS["le"]
+        return ref.fista_z(
+            X.T, D, ld, lg, le, L, E, n_iter=n_iter, lmax_L=lmax, sparse_threads=threads
+        )
+
+    runs = {"as_run": as_run.run, "alone": alone, "plain": plain_run}
+    if ref is not None:
+        runs["yardstick"] = yardstick
+        # Its setup alone (no iteration), subtracted: the yardstick is timed
+        # per iteration of its loop, while "as run" keeps its own setup.
+        runs["yardstick_setup"] = lambda: yardstick(0)
+    for run in runs.values():  # warm up: numba kernels, BLAS, caches
+        run()
+    ours.start()  # and the evaluation (the graph term checks L's symmetry once)
+    ours.solver.objective(ours.Z_api.T)
     ours.stop()
-    return (
-        statistics.median(t_ours),
-        statistics.median(t_plain),
-        peak_ours,
-        peak_plain,
-        gap,
-    )
+    peaks = {name: _peak(run) for name, run in runs.items()}
+    times = {name: [] for name in runs}
+    # CPU time on one thread (what other programs on the machine leave
+    # untouched); wall time with more, where CPU time would add the threads.
+    clock = time.process_time if threads == 1 else time.perf_counter
+    times["evaluation"] = []
+    for _ in range(repeats):
+        for name, run in runs.items():
+            t = clock()
+            run()
+            times[name].append((clock() - t) / iters)
+        # One evaluation of the objective at the codes left by alone(), as
+        # the solver evaluates it (its terms prepared for the solve).
+        ours.start()
+        t = clock()
+        ours.solver.objective(ours.Z_api.T)
+        times["evaluation"].append(clock() - t)
+        ours.stop()
+    # Same iterates (up to float32 rounding): the loops solve the same problem
+    # with the same momentum sequence.
+    as_run.run()
+    plain_run()
+    gap = np.linalg.norm(as_run.Z_api - plain.Z) / max(np.linalg.norm(plain.Z), 1e-30)
+    if ref is not None:
+        setup = times.pop("yardstick_setup")
+        times["yardstick"] = [
+            t - u for t, u in zip(times["yardstick"], setup, strict=True)
+        ]
+        peaks.pop("yardstick_setup")
+    out = {name: statistics.median(t) for name, t in times.items()}
+    return out, peaks, gap
 
 
 def time_to_gap(X, D, E, L, lip, rel_gap, maxit):
@@ -185,7 +266,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", default="128x20000,512x20000,128x100000,512x100000")
     p.add_argument("--threads", default="1,2")
-    p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--iters", type=int, default=50)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument(
         "--gap",
@@ -205,6 +286,7 @@ def main():
         sys.path.insert(0, args.yardstick)
         import fista_ref as ref
     rows = []
+    print(f"load average at the start: {os.getloadavg()}", flush=True)
     for size in args.sizes.split(","):
         m, N = map(int, size.split("x"))
         X, D0, _ = make_problem(m=m, N=N)
@@ -217,33 +299,12 @@ def main():
         for threads in map(int, args.threads.split(",")):
             numba.set_num_threads(threads)
             with threadpool_limits(threads):
-                t_o, t_p, mem_o, mem_p, diff = per_iteration(
-                    X, D, E, L, lip, args.iters, args.repeats
+                ms, peaks, diff = per_iteration(
+                    X, D, E, L, lip, args.iters, args.repeats, ref, threads
                 )
-                row = dict(
-                    m=m,
-                    N=N,
-                    threads=threads,
-                    ours_ms=1e3 * t_o,
-                    plain_ms=1e3 * t_p,
-                    ratio=t_o / t_p,
-                    mem_ours=mem_o / (N * m * 4),
-                    mem_plain=mem_p / (N * m * 4),
-                    iterate_diff=diff,
-                )
-                if ref is not None:
-                    _, info = ref.fista_z(
-                        X.T,
-                        D,
-                        WEIGHTS["ld"],
-                        WEIGHTS["lg"],
-                        WEIGHTS["le"],
-                        L,
-                        E,
-                        n_iter=args.iters,
-                        sparse_threads=threads,
-                    )
-                    row["yardstick_ms"] = 1e3 * info["per_iter"]
+                row = dict(m=m, N=N, threads=threads, iterate_diff=diff)
+                row.update({f"{k}_ms": 1e3 * v for k, v in ms.items()})
+                row.update({f"mem_{k}": v / (N * m * 4) for k, v in peaks.items()})
                 if args.gap > 0 and N <= 20000:
                     row.update(
                         {
@@ -255,16 +316,35 @@ def main():
                     )
             rows.append(row)
             print(row, flush=True)
+    print(f"load average at the end: {os.getloadavg()}")
+    base = "yardstick" if ref is not None else "plain"
+    names = ["as_run", "alone", "plain"] + (["yardstick"] if ref is not None else [])
     print(
-        "\n| m | N | threads | ours ms/it | plain ms/it | ratio | peak ours (×Z) "
-        "| peak plain (×Z) |" + (" yardstick ms/it |" if ref else "")
+        f"\nms per iteration (CPU time), ratio to {base} in brackets; "
+        "peak memory beyond the inputs in units of Z:"
     )
-    print("|---|---|---|---|---|---|---|---|" + ("---|" if ref else ""))
+    print(
+        "| m | N | threads | "
+        + " | ".join(f"{n} ms/it" for n in names)
+        + " | "
+        + " | ".join(f"peak {n} (×Z)" for n in names)
+        + " |"
+    )
+    print("|---" * (3 + 2 * len(names)) + "|")
+    for r in rows:
+        cells = [
+            f"{r[n + '_ms']:.1f}"
+            + ("" if n == base else f" ({r[n + '_ms'] / r[base + '_ms']:.2f}×)")
+            for n in names
+        ]
+        cells += [f"{r['mem_' + n]:.2f}" for n in names]
+        print(f"| {r['m']} | {r['N']} | {r['threads']} | " + " | ".join(cells) + " |")
+    print("\nOne evaluation of the codes objective, against one iteration alone:")
     for r in rows:
         print(
-            f"| {r['m']} | {r['N']} | {r['threads']} | {r['ours_ms']:.1f} | "
-            f"{r['plain_ms']:.1f} | {r['ratio']:.2f} | {r['mem_ours']:.2f} | "
-            f"{r['mem_plain']:.2f} |" + (f" {r['yardstick_ms']:.1f} |" if ref else "")
+            f"m = {r['m']}, N = {r['N']}, {r['threads']} thread(s): "
+            f"{r['evaluation_ms']:.1f} ms ({r['evaluation_ms'] / r['alone_ms']:.2f} "
+            "iteration)"
         )
     gaps = [r for r in rows if "gap_ours" in r]
     if gaps:

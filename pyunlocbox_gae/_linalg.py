@@ -19,6 +19,11 @@ from pyunlocbox_gae.errors import InputError
 # run at full speed, small enough that a converted block stays in cache.
 BLOCK = 8192
 
+# LLVM may reorder sums (and fuse multiply-adds) in the reductions below, so
+# that they run on SIMD lanes; NaN and inf keep their IEEE meaning (no
+# "fast" flags about them), which the divergence guard relies on.
+REDUCE = {"reassoc", "contract"}
+
 
 def _as_row_major(*arrays):
     """Views of same-shape arrays whose first axis is the slow one in memory.
@@ -39,6 +44,11 @@ def _as_row_major(*arrays):
 def _rows(a):
     """A 2-D view of `a`, one row per slow-axis index, rows contiguous if possible."""
     (a,) = _as_row_major(a)
+    return _as_2d(a)
+
+
+def _as_2d(a):
+    """`a` as a 2-D array with its first axis kept (no reorientation)."""
     if a.ndim == 0:
         return a.reshape(1, 1)
     if a.ndim == 1:
@@ -48,7 +58,7 @@ def _rows(a):
     return a.reshape(a.shape[0], -1)
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=REDUCE)
 def _dot_rows(a, b):
     total = 0.0
     for i in numba.prange(a.shape[0]):
@@ -59,7 +69,7 @@ def _dot_rows(a, b):
     return total
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=REDUCE)
 def _abs_sum_rows(a):
     total = 0.0
     for i in numba.prange(a.shape[0]):
@@ -86,7 +96,9 @@ def vdot64(a, b=None):
     b = np.asarray(b)
     if a.shape != b.shape:
         raise InputError(f"shapes differ: {a.shape} and {b.shape}")
-    ra, rb = (_rows(x) for x in _as_row_major(a, b))
+    # Both oriented as the first one, so that element (i, j) of one meets
+    # element (i, j) of the other whatever their memory orders.
+    ra, rb = (_as_2d(x) for x in _as_row_major(a, b))
     return float(_dot_rows(ra, rb))
 
 
@@ -196,7 +208,50 @@ def _csr_matmul_add(indptr, indices, data, Y, out, alpha):
                 out[i, c] += w * Y[j, c]
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=REDUCE)
+def _diff_sq_rows(a, b):
+    total = 0.0
+    for i in numba.prange(a.shape[0]):
+        row = 0.0
+        for j in range(a.shape[1]):
+            d = np.float64(a[i, j]) - np.float64(b[i, j])
+            row += d * d
+        total += row
+    return total
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=REDUCE)
+def _csr_quadratic_sym(indptr, indices, data, Y):
+    # A symmetric L: sum_i y_i . (L_ii y_i + 2 sum_{j > i} L_ij y_j), which
+    # gathers half the neighbour rows of the full sum (the cost of this
+    # kernel is those random reads).
+    N, m = Y.shape
+    n_chunks = min(N, 256)
+    partial = np.zeros(n_chunks)
+    for k in numba.prange(n_chunks):
+        acc = np.empty(m, np.float64)
+        total = 0.0
+        for i in range(k * N // n_chunks, (k + 1) * N // n_chunks):
+            acc[:] = 0.0
+            diag = 0.0
+            for jj in range(indptr[i], indptr[i + 1]):
+                j = indices[jj]
+                if j > i:
+                    w = 2.0 * np.float64(data[jj])
+                    for c in range(m):
+                        acc[c] += w * Y[j, c]
+                elif j == i:
+                    diag += np.float64(data[jj])
+            row = 0.0
+            for c in range(m):
+                y = np.float64(Y[i, c])
+                row += y * (acc[c] + diag * y)
+            total += row
+        partial[k] = total
+    return partial.sum()
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=REDUCE)
 def _csr_quadratic(indptr, indices, data, Y):
     # Row-vector form: acc = sum_j L_ij y_j, then <y_i, acc>. The inner loops
     # run along the m columns without a reduction, so they vectorise (a
@@ -242,8 +297,18 @@ def csr_matmul_add(L, Y, out, alpha=1.0):
     _csr_matmul_add(L.indptr, L.indices, L.data, Y, out, out.dtype.type(alpha))
 
 
-def csr_quadratic(L, Y):
+def csr_quadratic(L, Y, symmetric=False):
     """tr(Yᵀ L Y) = sum_ij L_ij <y_i, y_j>, accumulated in float64.
+
+    Parameters
+    ----------
+    L : scipy.sparse.csr_matrix (N, N)
+    Y : ndarray (N, m)
+    symmetric : bool
+        Whether L is known to be symmetric (:func:`is_symmetric`): the sum
+        then reads only the entries on and above the diagonal, half the
+        work. With a non-symmetric L it would be wrong, so the default reads
+        every entry.
 
     Examples
     --------
@@ -251,10 +316,52 @@ def csr_quadratic(L, Y):
     >>> L = sp.csr_matrix(np.array([[1.0, -1.0], [-1.0, 1.0]]))
     >>> csr_quadratic(L, np.array([[1.0], [3.0]]))
     4.0
+    >>> csr_quadratic(L, np.array([[1.0], [3.0]]), symmetric=True)
+    4.0
     """
     if Y.shape[0] != L.shape[0] or L.shape[0] != L.shape[1]:
         raise InputError(f"shapes do not match: L {L.shape}, Y {Y.shape}")
-    return float(_csr_quadratic(L.indptr, L.indices, L.data, Y))
+    kernel = _csr_quadratic_sym if symmetric else _csr_quadratic
+    return float(kernel(L.indptr, L.indices, L.data, Y))
+
+
+def is_symmetric(L, rtol=1e-6):
+    """Whether a sparse matrix equals its transpose, to `rtol` of its largest entry.
+
+    A Laplacian normalised in float32 is symmetric only to rounding
+    (d_i^-1/2 w_ij d_j^-1/2 and d_j^-1/2 w_ji d_i^-1/2 are rounded apart).
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> is_symmetric(sp.csr_matrix(np.array([[2.0, -1.0], [-1.0, 1.0]])))
+    True
+    >>> is_symmetric(sp.csr_matrix(np.array([[2.0, -1.0], [0.0, 1.0]])))
+    False
+    """
+    if L.shape[0] != L.shape[1]:
+        return False
+    if L.nnz == 0:
+        return True
+    scale = float(abs(L).max())
+    gap = abs(L - L.T)
+    return bool(gap.nnz == 0 or float(gap.max()) <= rtol * scale)
+
+
+def diff_sq64(a, b):
+    """sum((a - b)²) of same-shape real arrays, accumulated in float64.
+
+    Examples
+    --------
+    >>> a = np.full((2, 3), 1.5, dtype=np.float32)
+    >>> diff_sq64(a, np.ones((2, 3), dtype=np.float32))
+    1.5
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise InputError(f"shapes differ: {a.shape} and {b.shape}")
+    ra, rb = (_as_2d(x) for x in _as_row_major(a, b))
+    return float(_diff_sq_rows(ra, rb))
 
 
 def column_sq_norms(V):

@@ -67,6 +67,11 @@ from pyunlocbox_gae.errors import InputError
 BLOCK = 2048
 
 
+def _sample_major(Z):
+    """Whether the (m, N) array Z is a view of sample-major (N, m) memory."""
+    return Z.ndim == 2 and Z.flags.f_contiguous and not Z.flags.c_contiguous
+
+
 def _weight(value, name="lambda_"):
     value = float(value)
     if not np.isfinite(value) or value < 0:
@@ -248,6 +253,15 @@ class fidelity_z(term):
     def _eval(self, Z):
         _check_inner(Z.shape, (self.D.shape[1], self.X.shape[1]), "Z is (m, N)")
         total = 0.0
+        if _sample_major(Z):
+            # Residual blocks (B, n) = Zᵀ Dᵀ - Xᵀ: every operand read in its
+            # memory order (mixing C and Fortran blocks made BLAS copy them).
+            Zs, Xs, Dt = Z.T, self.X.T, self.D.T
+            for s in range(0, Zs.shape[0], BLOCK):
+                R = Zs[s : s + BLOCK] @ Dt
+                R -= Xs[s : s + BLOCK]
+                total += _linalg.vdot64(R)
+            return 0.5 * self.lambda_ * total
         for s in range(0, Z.shape[1], BLOCK):
             R = self.D @ Z[:, s : s + BLOCK]
             R -= self.X[:, s : s + BLOCK]
@@ -308,12 +322,40 @@ class encoder_z(term):
         self.E = _matrix(E, "E")
         _check_inner(E.shape[1], X.shape[0], "E has n_features columns, X rows")
 
+    def prepare(self):
+        """Compute the target EX once for a solve (E and X stay fixed).
+
+        It is kept sample-major ((N, m) in memory, as the codes) and serves
+        the evaluations and, in factored form, the gradient step's constant
+        (:meth:`fused_constant`): one array of the codes' size for the solve
+        instead of a matrix product per evaluation.
+        """
+        self._EX = np.matmul(self.X.T, self.E.T).T if self.lambda_ else None
+
+    def release(self):
+        self._EX = None
+
+    def cached_target(self):
+        """EX (m, N) while prepared, else None."""
+        return getattr(self, "_EX", None)
+
     def _target(self, s=0, e=None):
+        EX = self.cached_target()
+        if EX is not None:
+            return EX[:, s:e]
         return self.E @ self.X[:, s:e]
 
     def _eval(self, Z):
         _check_inner(Z.shape, (self.E.shape[0], self.X.shape[1]), "Z is (m, N)")
+        EX = self.cached_target()
+        if EX is not None:
+            return 0.5 * self.lambda_ * _linalg.diff_sq64(Z, EX)
         total = 0.0
+        if _sample_major(Z):
+            Zs, Xs, Et = Z.T, self.X.T, self.E.T
+            for s in range(0, Zs.shape[0], BLOCK):
+                total += _linalg.diff_sq64(Zs[s : s + BLOCK], Xs[s : s + BLOCK] @ Et)
+            return 0.5 * self.lambda_ * total
         for s in range(0, Z.shape[1], BLOCK):
             R = self._target(s, s + BLOCK)
             R -= Z[:, s : s + BLOCK]
@@ -327,8 +369,7 @@ class encoder_z(term):
 
     def _prox(self, V, T):
         a = self.lambda_ * T
-        out = self._target()
-        out *= a
+        out = np.multiply(self._target(), a, dtype=V.dtype)  # never the cache
         out += V
         out /= 1.0 + a
         return out
@@ -342,6 +383,17 @@ class encoder_z(term):
 
     def fused_offset(self):
         return self.lambda_ * self.E, self.X
+
+    def fused_constant(self):
+        """``(EX, lambda_)``: the constant part of the gradient is -λ EX.
+
+        The fused step asks for it when this term's constant is the only one
+        (factored form): the gradient step then reads the EX cached by
+        :meth:`prepare` (computed here if not prepared), no array of its own.
+        """
+        if self.cached_target() is None:
+            self._EX = np.matmul(self.X.T, self.E.T).T
+        return self._EX, self.lambda_
 
 
 class dirichlet(term):
@@ -396,6 +448,7 @@ class dirichlet(term):
         if L.ndim != 2 or L.shape[0] != L.shape[1]:
             raise InputError(f"the Laplacian must be square, got shape {L.shape}")
         self._lmax = None if lmax is None else _weight(lmax, "lmax")
+        self._symmetric_of = None
 
     @property
     def L(self):
@@ -422,9 +475,23 @@ class dirichlet(term):
                 "same samples"
             )
 
+    def symmetric(self):
+        """Whether L is symmetric, checked once per Laplacian object.
+
+        The gradient λ Z L is that of the term only for a symmetric L (as any
+        graph Laplacian); the value then needs only the entries on and above
+        the diagonal, half the work (:func:`pyunlocbox_gae._linalg.csr_quadratic`).
+        """
+        raw = getattr(self.graph, "L", self.graph)
+        if self._symmetric_of is not raw:
+            self._symmetric = _linalg.is_symmetric(self.L)
+            self._symmetric_of = raw
+        return self._symmetric
+
     def _eval(self, Z):
         self._check(Z)
-        return 0.5 * self.lambda_ * _linalg.csr_quadratic(self.L, Z.T)
+        value = _linalg.csr_quadratic(self.L, Z.T, symmetric=self.symmetric())
+        return 0.5 * self.lambda_ * value
 
     def _grad(self, Z):
         self._check(Z)

@@ -117,8 +117,29 @@ class forward_backward(_solvers.forward_backward):
             getattr(f, "prepare", lambda: None)()
         self._functions = functions
         self._buf = np.empty_like(x0)
+        self._pass = self._row_pass(x0)
+        self._y, self._t_y = None, 1.0
+
+    def _row_pass(self, x0):
+        """(plan, weight, low, high) when an iteration can be one fused pass.
+
+        That is: a prepared fused plan that accepts x0's layout, a proximal
+        map that is a soft threshold of weight `weight` then a clip to [low,
+        high] (sparsity, non-negativity, their sum, or none), and FISTA's
+        momentum (:class:`fista`) or none. None otherwise.
+        """
+        plan = getattr(self.smooth_funs[0], "_plan", None)
+        if plan is None or not plan.accepts_rows(x0):
+            return None
+        if type(self.accel) not in (fista, acceleration.dummy):
+            return None
+        prox = _threshold_form(self.non_smooth_funs[0])
+        return None if prox is None else (plan, *prox)
 
     def algo(self, objective, niter):
+        if self._pass is not None:
+            self._algo_rows(niter)
+            return
         y = self.accel.update_sol(self, objective, niter)
         if y is not self.sol:
             self.sol[...] = y
@@ -137,10 +158,57 @@ class forward_backward(_solvers.forward_backward):
         else:
             self.sol[...] = g.prox(buf, self.step)
 
+    def _algo_rows(self, niter):
+        """The iteration as one matrix product and one pass over the samples.
+
+        Same sequence as :meth:`algo` with :class:`fista`: the point y that
+        the next iteration starts from is formed in the pass that computes
+        the new iterate, with the momentum that :class:`fista` would use
+        then; a restart (t back to 1) is seen at the next iteration, which
+        then starts from the iterate itself.
+        """
+        plan, weight, low, high = self._pass
+        x, accel = self.sol, self.accel
+        if self._y is None:  # y of the first iteration: x0
+            self._y = accel.sol if type(accel) is fista else np.array(x, copy=True)
+        beta = 0.0
+        if type(accel) is fista:
+            if niter == 1:
+                accel.t = 1.0
+            t = accel.t
+            if t != self._t_y:  # restarted since y was formed: y = x
+                np.copyto(self._y, x)
+            t_new = (1.0 + np.sqrt(1.0 + 4.0 * t**2)) / 2.0
+            accel.t = t_new
+            beta = (t_new - 1.0) / ((1.0 + np.sqrt(1.0 + 4.0 * t_new**2)) / 2.0)
+            self._t_y = t_new
+        plan.fista_rows(
+            self._y, x, self._buf, self.step, weight * self.step, low, high, beta
+        )
+        self._y, self._buf = self._buf, self._y
+
     def _post(self):
         for f in self._functions:
             getattr(f, "release", lambda: None)()
-        del self._buf, self._functions
+        del self._buf, self._functions, self._y, self._pass
+
+
+def _threshold_form(g):
+    """(weight, low, high) when g's proximal map at step T is a soft threshold
+    at weight T followed by a clip to [low, high]; None for any other map."""
+    inf = np.inf
+    if type(g) is _terms.sparsity:
+        return g.lambda_, -inf, inf
+    if type(g) is _terms.nonnegative:
+        return 0.0, *g.box
+    if type(g) is pyu_functions.dummy:
+        return 0.0, -inf, inf
+    if type(g) is _terms.separable_sum:
+        inner = (0.0, -inf, inf) if g.general is None else _threshold_form(g.general)
+        if inner is None or inner[1:] != (-inf, inf):
+            return None
+        return inner[0], g.low, g.high
+    return None
 
 
 class mlfbf(_solvers.mlfbf):

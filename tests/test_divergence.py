@@ -7,7 +7,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from conftest import knn_pygsp
-from pyunlocbox_gae import GraphAutoEncoder, _linalg, functions
+from pyunlocbox_gae import GraphAutoEncoder, _fused, _linalg, functions
 
 PARAMS = dict(n_atoms=8, ld=10.0, ls=1.0, lg=2.0, max_outer=4, random_state=0)
 
@@ -69,8 +69,13 @@ def test_the_dictionary_step_is_guarded_too(rng, monkeypatch):
 
 
 def inject_nan(monkeypatch, first, last):
-    """Make the graph's sparse product return NaN on calls first..last."""
-    original = _linalg.csr_matmul_add
+    """Make the graph's sparse product return NaN on calls first..last.
+
+    Both where the product runs: alone (the graph term's gradient, which the
+    guard examines) and inside the fused iteration, where its NaN reaches
+    the new iterate and the next starting point.
+    """
+    original, fused = _linalg.csr_matmul_add, _fused._fista_rows
     calls = [0]
 
     def corrupted(L, Y, out, alpha=1.0):
@@ -79,7 +84,15 @@ def inject_nan(monkeypatch, first, last):
         if first <= calls[0] <= last:
             out[0, 0] = np.nan
 
+    def corrupted_rows(*args):
+        calls[0] += 1
+        fused(*args)
+        if first <= calls[0] <= last:
+            Y_next, Z = args[5], args[9]
+            Y_next[0, 0] = Z[0, 0] = np.nan
+
     monkeypatch.setattr(_linalg, "csr_matmul_add", corrupted)
+    monkeypatch.setattr(_fused, "_fista_rows", corrupted_rows)
 
 
 def test_a_transient_nan_is_rolled_back(rng, monkeypatch):

@@ -260,3 +260,65 @@ def test_sparse_kernel_handles_rectangular_operators():
     np.testing.assert_allclose(out, 1 - 0.5 * (L @ Y), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="shapes do not match"):
         _linalg.csr_quadratic(L, Y)
+
+
+@pytest.mark.parametrize("m", [10, 40])  # n = 12: Gram form, then factored
+def test_objective_in_float32_equals_the_float64_reference(rng, m):
+    """Every term evaluated on float32 sample-major codes, against float64
+    numpy; prepared (the fused plan, EX cached in factored form) or not."""
+    N, n = 500, 12
+    X = rng.standard_normal((N, n)).astype(np.float32)  # sample-major
+    D = rng.standard_normal((n, m)).astype(np.float32)
+    E = (rng.standard_normal((m, n)) / 3).astype(np.float32)
+    Zs = rng.standard_normal((N, m)).astype(np.float32)
+    Zs[rng.random((N, m)) < 0.7] = 0
+    Z = Zs.T  # (m, N) view of sample-major codes, as the estimator's
+    G = knn_pygsp(X, k=5)
+    f = F.smooth_sum(
+        [F.fidelity_z(X.T, D, 10.0), F.dirichlet(G, 2.0), F.encoder_z(X.T, E, 1.5)]
+    )
+    X64, D64, E64, Z64 = (a.astype(np.float64) for a in (X.T, D, E, Z))
+    L64 = G.L.astype(np.float64)
+    ref = (
+        5.0 * np.sum((X64 - D64 @ Z64) ** 2)
+        + 1.0 * np.sum(Z64 * (L64 @ Z64.T).T)
+        + 0.75 * np.sum((Z64 - E64 @ X64) ** 2)
+    )
+    assert f.eval(Z) == pytest.approx(ref, rel=1e-6)
+    f.prepare()
+    try:
+        EX = f.terms[2].cached_target()
+        assert EX is not None and (f._plan.C is EX) == (m > 2 * n)
+        assert f.eval(Z) == pytest.approx(ref, rel=1e-6)
+    finally:
+        f.release()
+    assert f.terms[2].cached_target() is None
+    assert F.sparsity(0.5).eval(Z) == pytest.approx(0.5 * np.abs(Z64).sum(), rel=1e-12)
+
+
+def test_graph_quadratic_reads_half_of_a_symmetric_laplacian_only():
+    from pyunlocbox_gae import _linalg
+
+    rng = np.random.default_rng(5)
+    A = sp.random(60, 60, density=0.1, format="csr", random_state=5)
+    L = sp.csr_matrix(A + A.T + sp.eye(60))
+    Y = rng.standard_normal((60, 7))
+    ref = float(np.sum(Y * (L @ Y)))
+    assert _linalg.is_symmetric(L)
+    assert _linalg.csr_quadratic(L, Y, symmetric=True) == pytest.approx(ref, rel=1e-12)
+    # A non-symmetric L is detected, and the term then sums every entry.
+    L_up = sp.csr_matrix(sp.triu(L))
+    assert not _linalg.is_symmetric(L_up)
+    term = F.dirichlet(L_up, 2.0)
+    assert not term.symmetric()
+    assert term.eval(Y.T) == pytest.approx(float(np.sum(Y * (L_up @ Y))), rel=1e-12)
+
+
+def test_reductions_pair_elements_whatever_the_memory_orders():
+    from pyunlocbox_gae import _linalg
+
+    a = np.asfortranarray(np.arange(12.0).reshape(3, 4))
+    b = np.ascontiguousarray(a) + 1
+    for x, y in ((a, b), (b, a), (a, a), (b, b)):
+        assert _linalg.vdot64(x, y) == pytest.approx(float(np.sum(x * y)))
+        assert _linalg.diff_sq64(x, y) == pytest.approx(float(np.sum((x - y) ** 2)))
