@@ -46,6 +46,43 @@ from pyunlocbox_gae.embeddings.planetoid._base import (  # noqa: F401
     _rows,
 )
 
+#: The authors' Planetoid-T (their ``test_trans.py``): softmax branches with
+#: auxiliary losses, full-softmax graph context, 2,000 label-context batches
+#: of 100 pairs then 70 graph-context batches (200 walks of 10 steps, window
+#: 3: about 13,000 pairs), then supervised SGD steps only (rate 0.1; context
+#: rate 0.01 on the summed loss), no weight decay.
+AUTHORS_T = dict(
+    classifier="branches",
+    context_loss="softmax",
+    optimizer="sgd",
+    learning_rate=0.1,
+    context_learning_rate=0.01,
+    l2=0.0,
+    label_context=0.0,
+    label_pretrain_steps=2000,
+    label_batch_size=100,
+    pretrain_steps=70,
+    graph_batch_size=13000,
+    graph_steps=0,
+    batch_size=200,
+    max_iter=1000,
+    eval_every=1,
+)
+
+#: The authors' Planetoid-I (their ``test_ind.py``): as :data:`AUTHORS_T` but
+#: 10,000 label-context batches of 20 pairs, 400 graph-context batches of
+#: 20 walks (about 1,300 pairs), then one graph-context batch every 10
+#: supervised steps on average, context rate 0.001.
+AUTHORS_I = dict(
+    AUTHORS_T,
+    context_learning_rate=0.001,
+    label_pretrain_steps=10000,
+    label_batch_size=20,
+    pretrain_steps=400,
+    graph_batch_size=1300,
+    graph_steps=0.1,
+)
+
 
 class PlanetoidT(_Planetoid):
     """Transductive Planetoid: a free embedding per node of the graph.
@@ -113,35 +150,24 @@ class PlanetoidT(_Planetoid):
     True
     """
 
-    _decayed = ("W1", "W2", "V1", "V2")
+    #: ``authors``: :data:`AUTHORS_T`; ``adam``: the constructor's defaults.
+    PRESETS = {"authors": AUTHORS_T, "adam": {}}
     _default_label_context = 0.0
     _default_graph_batch_size = 1000
     _sized_pretraining = True
+    _embedding_layer = True
 
-    def _init_embedding(self, n_nodes, n_features, n_classes, rng, dtype):
-        d, h = self.n_components, self.hidden
-        return dict(
-            E=rng.uniform(-0.5 / d, 0.5 / d, (n_nodes, d)).astype(dtype),
-            W2=_glorot(rng, (d, h), dtype),
-            b2=np.zeros(h, dtype),
-            V2=_glorot(rng, (h, n_classes), dtype),
-        )
+    def _init_embedding(self, n_nodes, n_features, rng, dtype):
+        d = self.n_components
+        if self.classifier == "branches":  # lasagne's EmbeddingLayer init
+            return dict(E=(0.01 * rng.standard_normal((n_nodes, d))).astype(dtype))
+        return dict(E=rng.uniform(-0.5 / d, 0.5 / d, (n_nodes, d)).astype(dtype))
 
     def _embed(self, p, X, idx):
         return p["E"][idx], None
 
     def _embed_grad(self, p, X, idx, dE, cache):
         return {"E": (idx, dE)}
-
-    def _embedding_features(self, p, X, idx):
-        Eb = p["E"][idx]
-        A2 = Eb @ p["W2"] + p["b2"]
-        return _relu(A2.copy()), (Eb, A2)
-
-    def _embedding_features_grad(self, p, X, idx, dH2, cache):
-        Eb, A2 = cache
-        dA2 = dH2 * (A2 > 0)
-        return dict(W2=Eb.T @ dA2, b2=dA2.sum(axis=0), E=(idx, dA2 @ p["W2"].T))
 
     @property
     def embedding_(self):
@@ -178,34 +204,26 @@ class PlanetoidI(_Planetoid):
     (5,)
     """
 
-    _decayed = ("W1", "We", "V1", "V2")
+    #: ``authors``: :data:`AUTHORS_I`; ``adam``: the constructor's defaults.
+    PRESETS = {"authors": AUTHORS_I, "adam": {}}
     _default_label_context = 0.2
     _default_graph_batch_size = 200
     _sized_pretraining = False
+    _embedding_layer = False
 
-    def _init_embedding(self, n_nodes, n_features, n_classes, rng, dtype):
+    def _init_embedding(self, n_nodes, n_features, rng, dtype):
         d = self.n_components
-        return dict(
-            We=_glorot(rng, (n_features, d), dtype),
-            be=np.zeros(d, dtype),
-            V2=_glorot(rng, (d, n_classes), dtype),
-        )
+        return dict(We=_glorot(rng, (n_features, d), dtype), be=np.zeros(d, dtype))
 
     def _embed(self, p, X, idx):
         Xb = _rows(X, idx)
-        Ae = Xb @ p["We"] + p["be"]
+        Ae = np.asarray(Xb @ p["We"]) + p["be"]
         return _relu(Ae.copy()), (Xb, Ae)
 
     def _embed_grad(self, p, X, idx, dE, cache):
         Xb, Ae = cache
         dAe = dE * (Ae > 0)
         return dict(We=np.asarray(Xb.T @ dAe), be=dAe.sum(axis=0))
-
-    def _embedding_features(self, p, X, idx):
-        return self._embed(p, X, idx)
-
-    def _embedding_features_grad(self, p, X, idx, dH2, cache):
-        return self._embed_grad(p, X, idx, dH2, cache)
 
     def transform(self, X):
         """Embeddings of nodes from their features, (n_samples, n_components)."""
