@@ -18,6 +18,7 @@ written after every seed), so an interrupted run resumes where it stopped.
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -44,17 +45,22 @@ def worker(folder, name, method, seeds, out, params):
     def progress(m, seed, acc, seconds):
         print(f"  {name} {m} seed {seed}: {acc:.1f}% ({seconds:.1f} s)", flush=True)
 
-    save(
-        compare(
-            data,
-            [method],
-            seeds,
-            {method: params} if params else None,
-            progress=progress,
-            previous=previous,
-            checkpoint=save,
-        )
+    ran = []
+    results = compare(
+        data,
+        [method],
+        seeds,
+        {method: params} if params else None,
+        progress=lambda *a: (ran.append(a), progress(*a)),
+        previous=previous,
+        checkpoint=save,
     )
+    # Peak resident memory of this process (KiB on Linux); kept from the
+    # run that computed the seeds when a resumed run had nothing left to do.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    old = (previous or {}).get("peak_rss_mib")
+    results["peak_rss_mib"] = max(peak, old or 0) if ran else old
+    save(results)
 
 
 def synthetic_folder(folder):
@@ -78,16 +84,14 @@ def synthetic_folder(folder):
 
 
 def run_child(args, name, method, out):
-    """Run one worker; its peak RSS from wait4 (this child only), in MiB."""
+    """Run one worker in its own process (so that its peak memory is its own)."""
     cmd = [sys.executable, __file__, "--worker", args.folder, name, method]
     cmd += [str(args.seeds), str(out), json.dumps(args.params.get(method, {}))]
     t = time.perf_counter()
-    child = subprocess.Popen(cmd)
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode:
-        raise SystemExit(f"{name} {method} failed (exit {child.returncode})")
-    return usage.ru_maxrss / 1024, time.perf_counter() - t  # KiB on Linux
+    code = subprocess.call(cmd)
+    if code:
+        raise SystemExit(f"{name} {method} failed (exit {code})")
+    return time.perf_counter() - t
 
 
 def table(rows):
@@ -148,8 +152,9 @@ def main():
                 rows.append((name, method, None, None))
                 continue
             out = results / f"{name}-{method}.json"
-            peak, wall = run_child(args, name, method, out)
-            r = json.loads(out.read_text())["methods"][method]
+            wall = run_child(args, name, method, out)
+            saved = json.loads(out.read_text())
+            r, peak = saved["methods"][method], saved["peak_rss_mib"]
             print(f"  {name} {method}: peak {peak:.0f} MiB, {wall:.0f} s", flush=True)
             rows.append((name, method, r, peak))
     text = table(rows)

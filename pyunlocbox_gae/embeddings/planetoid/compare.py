@@ -124,12 +124,15 @@ def _gae_codes(
     lg=100.0,
     max_outer=5,
     row_normalize=False,
+    lap_type="normalized",
     **kw,
 ):
     """Codes of the graph auto-encoder with the data's graph as Dirichlet graph.
 
     ``row_normalize``: divide every node's features by their sum first (the
     usual preprocessing of the citation bag-of-words in GCN and GAT).
+    ``lap_type``: the Laplacian of the Dirichlet term, ``'normalized'`` or
+    ``'combinatorial'`` (PyGSP's names).
     """
     import pygsp
 
@@ -143,7 +146,7 @@ def _gae_codes(
         sums = X.sum(axis=1, keepdims=True)
         X = X / np.where(sums > 0, sums, 1)  # rows without words stay zero
     W = as_adjacency(data.adjacency, dtype=np.float32)
-    G = pygsp.graphs.Graph(W, lap_type="normalized")  # isolated nodes: L row 0
+    G = pygsp.graphs.Graph(W, lap_type=lap_type)  # isolated nodes: L row 0
     G.L = sp.csr_matrix(G.L, dtype=np.float32)  # float32 codes, float32 L
     gae = GraphAutoEncoder(
         n_atoms,
