@@ -124,7 +124,12 @@ def cmd_planetoid(args):
     params = {
         "planetoid_t": planetoid,
         "planetoid_i": planetoid,
-        "gae": {"lg": args.gae_lg, "n_atoms": args.gae_atoms},
+        "gae": {
+            "lg": args.gae_lg,
+            "ls": args.gae_ls,
+            "n_atoms": args.gae_atoms,
+            "lap_type": args.gae_laplacian,
+        },
         "propagated_lr": {"k": args.k},
     }
     config = dict(
@@ -251,7 +256,14 @@ def add_commands(subparsers):
     )
     q.add_argument("--k", type=_positive, default=2, help="propagation steps")
     q.add_argument("--gae-lg", type=float, default=100.0, help="graph weight of gae")
+    q.add_argument("--gae-ls", type=float, default=0.5, help="sparsity weight of gae")
     q.add_argument("--gae-atoms", type=_positive, default=64, help="atoms of gae")
+    q.add_argument(
+        "--gae-laplacian",
+        choices=("normalized", "combinatorial"),
+        default="normalized",
+        help="Laplacian of gae's graph term (default normalized)",
+    )
     q.add_argument("--out", default="results.json", help="results file")
     q.add_argument(
         "--restart", action="store_true", help="ignore the results of an earlier run"
