@@ -129,6 +129,7 @@ def cmd_planetoid(args):
             "ls": args.gae_ls,
             "n_atoms": args.gae_atoms,
             "lap_type": args.gae_laplacian,
+            "row_normalize": args.gae_row_normalize,
         },
         "propagated_lr": {"k": args.k},
     }
@@ -263,6 +264,11 @@ def add_commands(subparsers):
         choices=("normalized", "combinatorial"),
         default="normalized",
         help="Laplacian of gae's graph term (default normalized)",
+    )
+    q.add_argument(
+        "--gae-row-normalize",
+        action="store_true",
+        help="divide each node's features by their sum before gae",
     )
     q.add_argument("--out", default="results.json", help="results file")
     q.add_argument(
