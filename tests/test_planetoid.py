@@ -488,3 +488,21 @@ def test_excluded_nodes_are_in_no_context_pair(sbm, context_loss):
     assert not np.isin(np.r_[i, c], sbm.test).any()
     with pytest.raises(ValueError, match="must not list labelled nodes"):
         m.fit(sbm.features, sbm.y_train(), sbm.adjacency, exclude=sbm.train)
+
+
+def test_self_context_pairs_a_vertex_with_itself(sbm):
+    from pyunlocbox_gae.embeddings.walks import random_walks
+
+    walks = random_walks(sbm.adjacency, 5, 10, random_state=0)
+    rates = []
+    for share in (0.0, 0.3, 1.0):
+        m = PlanetoidT(self_context=share, label_context=0.0, negative=0)
+        m.graph_batch_size_, m._allowed = 5000, None
+        i, c, _ = m._sample_context(
+            check_random_state(0), walks, sbm.train, sbm.y_train()
+        )
+        rates.append((i == c).mean())
+    base = rates[0]  # walks that come back: a vertex 2 steps from itself
+    assert base < 0.1
+    assert rates[1] == pytest.approx(base + 0.3 * (1 - base), abs=0.03)
+    assert rates[2] == 1.0

@@ -79,6 +79,7 @@ class _Planetoid(BaseEstimator):
         "context_learning_rate": [Interval(Real, 0, None, closed="neither"), None],
         "label_pretrain_steps": [Interval(Integral, 0, None, closed="left")],
         "label_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "self_context": [Interval(Real, 0, 1, closed="both")],
         "label_steps": [Interval(Integral, 0, None, closed="left")],
         "eval_every": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -109,6 +110,7 @@ class _Planetoid(BaseEstimator):
         context_learning_rate=None,
         label_pretrain_steps=0,
         label_batch_size=100,
+        self_context=0.0,
         random_state=None,
     ):
         self.n_components = n_components
@@ -133,6 +135,7 @@ class _Planetoid(BaseEstimator):
         self.context_learning_rate = context_learning_rate
         self.label_pretrain_steps = label_pretrain_steps
         self.label_batch_size = label_batch_size
+        self.self_context = self_context
         self.random_state = random_state
 
     @classmethod
@@ -313,6 +316,9 @@ class _Planetoid(BaseEstimator):
             if B > n_label
             else (np.zeros(0, np.int64), np.zeros(0, np.int64))
         )
+        if self.self_context:  # a vertex as its own context (offset 0)
+            own = rng.random_sample(len(i_g)) < self.self_context
+            c_g = np.where(own, i_g, c_g)
         allowed = self._allowed
         if allowed is not None:  # pairs touching an excluded node are dropped
             keep = allowed[i_g] & allowed[c_g]

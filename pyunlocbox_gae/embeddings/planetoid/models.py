@@ -92,17 +92,16 @@ class PlanetoidT(_Planetoid):
     n_components : int, default=50
         Dimension of the embeddings.
     hidden : int, default=64
-        Width of the ReLU layers over the features and over the embedding.
+        Width of the ReLU layers over the features and over the embedding
+        (``classifier="hidden"``).
     window, walk_length, n_walks : int
         Graph context: vertices at most `window` steps apart on `n_walks`
         walks of `walk_length` from every vertex (the paper: 3, 10).
     label_context : float in [0, 1] or None
-        Fraction of context pairs drawn from the labels (same class). None:
-        0 for Planetoid-T, 0.2 for Planetoid-I. Measured on synthetic
-        graphs (docs/embedding.md), the label context lowers Planetoid-T's
-        accuracy (the labelled nodes' free embeddings then encode their
-        labels, which the test nodes' embeddings cannot) and raises
-        Planetoid-I's.
+        Fraction of the graph-context batches' pairs drawn from the labels
+        (same class). None: 0 for Planetoid-T, 0.2 for Planetoid-I. The
+        authors' schedule instead trains on label context in separate
+        batches first (`label_pretrain_steps`).
     negative : int
         Negative pairs per positive pair.
     batch_size : int
@@ -111,23 +110,42 @@ class PlanetoidT(_Planetoid):
         Positive context pairs per step. None: 1000 for Planetoid-T, 200 for
         Planetoid-I.
     learning_rate : float
-        Adam step.
+        Step of the optimiser (of the supervised loss with SGD).
     l2 : float
         Weight decay of the dense layers.
-    max_iter, graph_steps, label_steps, eval_every : int
+    max_iter, label_steps, eval_every : int
         Schedule: `max_iter` rounds of `graph_steps` context steps and
         `label_steps` labelled steps, after the pre-training; the validation
         accuracy is checked every `eval_every` rounds.
+    graph_steps : float
+        Context steps per round; a fraction is the probability of one step
+        (the authors' Planetoid-I: 0.1).
+    classifier : {'hidden', 'branches'}, default='hidden'
+        ``'hidden'``: softmax over ReLU layers of the features and of the
+        embedding. ``'branches'`` (the authors'): a softmax of width
+        n_classes over each, with its own cross-entropy added to the loss,
+        mixed by a softmax layer over the two.
+    context_loss : {'negative', 'softmax'}, default='negative'
+        ``'negative'``: negative sampling (`negative` per pair).
+        ``'softmax'`` (the authors'): a softmax over every vertex, no
+        negatives.
+    optimizer : {'adam', 'sgd'}, default='adam'
+        With ``'sgd'`` the context rate applies to the context loss summed
+        over the batch, as in the authors' code.
+    context_learning_rate : float or None
+        Step of the context loss (None: `learning_rate`).
+    label_pretrain_steps, label_batch_size : int
+        Label-context batches (of `label_batch_size` same-class pairs) before
+        the graph-context pre-training (the authors': 2,000 of 100).
+    self_context : float in [0, 1], default=0
+        Fraction of graph-context pairs whose context is the centre vertex
+        itself; the authors' walk windows include offset 0, about 17% of
+        their pairs.
     pretrain_steps : int or None
         Context steps before the first labelled step. None: for
         Planetoid-T, enough for about 400 positive pairs per node (at least
-        200 steps), for Planetoid-I 200 steps. Measured on a Cora-sized
-        synthetic graph (docs/embedding.md): a fixed 200 steps of 200 pairs
-        under-trains Planetoid-T's free embeddings (55%, below the 58% of
-        features-only LR; sized pre-training with 1000-pair batches: 81%),
-        while Planetoid-I, whose embedding is a function of the features,
-        does best with the small schedule (79% against 73% with 1000-pair
-        batches).
+        200 steps), for Planetoid-I 200 steps: a free vector per node needs
+        context for every node, a shared feature map does not.
     random_state : int, RandomState instance or None
 
     Attributes
