@@ -8,9 +8,13 @@ memory (the whole process: interpreter, libraries and data included).
 Results are kept in ``--results`` (one JSON file per data set and method,
 written after every seed), so an interrupted run resumes where it stopped.
 
-    # the real files (Cora, Citeseer; Pubmed from its transductive files)
-    python benchmarks/bench_planetoid.py --folder DIR --names cora citeseer pubmed \\
+    # the real files: every method on Cora and Citeseer, 5 seeds
+    python benchmarks/bench_planetoid.py --folder DIR --names cora citeseer \\
         --seeds 5 --markdown table.md
+    # a method's settings, {method: {parameter: value}} (one file per data
+    # set and method: earlier results of other settings are refused)
+    python benchmarks/bench_planetoid.py --folder DIR --names citeseer --methods gae \\
+        --params '{"gae": {"row_normalize": true, "lg": 100, "ls": 0.05}}'
     # no real files: a Cora-sized synthetic stand-in written in that format
     python benchmarks/bench_planetoid.py --synthetic --seeds 3
 """
@@ -36,8 +40,14 @@ def worker(folder, name, method, seeds, out, params):
     data = load_planetoid(folder, name)
     out = Path(out)
     previous = json.loads(out.read_text()) if out.exists() else None
+    if previous is not None and previous.get("params", {}) != params:
+        raise SystemExit(
+            f"{out} holds results of other parameters ({previous.get('params')}); "
+            "remove it or give another --results folder"
+        )
 
     def save(results):
+        results = {**results, "params": params}
         tmp = out.with_suffix(".tmp")
         tmp.write_text(json.dumps(results, indent=1))
         os.replace(tmp, out)
@@ -60,6 +70,7 @@ def worker(folder, name, method, seeds, out, params):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     old = (previous or {}).get("peak_rss_mib")
     results["peak_rss_mib"] = max(peak, old or 0) if ran else old
+    results["params"] = params
     save(results)
 
 
