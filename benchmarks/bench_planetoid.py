@@ -120,9 +120,10 @@ def table(rows):
         if "test_selected_mean" in r:
             sel = f"{r['test_selected_mean']:.1f} ± {r['test_selected_std']:.1f}"
         pub = "–" if r.get("published") is None else f"{r['published']:.1f}"
+        peak = "–" if peak is None else f"{peak:.0f}"  # a run stopped early
         lines.append(
             f"| {name} | {method} | {acc} | {sel} | {r['seconds']:.1f} "
-            f"| {peak:.0f} | {pub} |"
+            f"| {peak} | {pub} |"
         )
     return "\n".join(lines)
 
@@ -165,7 +166,7 @@ def main():
             out = results / f"{name}-{method}.json"
             wall = run_child(args, name, method, out)
             saved = json.loads(out.read_text())
-            r, peak = saved["methods"][method], saved["peak_rss_mib"]
+            r, peak = saved["methods"][method], saved.get("peak_rss_mib")
             print(f"  {name} {method}: peak {peak:.0f} MiB, {wall:.0f} s", flush=True)
             rows.append((name, method, r, peak))
     text = table(rows)

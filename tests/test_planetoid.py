@@ -278,7 +278,7 @@ def test_context_loss_stable_for_large_scores():
 )
 def test_planetoid_beats_features_only_and_needs_the_graph(sbm, method, preset, params):
     if preset == "authors" and method == "planetoid_i":  # its smaller batches
-        params = dict(params, graph_batch_size=1300, pretrain_steps=100)
+        params = dict(params, graph_batch_size=1300, pretrain_steps=400)
     lr = cmp.run_method("features_lr", sbm)
     details = {}
     full = cmp.run_method(method, sbm, 0, details, preset=preset, **params)
