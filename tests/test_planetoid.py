@@ -36,7 +36,7 @@ def standard(tmp_path_factory):
     )
     folder = tmp_path_factory.mktemp("planetoid")
     drop = data.test[::150][:7]
-    order = write_planetoid(folder, "toy", data, drop=drop)
+    order = write_planetoid(folder, "toy", data, drop=drop, trans=True)
     return data, folder, order, drop
 
 
@@ -134,6 +134,35 @@ def test_standard_split_sizes_and_citeseer_gaps(standard):
     assert back.features.dtype == np.float32
 
 
+def test_transductive_files_hold_the_same_nodes(standard, tmp_path):
+    data, folder, order, drop = standard
+    ind = load_planetoid(folder, "toy", files="ind")
+    trans = load_planetoid(folder, "toy", files="trans")
+    assert len(trans.val) == 0 and trans.n_nodes == ind.n_nodes
+    np.testing.assert_array_equal(trans.featured, np.r_[trans.train, trans.test])
+    assert trans.features[len(trans.featured) :].nnz == 0  # no other features
+    # labelled nodes: the same rows; test nodes: the ind order of .test.index
+    test_index = np.loadtxt(folder / "ind.toy.test.index", dtype=np.int64)
+    for a, b in ((ind.train, trans.train), (test_index, trans.test)):
+        assert abs(ind.features[a] - trans.features[b]).sum() == 0
+        np.testing.assert_array_equal(ind.labels[a], trans.labels[b])
+        np.testing.assert_array_equal(  # same degrees: the same graph
+            ind.adjacency[a].sum(axis=1), trans.adjacency[b].sum(axis=1)
+        )
+    assert trans.adjacency.nnz == ind.adjacency.nnz
+    # 'auto' falls back on the transductive files when ind.* is incomplete
+    for name in os.listdir(folder):
+        if name != "ind.toy.allx":
+            (tmp_path / name).write_bytes((folder / name).read_bytes())
+    assert load_planetoid(tmp_path, "toy").featured is not None
+    with pytest.raises(FileNotFoundError, match=r"ind.toy.allx.*files='trans'"):
+        load_planetoid(tmp_path, "toy", files="ind")
+    with pytest.raises(ValueError, match="needs the features of every node"):
+        cmp.run_method("propagated_lr", trans)
+    # features_lr without validation nodes: C = 1, still a classifier
+    assert cmp.run_method("features_lr", trans) > 0.5
+
+
 def test_loader_errors(tmp_path, standard):
     _, folder, _, _ = standard
     with pytest.raises(FileNotFoundError, match=r"lacks the Planetoid file\(s\) ind"):
@@ -180,23 +209,36 @@ def _check_gradients(loss_fn, params, grads, rng, n_checks=12, eps=1e-6):
 
 @pytest.mark.parametrize("cls", [PlanetoidT, PlanetoidI])
 @pytest.mark.parametrize("sparse_features", [False, True])
-def test_gradients_match_finite_differences(cls, sparse_features, rng):
+@pytest.mark.parametrize(
+    "classifier, context_loss", [("hidden", "negative"), ("branches", "softmax")]
+)
+def test_gradients_match_finite_differences(
+    cls, sparse_features, classifier, context_loss, rng
+):
     n, F, K = 12, 7, 3
     X = rng.random((n, F)) * (rng.random((n, F)) < 0.6)
     if sparse_features:
         X = sp.csr_matrix(X)
-    model = cls(n_components=4, hidden=5, l2=0.1)
+    model = cls(
+        n_components=4,
+        hidden=5,
+        l2=0.1,
+        classifier=classifier,
+        context_loss=context_loss,
+    )
     p = model._init_params(n, F, K, check_random_state(0), np.float64)
     for key in p:  # move off zero (biases, context vectors) and off ReLU kinks
         p[key] += 0.3 * rng.standard_normal(p[key].shape)
     idx, y = np.array([0, 3, 3, 5]), np.array([0, 2, 2, 1])
     loss, grads = model._supervised(p, X, idx, y)
-    assert np.isfinite(loss) and "C" not in grads
+    assert np.isfinite(loss) and not {"C", "Cs", "cb"} & set(grads)
     _check_gradients(lambda: model._supervised(p, X, idx, y)[0], p, grads, rng)
     i, c = np.array([1, 2, 2, 7, 0]), np.array([4, 4, 9, 1, 0])
     gamma = np.array([1.0, -1.0, 1.0, -1.0, 1.0])
+    if context_loss == "softmax":
+        gamma = np.ones(5)  # the full softmax has no negative pairs
     loss, grads = model._context(p, X, i, c, gamma)
-    assert "V1" not in grads
+    assert not {"V1", "V", "W1"} & set(grads)
     _check_gradients(lambda: model._context(p, X, i, c, gamma)[0], p, grads, rng)
 
 
@@ -219,14 +261,37 @@ def test_context_loss_stable_for_large_scores():
 
 
 @pytest.mark.parametrize("method", ["planetoid_t", "planetoid_i"])
-def test_planetoid_beats_features_only_and_needs_the_graph(sbm, method):
+@pytest.mark.parametrize(
+    "preset, params",
+    [
+        ("adam", dict(max_iter=150)),
+        (
+            "authors",
+            dict(
+                max_iter=150,
+                label_pretrain_steps=200,
+                graph_batch_size=3000,
+                eval_every=5,
+            ),
+        ),
+    ],
+)
+def test_planetoid_beats_features_only_and_needs_the_graph(sbm, method, preset, params):
+    if preset == "authors" and method == "planetoid_i":  # its smaller batches
+        params = dict(params, graph_batch_size=1300, pretrain_steps=400)
     lr = cmp.run_method("features_lr", sbm)
-    full = cmp.run_method(method, sbm, seed=0, max_iter=150)
+    details = {}
+    full = cmp.run_method(method, sbm, 0, details, preset=preset, **params)
     blind = cmp.run_method(
-        method, sbm, seed=0, max_iter=150, graph_steps=0, pretrain_steps=0
+        method,
+        sbm,
+        0,
+        preset=preset,
+        **{**params, "graph_steps": 0, "pretrain_steps": 0},
     )
     assert full > lr + 0.05
     assert full > blind + 0.05  # the gain comes from the graph context
+    assert details["test_selected"] >= full  # the best checkpoint on test
 
 
 def test_planetoid_reproducible_and_float32(sbm):
@@ -308,7 +373,7 @@ def test_published_anchors_in_the_table(sbm):
     r = cmp.compare(replace(sbm, name="Cora"), ["features_lr"], seeds=1)
     assert r["methods"]["gcn"] == {"published": 81.5}
     table = cmp.format_table(r)
-    assert "| gat | – | – | 83.0 |" in table
+    assert "| gat | – | – | – | 83.0 |" in table
 
 
 # -- command line ---------------------------------------------------------------------
@@ -318,6 +383,8 @@ def test_cli_planetoid(tmp_path, standard, capsys):
     from pyunlocbox_gae.cli import embed as cli_embed
 
     assert cli_embed.METHOD_NAMES == cmp.METHODS
+    for cls in (PlanetoidT, PlanetoidI):
+        assert tuple(cls.PRESETS) == cli_embed.PLANETOID_PRESETS
     _, folder, _, _ = standard
     out = tmp_path / "results.json"
     args = [
@@ -343,3 +410,99 @@ def test_cli_planetoid(tmp_path, standard, capsys):
     assert "holds results of other settings" in capsys.readouterr().err
     assert main(args[:-3] + ["--methods", "features_lr", "--restart"]) == 0
     assert list(json.loads(out.read_text())["methods"]) == ["features_lr"]
+
+
+def test_cli_planetoid_transductive_files(tmp_path, standard, capsys):
+    _, folder, _, _ = standard
+    out = tmp_path / "results.json"
+    args = ["planetoid", str(folder), "--name", "toy", "--files", "trans"]
+    args += ["--seeds", "1", "--out", str(out), "--planetoid-preset", "adam"]
+    args += ["--methods", "features_lr", "gae"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "not running gae" in printed and "0 val / 993 test" in printed
+    results = json.loads(out.read_text())
+    assert list(results["methods"]) == ["features_lr"]
+    assert results["config"]["files"] == "trans"
+    assert main(args[:-2] + ["gae", "--restart"]) == 2
+    assert "none of the chosen methods" in capsys.readouterr().err
+
+
+def test_planetoid_t_reads_only_the_features_of_the_nodes_it_classifies(sbm):
+    """Why the transductive files suffice for Planetoid-T: zeroing the features
+    of every other node (what those files lack) changes nothing."""
+    nodes = np.r_[sbm.train, sbm.val, sbm.test]
+    X = sp.lil_matrix(sbm.features.shape, dtype=np.float32)
+    X[nodes] = sbm.features[nodes]
+    kw = dict(max_iter=30, label_pretrain_steps=20, graph_batch_size=500)
+    kw.update(pretrain_steps=20, eval_every=3, random_state=0)
+    fits = [
+        PlanetoidT.from_preset("authors", **kw).fit(
+            features, sbm.y_train(), sbm.adjacency, (sbm.val, sbm.labels[sbm.val])
+        )
+        for features in (sbm.features, X.tocsr())
+    ]
+    np.testing.assert_array_equal(*(m.predict_proba(sbm.test) for m in fits))
+
+
+def test_monitor_records_without_steering(sbm):
+    kw = dict(max_iter=40, pretrain_steps=20, eval_every=4, random_state=1)
+    val = (sbm.val, sbm.labels[sbm.val])
+    test = (sbm.test, sbm.labels[sbm.test])
+    plain = PlanetoidI(**kw).fit(sbm.features, sbm.y_train(), sbm.adjacency, val)
+    seen = PlanetoidI(**kw).fit(sbm.features, sbm.y_train(), sbm.adjacency, val, test)
+    np.testing.assert_array_equal(
+        plain.predict_proba(sbm.features), seen.predict_proba(sbm.features)
+    )
+    rounds, val_acc, test_acc = np.array(seen.monitor_curve_).T
+    np.testing.assert_array_equal(rounds, np.arange(4, 41, 4))
+    assert val_acc.max() == seen.validation_score_
+    best = test_acc[rounds == seen.best_iter_][0]
+    assert best == (seen.predict(sbm.features[sbm.test]) == test[1]).mean()
+
+
+def test_fractional_graph_steps_and_sgd(sbm):
+    """graph_steps=0.25: a context batch in about a quarter of the rounds."""
+    kw = dict(max_iter=200, pretrain_steps=0, graph_steps=0.25, random_state=0)
+    m = PlanetoidT(optimizer="sgd", learning_rate=0.1, **kw)
+    m.fit(sbm.features, sbm.y_train(), sbm.adjacency)
+    with_context = np.isfinite(np.array(m.loss_curve_)[:, 1]).mean()
+    assert 0.15 < with_context < 0.35
+    supervised = np.array(m.loss_curve_)[:, 0]
+    assert supervised[-20:].mean() < 0.5 * supervised[:5].mean()  # SGD learns
+
+
+@pytest.mark.parametrize("context_loss", ["negative", "softmax"])
+def test_excluded_nodes_are_in_no_context_pair(sbm, context_loss):
+    m = PlanetoidI(context_loss=context_loss, label_context=0.3, random_state=0)
+    m.set_params(max_iter=2, pretrain_steps=2)
+    m.fit(sbm.features, sbm.y_train(), sbm.adjacency, exclude=sbm.test)
+    # the fit left the exclusion in place: sample again with its state
+    from pyunlocbox_gae.embeddings.walks import random_walks
+
+    walks = random_walks(sbm.adjacency, 5, 10, random_state=0)
+    i, c, gamma = m._sample_context(
+        check_random_state(0), walks, sbm.train, sbm.y_train(), size=2000
+    )
+    assert len(i) > 1000 and (gamma > 0).any()
+    assert not np.isin(np.r_[i, c], sbm.test).any()
+    with pytest.raises(ValueError, match="must not list labelled nodes"):
+        m.fit(sbm.features, sbm.y_train(), sbm.adjacency, exclude=sbm.train)
+
+
+def test_self_context_pairs_a_vertex_with_itself(sbm):
+    from pyunlocbox_gae.embeddings.walks import random_walks
+
+    walks = random_walks(sbm.adjacency, 5, 10, random_state=0)
+    rates = []
+    for share in (0.0, 0.3, 1.0):
+        m = PlanetoidT(self_context=share, label_context=0.0, negative=0)
+        m.graph_batch_size_, m._allowed = 5000, None
+        i, c, _ = m._sample_context(
+            check_random_state(0), walks, sbm.train, sbm.y_train()
+        )
+        rates.append((i == c).mean())
+    base = rates[0]  # walks that come back: a vertex 2 steps from itself
+    assert base < 0.1
+    assert rates[1] == pytest.approx(base + 0.3 * (1 - base), abs=0.03)
+    assert rates[2] == 1.0

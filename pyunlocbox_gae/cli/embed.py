@@ -15,6 +15,7 @@ from pyunlocbox_gae.errors import InputError, MissingFileError
 # tests check that they match the library.
 PRESET_NAMES = ("cheap", "paper")
 METHOD_NAMES = ("features_lr", "propagated_lr", "gae", "planetoid_t", "planetoid_i")
+PLANETOID_PRESETS = ("authors", "adam")
 
 
 def read_graph(path):
@@ -94,17 +95,50 @@ def cmd_planetoid(args):
     from pyunlocbox_gae.embeddings.planetoid.compare import compare, format_table
 
     store.check_writable(args.out)  # before the data and the fits
-    store.check_not_input(args.out, *Path(args.folder).glob(f"ind.{args.name}.*"))
-    data = load_planetoid(args.folder, args.name, n_val=args.n_val)
+    folder = Path(args.folder)
+    inputs = [*folder.glob(f"ind.{args.name}.*"), *folder.glob(f"trans.{args.name}.*")]
+    store.check_not_input(args.out, *inputs)
+    data = load_planetoid(args.folder, args.name, n_val=args.n_val, files=args.files)
     print(data.summary(), flush=True)
+    methods = list(args.methods)
+    if data.featured is not None:  # transductive files: no other features
+        from pyunlocbox_gae.embeddings.planetoid.compare import NEEDS_ALL_FEATURES
+
+        skipped = [m for m in methods if m in NEEDS_ALL_FEATURES]
+        methods = [m for m in methods if m not in NEEDS_ALL_FEATURES]
+        if skipped:
+            print(
+                f"transductive files (features of labelled and test nodes only): "
+                f"not running {', '.join(skipped)}; no validation nodes, so the "
+                "Planetoid models keep their last parameters",
+                flush=True,
+            )
+        if not methods:
+            raise InputError(
+                "none of the chosen methods runs on the transductive files; "
+                "choose features_lr or planetoid_t"
+            )
+    planetoid = {"preset": args.planetoid_preset}
+    if args.max_iter is not None:
+        planetoid["max_iter"] = args.max_iter
     params = {
-        "planetoid_t": {"max_iter": args.max_iter},
-        "planetoid_i": {"max_iter": args.max_iter},
-        "gae": {"lg": args.gae_lg, "n_atoms": args.gae_atoms},
+        "planetoid_t": planetoid,
+        "planetoid_i": planetoid,
+        "gae": {
+            "lg": args.gae_lg,
+            "ls": args.gae_ls,
+            "n_atoms": args.gae_atoms,
+            "lap_type": args.gae_laplacian,
+            "row_normalize": args.gae_row_normalize,
+        },
         "propagated_lr": {"k": args.k},
     }
     config = dict(
-        dataset=args.name, seeds=args.seeds, methods=list(args.methods), params=params
+        dataset=args.name,
+        files=args.files,
+        seeds=args.seeds,
+        methods=methods,
+        params=params,
     )
     out = Path(args.out)
     previous = None
@@ -132,7 +166,7 @@ def cmd_planetoid(args):
 
     results = compare(
         data,
-        args.methods,
+        methods,
         args.seeds,
         params,
         progress=progress,
@@ -203,11 +237,39 @@ def add_commands(subparsers):
     )
     q.add_argument("--n-val", type=_positive, default=500, help="validation nodes")
     q.add_argument(
-        "--max-iter", type=_positive, default=500, help="Planetoid training rounds"
+        "--files",
+        choices=("auto", "ind", "trans"),
+        default="auto",
+        help="ind.<name>.* (every method) or trans.<name>.* (features_lr and "
+        "planetoid_t only, no validation); auto: ind when complete (default)",
+    )
+    q.add_argument(
+        "--planetoid-preset",
+        choices=PLANETOID_PRESETS,
+        default="authors",
+        help="authors: the authors' model and schedule (default); adam: the "
+        "compact model (ReLU layers, negative sampling, Adam)",
+    )
+    q.add_argument(
+        "--max-iter",
+        type=_positive,
+        help="Planetoid training rounds (default: the preset's)",
     )
     q.add_argument("--k", type=_positive, default=2, help="propagation steps")
     q.add_argument("--gae-lg", type=float, default=100.0, help="graph weight of gae")
+    q.add_argument("--gae-ls", type=float, default=0.5, help="sparsity weight of gae")
     q.add_argument("--gae-atoms", type=_positive, default=64, help="atoms of gae")
+    q.add_argument(
+        "--gae-laplacian",
+        choices=("normalized", "combinatorial"),
+        default="normalized",
+        help="Laplacian of gae's graph term (default normalized)",
+    )
+    q.add_argument(
+        "--gae-row-normalize",
+        action="store_true",
+        help="divide each node's features by their sum before gae",
+    )
     q.add_argument("--out", default="results.json", help="results file")
     q.add_argument(
         "--restart", action="store_true", help="ignore the results of an earlier run"

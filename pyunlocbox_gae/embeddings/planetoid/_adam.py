@@ -1,4 +1,4 @@
-"""Adam for the Planetoid networks, with lazy row updates of embedding tables.
+"""Adam and SGD for the Planetoid networks, with lazy row updates of embedding tables.
 
 Hand-written rather than taken from an autograd library: the only one that
 would fit (PyTorch) is a heavy dependency for two shallow NumPy networks,
@@ -38,11 +38,12 @@ class Adam:
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
         self.t = dict.fromkeys(params, 0)
 
-    def step(self, params, grads):
+    def step(self, params, grads, lr=None):
+        lr = self.lr if lr is None else lr
         for k, g in grads.items():
             self.t[k] += 1
             t = self.t[k]
-            scale = self.lr * np.sqrt(1 - self.b2**t) / (1 - self.b1**t)
+            scale = lr * np.sqrt(1 - self.b2**t) / (1 - self.b1**t)
             if isinstance(g, tuple):  # sparse rows: aggregate repeats first
                 rows, agg = _sum_rows(*g)
                 m = self.b1 * self.m[k][rows] + (1 - self.b1) * agg
@@ -56,3 +57,32 @@ class Adam:
                 v *= self.b2
                 v += (1 - self.b2) * g * g
                 params[k] -= scale * m / (np.sqrt(v) + self.eps)
+
+
+class SGD:
+    """Plain stochastic gradient descent; (rows, values) gradients update rows.
+
+    The authors' Planetoid code trains with SGD at fixed rates; this is
+    that optimiser, with the interface of :class:`Adam`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = {"w": np.array([3.0]), "E": np.ones((3, 2))}
+    >>> opt = SGD(p, lr=0.25)
+    >>> opt.step(p, {"w": 2 * p["w"], "E": (np.array([1, 1]), np.ones((2, 2)))})
+    >>> p["w"].tolist(), p["E"][:2].tolist()
+    ([1.5], [[1.0, 1.0], [0.5, 0.5]])
+    """
+
+    def __init__(self, params, lr):
+        self.lr = lr
+
+    def step(self, params, grads, lr=None):
+        lr = self.lr if lr is None else lr
+        for k, g in grads.items():
+            if isinstance(g, tuple):
+                rows, agg = _sum_rows(*g)
+                params[k][rows] -= lr * agg
+            else:
+                params[k] -= lr * g

@@ -30,6 +30,10 @@ class PlanetoidData:
         Symmetric, 0/1 weights.
     train, val, test : ndarray of int64
         Node indices of the split.
+    featured : ndarray of int64 or None
+        Nodes whose features are known, None for all (the transductive
+        files have features of the labelled and test nodes only; the others
+        hold zeros).
     """
 
     name: str
@@ -39,6 +43,7 @@ class PlanetoidData:
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    featured: np.ndarray | None = None
 
     @property
     def n_nodes(self):

@@ -6,13 +6,20 @@ r"""The public Planetoid data format: a safe loader, its standard split, a write
     safe_load_pickle
     UnsafePickleError
 
-A data set ``<name>`` is eight files in one folder (Yang, Cohen and
-Salakhutdinov 2016, as distributed with Kipf and Welling's GCN code):
+The **inductive** files of a data set ``<name>`` are eight files in one
+folder (Yang, Cohen and Salakhutdinov 2016, as distributed with Kipf and
+Welling's GCN code):
 ``ind.<name>.x`` / ``.y`` (features and one-hot labels of the labelled
 training nodes), ``.allx`` / ``.ally`` (every node that is not a test node,
 the training nodes first), ``.tx`` / ``.ty`` (the test nodes, in the order of
 ``.test.index``), ``.graph`` (a dict of adjacency lists) and ``.test.index``
 (the node index of every test node, one a line).
+
+The **transductive** files ``trans.<name>.x`` / ``.y`` / ``.tx`` / ``.ty`` /
+``.graph`` hold the features and labels of the labelled and test nodes
+only; their graph numbers the labelled nodes first, then the test nodes in
+the order of ``.tx``, then the other nodes. Public copies of Pubmed lack
+``ind.pubmed.allx`` but have every transductive file.
 
 All but the index are Python pickles, and unpickling runs code: a pickle can
 name any importable callable (``os.system``) and have it called. The loader
@@ -40,6 +47,9 @@ from pyunlocbox_gae.errors import (
 )
 
 PARTS = ("x", "y", "tx", "ty", "allx", "ally", "graph")
+#: The transductive files: no features of the nodes that are neither
+#: labelled nor test nodes (what the authors' Planetoid-T reads).
+TRANS_PARTS = ("x", "y", "tx", "ty", "graph")
 
 
 class UnsafePickleError(UnsafeFileError, pickle.UnpicklingError):
@@ -201,19 +211,38 @@ def safe_load_pickle(path):
         ) from None
 
 
-def _paths(folder, name):
+def _paths(folder, name, files="ind"):
     folder = Path(folder)
     if not folder.is_dir():
         raise MissingFileError(f"{folder} is not a folder of Planetoid files")
-    paths = {part: folder / f"ind.{name}.{part}" for part in PARTS}
-    paths["test.index"] = folder / f"ind.{name}.test.index"
+    parts = PARTS if files == "ind" else TRANS_PARTS
+    paths = {part: folder / f"{files}.{name}.{part}" for part in parts}
+    if files == "ind":
+        paths["test.index"] = folder / f"ind.{name}.test.index"
     missing = [p.name for p in paths.values() if not p.exists()]
     if missing:
         raise MissingFileError(
             f"{folder} lacks the Planetoid file(s) {', '.join(missing)} of data set "
             f"{name!r} (is --name right?)"
+            + (
+                f"; without them, files='trans' reads trans.{name}.* (the "
+                "transductive files) for the methods that need no features of "
+                "unlabelled nodes"
+                if files == "ind"
+                else ""
+            )
         )
     return paths
+
+
+def _choose_files(folder, name):
+    """'ind' when every inductive file is there, else 'trans' when those are."""
+    folder = Path(folder)
+    has = [
+        all((folder / f"ind.{name}.{p}").exists() for p in (*PARTS, "test.index")),
+        all((folder / f"trans.{name}.{p}").exists() for p in TRANS_PARTS),
+    ]
+    return "trans" if not has[0] and has[1] else "ind"
 
 
 def _matrix(value, path, ndim_name):
@@ -274,17 +303,27 @@ def _adjacency_lists(graph, n, path):
     return keys, neighbours
 
 
-def load_planetoid(folder, name, n_val=500):
+def load_planetoid(folder, name, n_val=500, files="auto"):
     """Load a Planetoid data set and its standard split.
 
     Parameters
     ----------
     folder : str or Path
-        Folder holding the ``ind.<name>.*`` files.
+        Folder holding the ``ind.<name>.*`` (or ``trans.<name>.*``) files.
     name : str
         ``cora``, ``citeseer``, ``pubmed`` or any other name in the format.
     n_val : int, default=500
-        Validation nodes: those right after the training nodes.
+        Validation nodes: those right after the training nodes (inductive
+        files only).
+    files : {'auto', 'ind', 'trans'}, default='auto'
+        ``'ind'``: the eight ``ind.<name>.*`` files, features of every node;
+        every method runs. ``'trans'``: the five ``trans.<name>.*`` files,
+        features of the labelled and test nodes only and no validation
+        nodes: only ``features_lr`` and ``planetoid_t`` run, without
+        validation (``PlanetoidData.featured`` lists the nodes with
+        features). ``'auto'``: ``'ind'`` when all its files are there, else
+        ``'trans'`` when those are (public Pubmed copies lack
+        ``ind.pubmed.allx``).
 
     Returns
     -------
@@ -305,11 +344,20 @@ def load_planetoid(folder, name, n_val=500):
     >>> from pyunlocbox_gae.embeddings.planetoid import make_sbm_dataset
     >>> data = make_sbm_dataset(random_state=0)
     >>> folder = tempfile.mkdtemp()
-    >>> _ = write_planetoid(folder, "toy", data)
+    >>> _ = write_planetoid(folder, "toy", data, trans=True)
     >>> back = load_planetoid(folder, "toy", n_val=100)
     >>> len(back.train), len(back.val), len(back.test), back.n_nodes
     (60, 100, 200, 600)
+    >>> trans = load_planetoid(folder, "toy", files="trans")
+    >>> len(trans.train), len(trans.val), len(trans.test), len(trans.featured)
+    (60, 0, 200, 260)
     """
+    if files not in ("auto", "ind", "trans"):
+        raise InputError(f"files must be 'auto', 'ind' or 'trans', got {files!r}")
+    if files == "auto":
+        files = _choose_files(folder, name)
+    if files == "trans":
+        return _load_trans(folder, name)
     paths = _paths(folder, name)
     parts = {part: safe_load_pickle(paths[part]) for part in PARTS}
     try:
@@ -349,25 +397,70 @@ def load_planetoid(folder, name, n_val=500):
     features = feats[row].astype(np.float32)
     labels = np.r_[_labels(ally, paths["ally"]), _labels(ty, paths["ty"]), -1][row]
 
-    counts = np.array([len(v) for v in neighbours])
-    src, dst = np.repeat(keys, counts), np.concatenate(neighbours + [np.zeros(0, int)])
-    A = sp.csr_matrix(
-        (np.ones(2 * len(src), dtype=np.float32), (np.r_[src, dst], np.r_[dst, src])),
-        shape=(n, n),
-    )
-    A.data[:] = 1  # undirected 0/1 graph (as networkx.from_dict_of_lists)
     return PlanetoidData(
         name=name,
         features=features,
         labels=labels,
-        adjacency=A,
+        adjacency=_symmetric_adjacency(keys, neighbours, n),
         train=np.arange(n_train),
         val=np.arange(n_train, n_train + n_val),
         test=np.sort(test_index),
     )
 
 
-def write_planetoid(folder, name, data, drop=(), random_state=0):
+def _load_trans(folder, name):
+    """The transductive files: labelled nodes, then test nodes, then the rest."""
+    paths = _paths(folder, name, "trans")
+    parts = {part: safe_load_pickle(paths[part]) for part in TRANS_PARTS}
+    x, tx = (_matrix(parts[p], paths[p], "feature") for p in ("x", "tx"))
+    y, ty = (_matrix(parts[p], paths[p], "label") for p in ("y", "ty"))
+    graph = parts["graph"]
+    if not isinstance(graph, dict):
+        raise InputError(f"{paths['graph']} should hold a dict of adjacency lists")
+    n_train, n_test = x.shape[0], tx.shape[0]
+    n_known = n_train + n_test
+    n = len(graph)
+    checks = [
+        (y.shape[0] == n_train, "x and y have different numbers of rows"),
+        (ty.shape[0] == n_test, "tx and ty have different numbers of rows"),
+        (x.shape[1] == tx.shape[1], "feature widths differ"),
+        (y.shape[1] == ty.shape[1], "label widths differ"),
+        (n >= n_known, f"the graph has {n} nodes, fewer than {n_known} in x and tx"),
+    ]
+    for ok, what in checks:
+        if not ok:
+            raise InputError(f"{folder}: inconsistent Planetoid files ({what})")
+    keys, neighbours = _adjacency_lists(graph, n, paths["graph"])
+    store.check_alloc(8 * (n + x.shape[1]), "the features", paths["graph"])
+    features = sp.vstack(
+        [x, tx, sp.csr_matrix((n - n_known, x.shape[1]))], format="csr"
+    ).astype(np.float32)
+    labels = np.r_[_labels(y, paths["y"]), _labels(ty, paths["ty"])]
+    labels = np.r_[labels, np.full(n - n_known, -1)].astype(np.int64)
+    return PlanetoidData(
+        name=name,
+        features=features,
+        labels=labels,
+        adjacency=_symmetric_adjacency(keys, neighbours, n),
+        train=np.arange(n_train),
+        val=np.arange(0),
+        test=np.arange(n_train, n_known),
+        featured=np.arange(n_known),
+    )
+
+
+def _symmetric_adjacency(keys, neighbours, n):
+    counts = np.array([len(v) for v in neighbours], dtype=np.int64)
+    src, dst = np.repeat(keys, counts), np.concatenate(neighbours + [np.zeros(0, int)])
+    A = sp.csr_matrix(
+        (np.ones(2 * len(src), dtype=np.float32), (np.r_[src, dst], np.r_[dst, src])),
+        shape=(n, n),
+    )
+    A.data[:] = 1  # undirected 0/1 graph (as networkx.from_dict_of_lists)
+    return A
+
+
+def write_planetoid(folder, name, data, drop=(), random_state=0, trans=False):
     """Write a data set in the Planetoid format (for tests and examples).
 
     Nodes are renumbered as the format wants them: training nodes first,
@@ -385,6 +478,10 @@ def write_planetoid(folder, name, data, drop=(), random_state=0):
         graph, which reproduces the Citeseer gaps.
     random_state : int
         Seed of the test-index order.
+    trans : bool, default=False
+        Also write the transductive files ``trans.<name>.*``: labelled
+        nodes, then the test nodes in the order of ``.tx``, then the others
+        in a shuffled order (as the public files).
 
     Returns
     -------
@@ -423,4 +520,20 @@ def write_planetoid(folder, name, data, drop=(), random_state=0):
                 pickle.dump(value, f, protocol=2)
     with store.atomic_path(folder / f"ind.{name}.test.index") as tmp:
         tmp.write_text("".join(f"{i}\n" for i in test_new))
+    if trans:
+        rng = np.random.default_rng(random_state)
+        known = np.r_[np.arange(len(data.train)), test_new]
+        others = rng.permutation(np.setdiff1d(np.arange(len(order)), known))
+        t_order = order[np.r_[known, others]]  # trans node i is data node t_order[i]
+        At = sp.csr_matrix(data.adjacency)[t_order][:, t_order]
+        t_graph = collections.defaultdict(list)
+        for i in range(len(t_order)):
+            t_graph[i] = At.indices[At.indptr[i] : At.indptr[i + 1]].tolist()
+        t_parts = dict(
+            x=parts["x"], y=parts["y"], tx=parts["tx"], ty=parts["ty"], graph=t_graph
+        )
+        for part, value in t_parts.items():
+            with store.atomic_path(folder / f"trans.{name}.{part}") as tmp:
+                with open(tmp, "wb") as f:
+                    pickle.dump(value, f, protocol=2)
     return order

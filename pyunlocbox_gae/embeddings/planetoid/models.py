@@ -46,6 +46,43 @@ from pyunlocbox_gae.embeddings.planetoid._base import (  # noqa: F401
     _rows,
 )
 
+#: The authors' Planetoid-T (their ``test_trans.py``): softmax branches with
+#: auxiliary losses, full-softmax graph context, 2,000 label-context batches
+#: of 100 pairs then 70 graph-context batches (200 walks of 10 steps, window
+#: 3: about 13,000 pairs), then supervised SGD steps only (rate 0.1; context
+#: rate 0.01 on the summed loss), no weight decay.
+AUTHORS_T = dict(
+    classifier="branches",
+    context_loss="softmax",
+    optimizer="sgd",
+    learning_rate=0.1,
+    context_learning_rate=0.01,
+    l2=0.0,
+    label_context=0.0,
+    label_pretrain_steps=2000,
+    label_batch_size=100,
+    pretrain_steps=70,
+    graph_batch_size=13000,
+    graph_steps=0,
+    batch_size=200,
+    max_iter=1000,
+    eval_every=1,
+)
+
+#: The authors' Planetoid-I (their ``test_ind.py``): as :data:`AUTHORS_T` but
+#: 10,000 label-context batches of 20 pairs, 400 graph-context batches of
+#: 20 walks (about 1,300 pairs), then one graph-context batch every 10
+#: supervised steps on average, context rate 0.001.
+AUTHORS_I = dict(
+    AUTHORS_T,
+    context_learning_rate=0.001,
+    label_pretrain_steps=10000,
+    label_batch_size=20,
+    pretrain_steps=400,
+    graph_batch_size=1300,
+    graph_steps=0.1,
+)
+
 
 class PlanetoidT(_Planetoid):
     """Transductive Planetoid: a free embedding per node of the graph.
@@ -55,17 +92,16 @@ class PlanetoidT(_Planetoid):
     n_components : int, default=50
         Dimension of the embeddings.
     hidden : int, default=64
-        Width of the ReLU layers over the features and over the embedding.
+        Width of the ReLU layers over the features and over the embedding
+        (``classifier="hidden"``).
     window, walk_length, n_walks : int
         Graph context: vertices at most `window` steps apart on `n_walks`
         walks of `walk_length` from every vertex (the paper: 3, 10).
     label_context : float in [0, 1] or None
-        Fraction of context pairs drawn from the labels (same class). None:
-        0 for Planetoid-T, 0.2 for Planetoid-I. Measured on synthetic
-        graphs (docs/embedding.md), the label context lowers Planetoid-T's
-        accuracy (the labelled nodes' free embeddings then encode their
-        labels, which the test nodes' embeddings cannot) and raises
-        Planetoid-I's.
+        Fraction of the graph-context batches' pairs drawn from the labels
+        (same class). None: 0 for Planetoid-T, 0.2 for Planetoid-I. The
+        authors' schedule instead trains on label context in separate
+        batches first (`label_pretrain_steps`).
     negative : int
         Negative pairs per positive pair.
     batch_size : int
@@ -74,23 +110,42 @@ class PlanetoidT(_Planetoid):
         Positive context pairs per step. None: 1000 for Planetoid-T, 200 for
         Planetoid-I.
     learning_rate : float
-        Adam step.
+        Step of the optimiser (of the supervised loss with SGD).
     l2 : float
         Weight decay of the dense layers.
-    max_iter, graph_steps, label_steps, eval_every : int
+    max_iter, label_steps, eval_every : int
         Schedule: `max_iter` rounds of `graph_steps` context steps and
         `label_steps` labelled steps, after the pre-training; the validation
         accuracy is checked every `eval_every` rounds.
+    graph_steps : float
+        Context steps per round; a fraction is the probability of one step
+        (the authors' Planetoid-I: 0.1).
+    classifier : {'hidden', 'branches'}, default='hidden'
+        ``'hidden'``: softmax over ReLU layers of the features and of the
+        embedding. ``'branches'`` (the authors'): a softmax of width
+        n_classes over each, with its own cross-entropy added to the loss,
+        mixed by a softmax layer over the two.
+    context_loss : {'negative', 'softmax'}, default='negative'
+        ``'negative'``: negative sampling (`negative` per pair).
+        ``'softmax'`` (the authors'): a softmax over every vertex, no
+        negatives.
+    optimizer : {'adam', 'sgd'}, default='adam'
+        With ``'sgd'`` the context rate applies to the context loss summed
+        over the batch, as in the authors' code.
+    context_learning_rate : float or None
+        Step of the context loss (None: `learning_rate`).
+    label_pretrain_steps, label_batch_size : int
+        Label-context batches (of `label_batch_size` same-class pairs) before
+        the graph-context pre-training (the authors': 2,000 of 100).
+    self_context : float in [0, 1], default=0
+        Fraction of graph-context pairs whose context is the centre vertex
+        itself; the authors' walk windows include offset 0, about 17% of
+        their pairs.
     pretrain_steps : int or None
         Context steps before the first labelled step. None: for
         Planetoid-T, enough for about 400 positive pairs per node (at least
-        200 steps), for Planetoid-I 200 steps. Measured on a Cora-sized
-        synthetic graph (docs/embedding.md): a fixed 200 steps of 200 pairs
-        under-trains Planetoid-T's free embeddings (55%, below the 58% of
-        features-only LR; sized pre-training with 1000-pair batches: 81%),
-        while Planetoid-I, whose embedding is a function of the features,
-        does best with the small schedule (79% against 73% with 1000-pair
-        batches).
+        200 steps), for Planetoid-I 200 steps: a free vector per node needs
+        context for every node, a shared feature map does not.
     random_state : int, RandomState instance or None
 
     Attributes
@@ -113,35 +168,24 @@ class PlanetoidT(_Planetoid):
     True
     """
 
-    _decayed = ("W1", "W2", "V1", "V2")
+    #: ``authors``: :data:`AUTHORS_T`; ``adam``: the constructor's defaults.
+    PRESETS = {"authors": AUTHORS_T, "adam": {}}
     _default_label_context = 0.0
     _default_graph_batch_size = 1000
     _sized_pretraining = True
+    _embedding_layer = True
 
-    def _init_embedding(self, n_nodes, n_features, n_classes, rng, dtype):
-        d, h = self.n_components, self.hidden
-        return dict(
-            E=rng.uniform(-0.5 / d, 0.5 / d, (n_nodes, d)).astype(dtype),
-            W2=_glorot(rng, (d, h), dtype),
-            b2=np.zeros(h, dtype),
-            V2=_glorot(rng, (h, n_classes), dtype),
-        )
+    def _init_embedding(self, n_nodes, n_features, rng, dtype):
+        d = self.n_components
+        if self.classifier == "branches":  # lasagne's EmbeddingLayer init
+            return dict(E=(0.01 * rng.standard_normal((n_nodes, d))).astype(dtype))
+        return dict(E=rng.uniform(-0.5 / d, 0.5 / d, (n_nodes, d)).astype(dtype))
 
     def _embed(self, p, X, idx):
         return p["E"][idx], None
 
     def _embed_grad(self, p, X, idx, dE, cache):
         return {"E": (idx, dE)}
-
-    def _embedding_features(self, p, X, idx):
-        Eb = p["E"][idx]
-        A2 = Eb @ p["W2"] + p["b2"]
-        return _relu(A2.copy()), (Eb, A2)
-
-    def _embedding_features_grad(self, p, X, idx, dH2, cache):
-        Eb, A2 = cache
-        dA2 = dH2 * (A2 > 0)
-        return dict(W2=Eb.T @ dA2, b2=dA2.sum(axis=0), E=(idx, dA2 @ p["W2"].T))
 
     @property
     def embedding_(self):
@@ -178,34 +222,26 @@ class PlanetoidI(_Planetoid):
     (5,)
     """
 
-    _decayed = ("W1", "We", "V1", "V2")
+    #: ``authors``: :data:`AUTHORS_I`; ``adam``: the constructor's defaults.
+    PRESETS = {"authors": AUTHORS_I, "adam": {}}
     _default_label_context = 0.2
     _default_graph_batch_size = 200
     _sized_pretraining = False
+    _embedding_layer = False
 
-    def _init_embedding(self, n_nodes, n_features, n_classes, rng, dtype):
+    def _init_embedding(self, n_nodes, n_features, rng, dtype):
         d = self.n_components
-        return dict(
-            We=_glorot(rng, (n_features, d), dtype),
-            be=np.zeros(d, dtype),
-            V2=_glorot(rng, (d, n_classes), dtype),
-        )
+        return dict(We=_glorot(rng, (n_features, d), dtype), be=np.zeros(d, dtype))
 
     def _embed(self, p, X, idx):
         Xb = _rows(X, idx)
-        Ae = Xb @ p["We"] + p["be"]
+        Ae = np.asarray(Xb @ p["We"]) + p["be"]
         return _relu(Ae.copy()), (Xb, Ae)
 
     def _embed_grad(self, p, X, idx, dE, cache):
         Xb, Ae = cache
         dAe = dE * (Ae > 0)
         return dict(We=np.asarray(Xb.T @ dAe), be=dAe.sum(axis=0))
-
-    def _embedding_features(self, p, X, idx):
-        return self._embed(p, X, idx)
-
-    def _embedding_features_grad(self, p, X, idx, dH2, cache):
-        return self._embed_grad(p, X, idx, dH2, cache)
 
     def transform(self, X):
         """Embeddings of nodes from their features, (n_samples, n_components)."""
