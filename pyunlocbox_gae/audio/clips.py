@@ -45,7 +45,7 @@ BATCH_SECONDS = 60
 
 
 def _check_length(y, params):
-    if y.size < params.frame_size + (params.n_streams - 1) * params.frame_hop:
+    if params.stream_frames(y.size) < 1:
         raise AudioFileError("", f"{y.size} samples: shorter than one frame")
 
 
@@ -142,6 +142,8 @@ def clip_rows(
         batch.clear()
         batch_clips.clear()
 
+    batch_samples = BATCH_SECONDS * params.sample_rate
+
     for clip in tqdm(clips, disable=not progress, desc="CQT", unit="clip"):
         try:
             y = read_clip(
@@ -164,7 +166,7 @@ def clip_rows(
             continue
         batch.append(y)
         batch_clips.append(clip)
-        if sum(b.size for b in batch) >= BATCH_SECONDS * params.sample_rate:
+        if sum(b.size for b in batch) >= batch_samples:
             transform()
     if batch:
         transform()

@@ -124,7 +124,7 @@ class CQTParams:
                     f"2**(octaves-1) = {2 ** (octaves - 1)} for librosa's "
                     f"multi-rate CQT over {octaves} octaves; use a power of 2"
                 )
-        full = self._stream_frames()
+        full = self.stream_frames(self.clip_samples)
         if full < 1:
             raise InputError(
                 f"clip_samples={self.clip_samples} is shorter than one frame "
@@ -170,16 +170,24 @@ class CQTParams:
     def n_streams(self):
         return self.frame_size // self.frame_hop
 
-    def _stream_frames(self):
+    def stream_frames(self, n_samples):
+        """Frames per stream of a clip of `n_samples` (frames_per_clip aside).
+
+        Examples
+        --------
+        >>> p = CQTParams()
+        >>> p.stream_frames(22050), p.stream_frames(1535), p.stream_frames(1536)
+        (21, 0, 1)
+        """
         # librosa centres frames, giving 1 + len // hop of them; the last one
         # is dropped, leaving len // hop. The last stream is the shortest.
-        last = self.clip_samples - (self.n_streams - 1) * self.frame_hop
+        last = n_samples - (self.n_streams - 1) * self.frame_hop
         return max(last, 0) // self.frame_size
 
     @property
     def n_frames(self):
         """Frames kept per stream."""
-        return self.frames_per_clip or self._stream_frames()
+        return self.frames_per_clip or self.stream_frames(self.clip_samples)
 
     @property
     def frame_shape(self):
@@ -312,10 +320,8 @@ def clips_cqt(ys, params):
 
 def _frames_of(y, params):
     """Frames per stream of a clip of its own length (capped by frames_per_clip)."""
-    own = dataclasses.replace(params, clip_samples=int(y.size), frames_per_clip=None)
-    if params.frames_per_clip:
-        return min(params.frames_per_clip, own.n_frames)
-    return own.n_frames
+    n = params.stream_frames(y.size)
+    return min(params.frames_per_clip, n) if params.frames_per_clip else n
 
 
 # librosa builds the filter bank of each octave on every call of cqt (its
