@@ -11,6 +11,7 @@ are cached in ``output/cache`` so that a second run, or one that changes
 only the classifier, reuses them.
 
 .. autosummary::
+    accuracy_lines
     load_run
     run
     summary
@@ -88,6 +89,23 @@ def run(config, output, progress=True, plots=True):
     return payload
 
 
+def accuracy_lines(entries, chance):
+    r"""Lines of an accuracy table: ``(features, protocol, mean, std)`` in %.
+
+    Examples
+    --------
+    >>> print("\n".join(accuracy_lines([("codes", "grouped", 90.0, 5.0)], 50.0)))
+    features          protocol  accuracy
+    codes             grouped   90.0 ± 5.0 %
+    chance                      50.0 %
+    """
+    lines = [f"{'features':<18}{'protocol':<10}accuracy"]
+    for name, protocol, mean, std in entries:
+        lines.append(f"{name:<18}{protocol:<10}{mean:.1f} ± {std:.1f} %")
+    lines.append(f"{'chance':<28}{chance:.1f} %")
+    return lines
+
+
 def summary(payload):
     """The accuracy table of a run as text, one line per protocol and features.
 
@@ -100,17 +118,14 @@ def summary(payload):
     raw (baseline)    grouped   80.0 ± 4.0 %
     chance                      50.0 %
     """
-    lines = [f"{'features':<18}{'protocol':<10}accuracy"]
+    entries = []
     for row in payload["rows"]:
         protocol = row.get("protocol", "")
         for name, key in (("codes", "accuracy"), ("raw (baseline)", "baseline")):
             if key in row:
                 name += " (inductive)" if row.get("mode") == "inductive" else ""
-                lines.append(
-                    f"{name:<18}{protocol:<10}"
-                    f"{row[key]:.1f} ± {row[key + '_std']:.1f} %"
-                )
-    lines.append(f"{'chance':<28}{payload['rows'][0]['chance']:.1f} %")
+                entries.append((name, protocol, row[key], row[key + "_std"]))
+    lines = accuracy_lines(entries, payload["rows"][0]["chance"])
     for row in payload["rows"]:
         if any(key.startswith("diff_") for key in row):
             from pyunlocbox_gae.experiments.controls import format_controls

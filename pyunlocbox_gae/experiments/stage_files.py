@@ -209,14 +209,13 @@ def summary(report):
     codes             grouped   90.0 ± 5.0 %
     chance                      50.0 %
     """
-    lines = [f"{'features':<18}{'protocol':<10}accuracy"]
-    for r in report["results"]:
-        lines.append(
-            f"{r['features']:<18}{r['protocol']:<10}"
-            f"{r['accuracy']:.1f} ± {r['accuracy_std']:.1f} %"
-        )
-    lines.append(f"{'chance':<28}{report['chance']:.1f} %")
-    return "\n".join(lines)
+    from pyunlocbox_gae.experiments.run import accuracy_lines
+
+    entries = [
+        (r["features"], r["protocol"], r["accuracy"], r["accuracy_std"])
+        for r in report["results"]
+    ]
+    return "\n".join(accuracy_lines(entries, report["chance"]))
 
 
 def _kind(path):
