@@ -170,6 +170,20 @@ def test_encoder_transform_without_encoder_is_a_clear_error(rng):
         gae.transform(X)
 
 
+def test_encoder_transform_that_zeroes_every_code_warns(rng):
+    X = clustered(rng, N=60)
+    gae = GraphAutoEncoder(6, le=1.0, max_outer=2, random_state=0).fit(X)
+    gae.set_params(transform_algorithm="encoder")
+    # A threshold above every |E x| (ls / le with the fitted weights).
+    t = float(np.abs(X @ gae.encoder_.T).max())
+    gae.set_params(transform_alpha=2 * t * gae.le)
+    with pytest.warns(UserWarning, match="all-zero codes.*larger le"):
+        assert not gae.transform(X).any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert gae.set_params(transform_alpha=None).transform(X).any()
+
+
 def test_transform_alpha_and_callback(rng):
     X = clustered(rng, N=60)
     entries = []

@@ -201,3 +201,24 @@ def test_features_never_copy_and_keep_float32(data, tmp_path):
     X, info = stage_files.prepare_input(frames)
     assert X.dtype == np.float32 and X.flags.c_contiguous
     assert info["n_rows"] == 42 and info["labels"].shape == (24,)
+
+
+def test_summary_names_every_per_split_mode_and_stays_aligned():
+    rows = [
+        dict(accuracy=acc, accuracy_std=1.0, chance=10.0, protocol="group", mode=mode)
+        for acc, mode in (
+            (80.0, "transductive"),
+            (70.0, "inductive"),
+            (60.0, "clean_train"),
+        )
+    ]
+    lines = run.summary(dict(rows=rows)).splitlines()
+    names = [line.split("  ")[0] for line in lines[1:4]]
+    assert names == ["codes", "codes (inductive)", "codes (clean_train)"]
+    # Protocol and accuracy columns start at one place on every line.
+    assert {line.index("group") for line in lines[1:4]} == {lines[0].index("protocol")}
+    starts = {
+        line.index(value)
+        for line, value in zip(lines[1:], ("80", "70", "60", "10"), strict=True)
+    }
+    assert starts == {lines[0].index("accuracy")}

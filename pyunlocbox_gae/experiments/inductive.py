@@ -84,8 +84,7 @@ def _vectors(F, rows, data, config):
     V, owner = scoring.pool(F, clips, config["pooling"], config["n_vectors"])
     if clips is None:
         return V, data.y[rows], owner
-    first = np.flatnonzero(np.r_[True, np.diff(clips) != 0])
-    return V, data.y[rows][first][owner], owner
+    return V, data.y[rows][stages.clip_starts(clips)][owner], owner
 
 
 def _score(F_train, F_test, train, test, data, config, scaler=None):

@@ -99,10 +99,11 @@ def accuracy_lines(entries, chance):
     codes             grouped   90.0 ± 5.0 %
     chance                      50.0 %
     """
-    lines = [f"{'features':<18}{'protocol':<10}accuracy"]
+    width = max([18] + [len(name) + 2 for name, *_ in entries])
+    lines = [f"{'features':<{width}}{'protocol':<10}accuracy"]
     for name, protocol, mean, std in entries:
-        lines.append(f"{name:<18}{protocol:<10}{mean:.1f} ± {std:.1f} %")
-    lines.append(f"{'chance':<28}{chance:.1f} %")
+        lines.append(f"{name:<{width}}{protocol:<10}{mean:.1f} ± {std:.1f} %")
+    lines.append(f"{'chance':<{width + 10}}{chance:.1f} %")
     return lines
 
 
@@ -123,7 +124,8 @@ def summary(payload):
         protocol = row.get("protocol", "")
         for name, key in (("codes", "accuracy"), ("raw (baseline)", "baseline")):
             if key in row:
-                name += " (inductive)" if row.get("mode") == "inductive" else ""
+                mode = row.get("mode", "transductive")
+                name += "" if mode == "transductive" else f" ({mode})"
                 entries.append((name, protocol, row[key], row[key + "_std"]))
     lines = accuracy_lines(entries, payload["rows"][0]["chance"])
     for row in payload["rows"]:

@@ -347,7 +347,15 @@ def fit_codes(model, X, path):
 
 
 def _fingerprint(a):
-    return None if a is None else store.fingerprint(np.asarray(a, dtype=str))
+    """A hash of a clip or group column; integers hashed as they are.
+
+    Other labels go through strings (hashable whatever their type); for a
+    million integer clip indices that conversion alone took seconds.
+    """
+    if a is None:
+        return None
+    a = np.asarray(a)
+    return store.fingerprint(a if a.dtype.kind in "biu" else a.astype(str))
 
 
 def clip_labels(data):
@@ -360,10 +368,19 @@ def clip_labels(data):
     >>> clip_labels(data)[0].tolist()
     [0, 1, 1]
     """
-    rows = np.arange(len(data.y))  # the first row of each clip
-    if data.clips is not None:
-        rows = np.flatnonzero(np.r_[True, np.diff(data.clips) != 0])
+    rows = np.arange(len(data.y)) if data.clips is None else clip_starts(data.clips)
     return data.y[rows], None if data.groups is None else data.groups[rows]
+
+
+def clip_starts(clips):
+    """The first row of each clip (clips are runs of equal values).
+
+    Examples
+    --------
+    >>> clip_starts(np.array([4, 4, 7, 7, 7, 2])).tolist()
+    [0, 2, 5]
+    """
+    return np.flatnonzero(np.r_[True, np.diff(clips) != 0])
 
 
 def classify_stage(

@@ -481,6 +481,14 @@ class GraphAutoEncoder(
         Z -= np.clip(Z, -t, t)
         if weights["positive"]:
             np.maximum(Z, 0, out=Z)
+        if Z.size and not Z.any() and X.any():
+            warnings.warn(
+                f"transform_algorithm='encoder' gave all-zero codes: |E x| never "
+                f"exceeds the threshold ls / le = {t:.3g}; fit with a larger le "
+                "(or a smaller ls), or use transform_algorithm='auto'",
+                UserWarning,
+                stacklevel=3,
+            )
         return Z
 
     def inverse_transform(self, Z):
