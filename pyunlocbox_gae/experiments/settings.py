@@ -66,13 +66,15 @@ GRAPH_DEFAULTS = dict(
     lap_type="normalized",
     backend="exact",
     # How the graph is built (pyunlocbox_gae.graphs.constructions): knn,
-    # temporal, smoothed, lowrank, codes, learned or clips; temporal edges
-    # mixed in with weight temporal_mix; the window and the rank of the views.
+    # temporal, smoothed, lowrank, codes, codes_iterated, learned or clips;
+    # temporal edges mixed in with weight temporal_mix; the window and the
+    # rank of the views; the graphs re-built from the codes (codes_iterated).
     construction="knn",
     temporal_mix=0.0,
     temporal_radius=1,
     view_width=5,
     view_rank=16,
+    view_rounds=3,
 )
 
 
