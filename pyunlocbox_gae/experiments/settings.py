@@ -113,8 +113,8 @@ CLASSIFIER_DEFAULTS = dict(
     scaler="minmax",  # fitted on the training folds: minmax, standard, none
     baseline=True,  # also classify the raw features, on the same splits
     baseline_scaler="same",  # the raw features' scaler ("same": scaler's)
-    # Per clip (audio): windows, mean, max, meanmax; or none (every frame a
-    # vector of its own, the splits still by clip).
+    # Per clip (audio): windows, mean, max, meanmax (of |x|), signed (mean of
+    # x with its sign); or none (every frame a vector, the splits by clip).
     pooling="windows",
     n_vectors=6,  # windows per set ("windows" pooling)
     # Accuracy per vector (per frame with pooling none), or per clip: by
