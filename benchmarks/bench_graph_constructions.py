@@ -11,7 +11,12 @@ edges; edges between two clips, since a frame's temporal neighbours are
 trivially of its class; edges between two groups, since under
 speaker-held-out folds only structure that holds across speakers can
 help), the fraction of edges between two groups, and the graph's and the
-codes' seconds. A second table compares ``lg='auto'`` with fixed lg on the k-NN graph.
+codes' seconds. A second table compares ``lg='auto'`` with fixed lg on the
+k-NN graph, each with the raw CQT (paired per split).
+
+Codes: 64 atoms, ls = 0.1 on clean frames and 1 on noisy ones (``--ls`` sets
+one for all), one vector per recording, the mean of its codes with their
+sign (``--pooling mean`` for the mean of ``|code|``, the study's).
 
 Data: a folder of recordings with a ``labels.csv`` (``file,label,group``; the
 group, e.g. the speaker, is held out by the folds), such as the
