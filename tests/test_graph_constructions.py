@@ -5,7 +5,15 @@ import pytest
 import scipy.sparse as sp
 
 from pyunlocbox_gae.errors import InputError
-from pyunlocbox_gae.graphs import clipwise, constructions, learned, temporal, views
+from pyunlocbox_gae.graphs import (
+    clipwise,
+    constructions,
+    iterated,
+    learned,
+    temporal,
+    views,
+)
+from pyunlocbox_gae.graphs.knn import knn_graph
 from pyunlocbox_gae.model import lg_auto
 from pyunlocbox_gae.model.estimator import GraphAutoEncoder
 
@@ -120,6 +128,43 @@ def test_view_graph_needs_clips_for_smoothing_and_a_known_view():
         views.view_graph(X, "median")
 
 
+# The codes view re-built during the fit.
+
+
+def test_iterated_fit_continues_warm_and_ends_on_the_graph_of_its_codes():
+    X, y, clips = _noisy_clips(per_class=4)
+    knn = dict(k=4)
+    G, model, history = iterated.iterated_fit(
+        X, rounds=2, outer=2, n_atoms=6, lg=10.0, ls=0.5, **knn
+    )
+    # the same two rounds by hand: a fit on the k-NN graph of X, then a fit
+    # started from its atoms on the k-NN graph of its codes
+    common = dict(n_atoms=6, lg=10.0, ls=0.5, max_outer=2, random_state=0)
+    first = GraphAutoEncoder(
+        graph=knn_graph(X, random_state=0, **knn), dict_init="samples", **common
+    )
+    Z1 = first.fit_transform(X)
+    second = GraphAutoEncoder(
+        graph=knn_graph(Z1, random_state=0, **knn),
+        dict_init=first.components_,
+        **common,
+    )
+    Z2 = second.fit_transform(X)
+    np.testing.assert_allclose(model.components_, second.components_, atol=1e-6)
+    assert abs(G.W - knn_graph(Z2, random_state=0, **knn).W).max() < 1e-6
+    assert [h["round"] for h in history] == [1, 2]
+    assert all(h["n_outer"] <= 2 and h["lg"] == 10.0 for h in history)
+    assert G.graph_params["view"] == "codes_iterated" and G.neighbors is None
+
+
+def test_iterated_graph_explains_bad_counts():
+    X = np.zeros((10, 2), np.float32)
+    with pytest.raises(InputError, match="outer must be a positive integer"):
+        iterated.iterated_fit(X, outer=0)
+    with pytest.raises(InputError, match="rounds must be a positive integer"):
+        constructions.build_graph(X, "codes_iterated", rounds=1.5)
+
+
 # Clip-level k-NN.
 
 
@@ -198,7 +243,7 @@ def test_edge_cost_and_log_degree_proximal_maps_are_minimisers():
 @pytest.mark.parametrize("name", constructions.CONSTRUCTIONS)
 def test_every_construction_gives_a_symmetric_float32_graph(name):
     X, y, clips = _noisy_clips(per_class=4)
-    G = constructions.build_graph(X, name, clips, k=4, rank=4, width=3)
+    G = constructions.build_graph(X, name, clips, k=4, rank=6, width=3, rounds=2)
     assert G.N == len(X) and G.W.dtype == G.L.dtype == np.float32
     assert abs(G.W - G.W.T).max() < 1e-6
     assert G.lmax_exact <= 2 + 1e-4
@@ -299,3 +344,26 @@ def test_experiment_point_with_a_temporal_construction_and_auto_lg():
     assert "diff_random" in record and len(record["scores"]) == 3
     with pytest.raises(InputError, match="construction"):
         checks.check_values(make_config(construction="spectral"))
+
+
+def test_experiment_point_with_the_iterated_codes_graph_and_auto_lg_cached(tmp_path):
+    from pyunlocbox_gae.experiments import checks, sources
+    from pyunlocbox_gae.experiments.settings import make_config
+    from pyunlocbox_gae.experiments.sweep import run_point
+
+    X, y, clips = _noisy_clips(per_class=6, noise=0.5)
+    data = sources.Data(X, y, ["a", "b", "c"], clips=clips)
+    config = make_config(
+        construction="codes_iterated", view_rank=4, view_rounds=2, k=3, lg="auto",
+        n_atoms=8, max_outer=2, controls=["ridge"], pooling="mean", n_splits=3,
+        n_repeats=1,
+    )  # fmt: skip
+    checks.check_values(config)
+    # with a cache folder the fit checkpoints, which must accept lg='auto'
+    record, _ = run_point(config, cache=tmp_path, data=data)
+    assert record["history"][0]["lg_auto"] > 0
+    assert "diff_ridge" in record and len(record["scores"]) == 3
+    again, _ = run_point(config, cache=tmp_path, data=data)
+    assert again["cached_graph"] and again["scores"] == record["scores"]
+    with pytest.raises(InputError, match="view_rounds"):
+        checks.check_values(make_config(view_rounds=0))

@@ -35,6 +35,24 @@ def test_frame_pooling_votes_clips_from_weak_frames():
     assert clip["accuracy"] == vote
 
 
+def test_signed_pooling_keeps_the_sign_that_pooling_of_abs_loses():
+    # two classes whose frames differ only in sign: |x| cannot tell them apart
+    rng = np.random.default_rng(0)
+    y_clip = np.arange(40) % 2
+    clips = np.repeat(np.arange(40), 6)
+    sign = np.where(y_clip[clips] == 1, 1.0, -1.0)[:, None]
+    X = sign * (1 + 0.3 * rng.random((len(clips), 4)))
+    data = sources.Data(X, y_clip[clips], ["neg", "pos"], clips=clips)
+    scores = {}
+    for pooling in ("mean", "signed"):
+        config = make_config(SMALL, pooling=pooling, n_splits=4)
+        scores[pooling] = stages.classify_stage(X, data, config)["accuracy"]
+    assert scores["signed"] == 100 and scores["mean"] < 75
+    V, owner = scoring.pool(X, clips, "signed")
+    np.testing.assert_allclose(V[1], X[6:12].mean(axis=0), rtol=1e-6)
+    assert len(owner) == 40
+
+
 def test_pooling_none_from_the_command_line():
     from pyunlocbox_gae.experiments.settings import parse_assignments
 

@@ -55,6 +55,7 @@ def _graph_constraints():
         temporal_radius=_positive(),
         view_width=_positive(),
         view_rank=_positive(),
+        view_rounds=_positive(),
     )
 
 

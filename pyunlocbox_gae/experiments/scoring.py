@@ -9,6 +9,9 @@ the vectors the classifier sees:
   length;
 * ``"mean"``, ``"max"`` (of ``|x|``), ``"meanmax"`` (both, concatenated):
   one vector a clip;
+* ``"signed"``: the mean of ``x`` itself, one vector a clip: codes of either
+  sign keep their sign, which ``|x|`` drops (the same as ``"mean"`` on
+  non-negative rows);
 * ``"none"``: every row (frame) is a vector of its own, labelled with its
   clip's label; the splits still keep each clip's frames on one side.
 
@@ -53,7 +56,7 @@ from tqdm.auto import tqdm
 
 from pyunlocbox_gae.errors import InputError
 
-POOLINGS = ("windows", "mean", "max", "meanmax", "none")
+POOLINGS = ("windows", "mean", "max", "meanmax", "signed", "none")
 PROTOCOLS = ("grouped", "group", "leaky", "holdout")
 SCORINGS = ("vector", "clip", "clip_mean")
 SCALERS = ("minmax", "standard", "none")
@@ -77,8 +80,9 @@ def pool(F, clips=None, pooling="windows", n_vectors=6):
     F : ndarray of shape (n_rows, n_features)
     clips : ndarray of int, shape (n_rows,), or None
         The clip of each row (contiguous); None: each row is a vector.
-    pooling : {'windows', 'mean', 'max', 'meanmax', 'none'}
-        ``"none"``: the rows themselves, one vector a row.
+    pooling : {'windows', 'mean', 'max', 'meanmax', 'signed', 'none'}
+        ``"none"``: the rows themselves, one vector a row; ``"signed"``: the
+        mean of the rows with their sign, the others pool ``|x|``.
     n_vectors : int
         Windows per set (``"windows"`` only).
 
@@ -96,6 +100,8 @@ def pool(F, clips=None, pooling="windows", n_vectors=6):
     ([[2.0, 3.0], [7.0, 8.0]], [0, 1])
     >>> pool(F, np.array([0, 0, 0, 1, 1]), "max")[0].tolist()
     [[4.0, 5.0], [8.0, 9.0]]
+    >>> pool(-F, np.array([0, 0, 0, 1, 1]), "signed")[0].tolist()
+    [[-2.0, -3.0], [-7.0, -8.0]]
     >>> V, owner = pool(F, np.array([7, 7, 7, 3, 3]), "none")
     >>> V is F, owner.tolist()
     (True, [0, 0, 0, 1, 1])
@@ -121,6 +127,9 @@ def pool(F, clips=None, pooling="windows", n_vectors=6):
         owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
         return np.concatenate(parts), owner
     counts = np.diff(np.append(starts, len(F)))[:, None]
+    if pooling == "signed":
+        V = np.add.reduceat(F, starts, axis=0) / counts
+        return V.astype(F.dtype, copy=False), np.arange(len(starts))
     mean = np.add.reduceat(A, starts, axis=0) / counts
     peak = np.maximum.reduceat(A, starts, axis=0)
     V = {"mean": mean, "max": peak, "meanmax": np.hstack([mean, peak])}[pooling]

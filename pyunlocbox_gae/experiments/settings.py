@@ -66,13 +66,15 @@ GRAPH_DEFAULTS = dict(
     lap_type="normalized",
     backend="exact",
     # How the graph is built (pyunlocbox_gae.graphs.constructions): knn,
-    # temporal, smoothed, lowrank, codes, learned or clips; temporal edges
-    # mixed in with weight temporal_mix; the window and the rank of the views.
+    # temporal, smoothed, lowrank, codes, codes_iterated, learned or clips;
+    # temporal edges mixed in with weight temporal_mix; the window and the
+    # rank of the views; the graphs re-built from the codes (codes_iterated).
     construction="knn",
     temporal_mix=0.0,
     temporal_radius=1,
     view_width=5,
     view_rank=16,
+    view_rounds=3,
 )
 
 
@@ -111,8 +113,8 @@ CLASSIFIER_DEFAULTS = dict(
     scaler="minmax",  # fitted on the training folds: minmax, standard, none
     baseline=True,  # also classify the raw features, on the same splits
     baseline_scaler="same",  # the raw features' scaler ("same": scaler's)
-    # Per clip (audio): windows, mean, max, meanmax; or none (every frame a
-    # vector of its own, the splits still by clip).
+    # Per clip (audio): windows, mean, max, meanmax (of |x|), signed (mean of
+    # x with its sign); or none (every frame a vector, the splits by clip).
     pooling="windows",
     n_vectors=6,  # windows per set ("windows" pooling)
     # Accuracy per vector (per frame with pooling none), or per clip: by

@@ -186,6 +186,7 @@ def build_graph(X, config, clips=None, progress=None):
     params = group(config, "graph")
     params["width"] = params.pop("view_width")
     params["rank"] = params.pop("view_rank")
+    params["rounds"] = params.pop("view_rounds")
     if progress is not None and params["construction"] in SEARCHED:
         params["progress"] = progress
     return construct(X, clips=clips, dtype=X.dtype, random_state=0, **params)
@@ -198,6 +199,7 @@ CONSTRUCTION_KEYS = (
     "temporal_radius",
     "view_width",
     "view_rank",
+    "view_rounds",
 )
 # Constructions whose cost is a neighbour search over the samples.
 SEARCHED = ("knn", "smoothed", "lowrank", "codes")

@@ -24,6 +24,8 @@ Other constructions, for rows that are noisy frames of clips, all behind
   in time within a clip;
 * :mod:`~pyunlocbox_gae.graphs.views`: k-NN graphs of denoised views
   (time-averaged frames, a low-rank projection, first-pass codes);
+* :mod:`~pyunlocbox_gae.graphs.iterated`: the k-NN graph of the codes,
+  re-built every few outer iterations of a fit with the graph;
 * :mod:`~pyunlocbox_gae.graphs.clipwise`: frames joined across clips whose
   averages are near;
 * :mod:`~pyunlocbox_gae.graphs.learned`: the log-degree graph learned from

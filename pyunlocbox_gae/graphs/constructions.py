@@ -13,6 +13,9 @@ call with a construction's name (the experiment key ``construction``):
                   axes (:func:`.views.low_rank`)
 ``codes``         k-NN graph of the codes of a first fit without a graph
                   (:func:`.views.first_pass_codes`, ``rank`` atoms)
+``codes_iterated`` k-NN graph of the codes of a fit with a graph, re-built
+                  from the codes every ``outer`` outer iterations, ``rounds``
+                  times (:func:`.iterated.iterated_codes_graph`)
 ``learned``       the log-degree graph learned from the rows over k-NN
                   candidate edges (:func:`.learned_graph`)
 ``clips``         each frame joined to the frame at the same relative time
@@ -38,6 +41,7 @@ import scipy.sparse as sp
 from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.graphs.clipwise import clip_graph
 from pyunlocbox_gae.graphs.graph import make_graph
+from pyunlocbox_gae.graphs.iterated import iterated_codes_graph
 from pyunlocbox_gae.graphs.knn import knn_graph
 from pyunlocbox_gae.graphs.learned import learned_graph
 from pyunlocbox_gae.graphs.temporal import (
@@ -47,7 +51,16 @@ from pyunlocbox_gae.graphs.temporal import (
 )
 from pyunlocbox_gae.graphs.views import view_graph
 
-CONSTRUCTIONS = ("knn", "temporal", "smoothed", "lowrank", "codes", "learned", "clips")
+CONSTRUCTIONS = (
+    "knn",
+    "temporal",
+    "smoothed",
+    "lowrank",
+    "codes",
+    "codes_iterated",
+    "learned",
+    "clips",
+)
 NEEDS_CLIPS = ("temporal", "smoothed", "clips")
 
 
@@ -59,6 +72,7 @@ def build_graph(
     temporal_radius=1,
     width=5,
     rank=16,
+    rounds=3,
     **knn_params,
 ):
     """The graph over the rows of X built the way `construction` names.
@@ -76,7 +90,11 @@ def build_graph(
     temporal_radius : int
         Largest time step of a temporal edge.
     width, rank : int
-        Of the ``smoothed``, ``lowrank`` and ``codes`` views.
+        Of the ``smoothed``, ``lowrank`` and ``codes`` views (``rank``: also
+        the atoms of ``codes_iterated``).
+    rounds : int
+        Graphs re-built from the codes by ``codes_iterated`` (3 outer
+        iterations apart).
     **knn_params
         ``k``, ``metric``, ``kernel``, ``lap_type``, ``backend``, ``dtype``,
         ``random_state``, ... of :func:`~pyunlocbox_gae.graphs.knn_graph`
@@ -130,6 +148,9 @@ def build_graph(
             dtype=dtype,
             random_state=knn_params.get("random_state") or 0,
         )
+    elif construction == "codes_iterated":
+        knn_params.pop("progress", None)
+        G = iterated_codes_graph(X, rounds=rounds, n_atoms=rank, **knn_params)
     elif construction == "clips":
         G = clip_graph(
             X,

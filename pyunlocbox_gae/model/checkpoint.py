@@ -72,14 +72,16 @@ def trajectory_params(params):
     --------
     >>> trajectory_params(dict(n_atoms=4, ld=10, ls=None, random_state=0))
     {'ld': 10.0, 'ls': 0.0, 'n_atoms': 4, 'random_state': 0}
+    >>> trajectory_params(dict(lg="auto"))
+    {'lg': 'auto'}
     """
     out = {}
     for key in TRAJECTORY_PARAMS:
         if key not in params:
             continue
         value = params[key]
-        if key in objective.PARAMETERS:
-            value = objective.PARAMETERS[key].weight(value)
+        if key in objective.PARAMETERS and not isinstance(value, str):
+            value = objective.PARAMETERS[key].weight(value)  # 'auto' stays
         elif key == "dict_init" and not isinstance(value, str):
             value = "array " + store.fingerprint(np.asarray(value))
         elif key == "random_state" and not (
