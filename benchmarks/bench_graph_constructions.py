@@ -76,6 +76,15 @@ CONSTRUCTIONS = {
     "learned (log-degree)": dict(construction="learned"),
     "clip-level k-NN (k=5)": dict(construction="clips", k=5),
     "clip-level + temporal 0.3": dict(construction="clips", k=5, temporal_mix=0.3),
+    "knn, other clips only": dict(construction="knn", cross_clip=True),
+    "context view (5 rows)": dict(construction="context", view_width=5),
+    "context view (5 rows), other clips only": dict(
+        construction="context", view_width=5, cross_clip=True
+    ),
+    "context view (9 rows)": dict(construction="context", view_width=9),
+    "context view (9 rows), other clips only": dict(
+        construction="context", view_width=9, cross_clip=True
+    ),
 }
 CONTROLS = ("random", "ridge", "tuned")
 # The sparsity weight of the codes at each noise level, and the pooling of

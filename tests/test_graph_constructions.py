@@ -367,3 +367,89 @@ def test_experiment_point_with_the_iterated_codes_graph_and_auto_lg_cached(tmp_p
     assert again["cached_graph"] and again["scores"] == record["scores"]
     with pytest.raises(InputError, match="view_rounds"):
         checks.check_values(make_config(view_rounds=0))
+
+
+# Neighbours among other clips only, and the context view.
+
+
+@pytest.mark.parametrize("name", constructions.CROSS_CLIP)
+def test_cross_clip_graph_has_no_edge_within_a_clip(name):
+    X, y, clips = _noisy_clips(per_class=4)
+    G = constructions.build_graph(X, name, clips, cross_clip=True, k=4, rank=6, width=3)
+    W = G.W.tocoo()
+    off = W.row != W.col
+    assert off.any() and not np.any(clips[W.row[off]] == clips[W.col[off]])
+    assert np.all(G.W.diagonal() == 1) and abs(G.W - G.W.T).max() < 1e-6
+    assert G.graph_params["cross_clip"] is True
+
+
+def test_cross_clip_neighbors_are_the_nearest_rows_of_other_clips():
+    X, y, clips = _noisy_clips(per_class=4, n_features=3)
+    nb = views.cross_clip_neighbors(X, clips, k=5)
+    D = np.linalg.norm(X[:, None] - X[None], axis=2)
+    D[clips[:, None] == clips[None]] = np.inf  # own clip (and self) excluded
+    expected = np.sort(D, axis=1)[:, :5]
+    assert np.allclose(nb.distances, expected, atol=1e-5)
+    assert np.allclose(
+        np.take_along_axis(D, nb.indices, axis=1), nb.distances, atol=1e-5
+    )
+
+
+def test_cross_clip_finds_more_other_clip_edges_of_the_class_than_knn():
+    # Frames of one clip share a clip offset, so plain k-NN stays in the clip.
+    X, y, clips = _noisy_clips(per_class=6, noise=0.3)
+    X = X + 2 * np.random.default_rng(1).random((clips.max() + 1, 1))[clips]
+    plain = constructions.build_graph(X, "knn", k=4)
+    cross = constructions.build_graph(X, "knn", clips, cross_clip=True, k=4)
+
+    def between_clips(G):
+        W = G.W.tocoo()
+        keep = clips[W.row] != clips[W.col]
+        return int(keep.sum())
+
+    assert between_clips(cross) > between_clips(plain)
+    assert constructions.same_label_fraction(cross, y) > 1 / 3
+
+
+def test_context_frames_stack_the_window_with_edge_padding():
+    rng = np.random.default_rng(0)
+    X = rng.random((9, 2)).astype(np.float32)
+    clips = _clips([4, 1, 4])
+    C = views.context_frames(X, clips, width=5)
+    assert C.shape == (9, 10) and C.dtype == np.float32
+    for t, c in enumerate(clips):
+        rows = np.flatnonzero(clips == c)
+        for j, offset in enumerate(range(-2, 3)):
+            source = np.clip(t + offset, rows[0], rows[-1])
+            assert np.array_equal(C[t, 2 * j : 2 * j + 2], X[source])
+    assert np.array_equal(views.context_frames(X, clips, width=1), X)
+
+
+def test_context_view_lowers_the_noise_in_the_distances():
+    X, y, clips = _noisy_clips(per_class=8, noise=1.5)
+    knn = constructions.build_graph(X, "knn", k=4)
+    context = constructions.build_graph(X, "context", clips, k=4, width=5)
+    assert constructions.same_label_fraction(
+        context, y
+    ) > constructions.same_label_fraction(knn, y)
+
+
+def test_cross_clip_and_context_explain_bad_input():
+    X, y, clips = _noisy_clips(per_class=2)
+    with pytest.raises(InputError, match="cross_clip=True needs the clip"):
+        constructions.build_graph(X, "knn", cross_clip=True, k=2)
+    with pytest.raises(InputError, match="construction 'context' needs the clip"):
+        constructions.build_graph(X, "context", k=2)
+    with pytest.raises(InputError, match="has none: use one of"):
+        constructions.build_graph(X, "temporal", clips, cross_clip=True)
+    with pytest.raises(InputError, match="odd positive integer"):
+        views.context_frames(X, clips, width=4)
+    with pytest.raises(InputError, match="at most"):
+        views.cross_clip_neighbors(X, clips, k=len(X))
+    with pytest.raises(InputError, match="reads the clip of each row"):
+        views.view_graph(X, "context")
+    from pyunlocbox_gae.experiments import checks
+    from pyunlocbox_gae.experiments.settings import make_config
+
+    with pytest.raises(InputError, match="cross_clip = false"):
+        checks.check_protocols(make_config(cross_clip=True, mode="inductive"))

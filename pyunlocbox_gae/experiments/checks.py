@@ -56,6 +56,7 @@ def _graph_constraints():
         view_width=_positive(),
         view_rank=_positive(),
         view_rounds=_positive(),
+        cross_clip=["boolean"],
     )
 
 
@@ -158,11 +159,14 @@ def check_protocols(config):
             f"{list(scoring.PROTOCOLS)}"
         )
     if config["mode"] != "transductive" and (
-        config["construction"] != "knn" or config["temporal_mix"]
+        config["construction"] != "knn"
+        or config["temporal_mix"]
+        or config["cross_clip"]
     ):
         raise InputError(
             f"mode {config['mode']!r} builds each split's k-NN graph over its "
-            "training samples: use construction = 'knn' and temporal_mix = 0, or "
+            "training samples: use construction = 'knn', temporal_mix = 0 and "
+            "cross_clip = false, or "
             "mode = 'transductive'"
         )
     if config["mode"] != "transductive" and "leaky" in protocols:

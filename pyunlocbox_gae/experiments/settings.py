@@ -66,7 +66,8 @@ GRAPH_DEFAULTS = dict(
     lap_type="normalized",
     backend="exact",
     # How the graph is built (pyunlocbox_gae.graphs.constructions): knn,
-    # temporal, smoothed, lowrank, codes, codes_iterated, learned or clips;
+    # temporal, smoothed, lowrank, codes, codes_iterated, learned, clips or
+    # context;
     # temporal edges mixed in with weight temporal_mix; the window and the
     # rank of the views; the graphs re-built from the codes (codes_iterated).
     construction="knn",
@@ -75,6 +76,9 @@ GRAPH_DEFAULTS = dict(
     view_width=5,
     view_rank=16,
     view_rounds=3,
+    # Neighbours searched among the frames of other clips only (knn and the
+    # views; needs clips).
+    cross_clip=False,
 )
 
 
@@ -224,7 +228,7 @@ def group(config, name):
     Examples
     --------
     >>> sorted(group(make_config(), "graph"))[:5]
-    ['backend', 'construction', 'k', 'kernel', 'lap_type']
+    ['backend', 'construction', 'cross_clip', 'k', 'kernel']
     """
     return {key: config[key] for key in GROUPS[name]}
 

@@ -200,15 +200,20 @@ CONSTRUCTION_KEYS = (
     "view_width",
     "view_rank",
     "view_rounds",
+    "cross_clip",
 )
 # Constructions whose cost is a neighbour search over the samples.
-SEARCHED = ("knn", "smoothed", "lowrank", "codes")
+SEARCHED = ("knn", "smoothed", "lowrank", "codes", "context")
 
 
 def _uses_clips(config):
     from pyunlocbox_gae.graphs.constructions import NEEDS_CLIPS
 
-    return config["construction"] in NEEDS_CLIPS or config["temporal_mix"]
+    return (
+        config["construction"] in NEEDS_CLIPS
+        or config["temporal_mix"]
+        or config["cross_clip"]
+    )
 
 
 def graph_stage(X, config, cache, x_key=None, progress=False, clips=None):

@@ -21,7 +21,16 @@ call with a construction's name (the experiment key ``construction``):
 ``clips``         each frame joined to the frame at the same relative time
                   of each of the k clips nearest on their averages
                   (:func:`.clipwise.clip_graph`)
+``context``       k-NN graph of each frame concatenated with the frames
+                  around it in its clip, ``width`` in all
+                  (:func:`.views.context_frames`)
 ================  ==========================================================
+
+With ``cross_clip=True`` (and clips), the neighbours of ``knn``,
+``smoothed``, ``lowrank``, ``codes`` and ``context`` are searched among the
+frames of other clips only (:func:`.views.cross_clip_neighbors`): no edge
+joins two frames of one clip, whose codes the pooling of a clip already
+averages.
 
 With ``temporal_mix`` > 0 (and clips), temporal edges are mixed into any
 construction but ``temporal``: ``(1 - mix) W + mix W_time``
@@ -60,8 +69,11 @@ CONSTRUCTIONS = (
     "codes_iterated",
     "learned",
     "clips",
+    "context",
 )
-NEEDS_CLIPS = ("temporal", "smoothed", "clips")
+NEEDS_CLIPS = ("temporal", "smoothed", "clips", "context")
+# The constructions that search k nearest rows, so that cross_clip applies.
+CROSS_CLIP = ("knn", "smoothed", "lowrank", "codes", "context")
 
 
 def build_graph(
@@ -73,6 +85,7 @@ def build_graph(
     width=5,
     rank=16,
     rounds=3,
+    cross_clip=False,
     **knn_params,
 ):
     """The graph over the rows of X built the way `construction` names.
@@ -95,6 +108,9 @@ def build_graph(
     rounds : int
         Graphs re-built from the codes by ``codes_iterated`` (3 outer
         iterations apart).
+    cross_clip : bool
+        Neighbours searched among the rows of other clips only (needs
+        `clips`; constructions :data:`CROSS_CLIP`).
     **knn_params
         ``k``, ``metric``, ``kernel``, ``lap_type``, ``backend``, ``dtype``,
         ``random_state``, ... of :func:`~pyunlocbox_gae.graphs.knn_graph`
@@ -124,20 +140,33 @@ def build_graph(
             f"construction must be one of {', '.join(CONSTRUCTIONS)}; "
             f"got {construction!r}"
         )
-    if clips is None and (construction in NEEDS_CLIPS or temporal_mix > 0):
+    if cross_clip and construction not in CROSS_CLIP:
+        raise InputError(
+            f"cross_clip=True restricts a k-NN search to other clips; construction "
+            f"{construction!r} has none: use one of {', '.join(CROSS_CLIP)}, or "
+            "cross_clip=False"
+        )
+    if clips is None and (
+        construction in NEEDS_CLIPS or temporal_mix > 0 or cross_clip
+    ):
         what = f"construction {construction!r}"
-        if construction not in NEEDS_CLIPS:
+        if cross_clip:
+            what = "cross_clip=True"
+        elif construction not in NEEDS_CLIPS:
             what = f"temporal_mix={temporal_mix}"
         raise InputError(
             f"{what} needs the clip of each row: use an audio source (its rows "
-            "are frames of clips) or set temporal_mix = 0 and another construction"
+            "are frames of clips) or set temporal_mix = 0, cross_clip = False and "
+            "another construction"
         )
     knn_params.setdefault("dtype", np.asarray(X).dtype)
     lap_type = knn_params.get("lap_type", "normalized")
     dtype = knn_params["dtype"]
     if construction == "temporal":
         return temporal_graph(clips, temporal_radius, lap_type=lap_type, dtype=dtype)
-    if construction == "knn":
+    if construction == "knn" and cross_clip:
+        G = view_graph(X, "raw", clips, cross_clip=True, **knn_params)
+    elif construction == "knn":
         G = knn_graph(X, **knn_params)
     elif construction == "learned":
         G = learned_graph(
@@ -161,7 +190,7 @@ def build_graph(
             dtype=dtype,
         )
     else:
-        G = view_graph(X, construction, clips, width, rank, **knn_params)
+        G = view_graph(X, construction, clips, width, rank, cross_clip, **knn_params)
     params = dict(getattr(G, "graph_params", {}) or {}, construction=construction)
     if temporal_mix > 0:
         W = mix_adjacency(G.W, temporal_adjacency(clips, temporal_radius), temporal_mix)

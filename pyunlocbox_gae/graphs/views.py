@@ -10,14 +10,23 @@ still learned from the rows as they are:
   root of the window);
 * :func:`low_rank`: the projection on the leading principal directions
   (isotropic noise spreads over every direction, the signal over few);
-* :func:`first_pass_codes`: the codes of a first fit without a graph.
+* :func:`first_pass_codes`: the codes of a first fit without a graph;
+* :func:`context_frames`: each frame concatenated with the frames around it
+  in its clip, so that the distance between two frames sums the noise over
+  the window while keeping the order in time that averaging loses.
 
-:func:`view_graph` builds the k-NN graph of a view.
+:func:`view_graph` builds the k-NN graph of a view. The frames next to a
+frame in its clip are always near it, so most k-NN edges stay within a
+clip, where the pooling of a clip's codes already averages; with
+``cross_clip=True`` the neighbours are searched among the frames of other
+clips only (:func:`cross_clip_neighbors`).
 
 .. autosummary::
     time_average
     low_rank
     first_pass_codes
+    context_frames
+    cross_clip_neighbors
     view_graph
 """
 
@@ -25,9 +34,10 @@ import numpy as np
 
 from pyunlocbox_gae.errors import InputError
 from pyunlocbox_gae.graphs.knn import knn_graph
+from pyunlocbox_gae.graphs.search import Neighbors, search_neighbors
 from pyunlocbox_gae.graphs.temporal import check_clips
 
-VIEWS = ("smoothed", "lowrank", "codes")
+VIEWS = ("raw", "smoothed", "lowrank", "codes", "context")
 
 
 def time_average(X, clips, width=5):
@@ -128,19 +138,157 @@ def first_pass_codes(X, n_atoms=32, random_state=0, **params):
     return model.fit_transform(np.asarray(X))
 
 
-def view_graph(X, view="smoothed", clips=None, width=5, rank=16, **knn_params):
+def _runs(clips, n):
+    """First row, end row and run number of each row's clip."""
+    first = np.r_[True, clips[1:] != clips[:-1]]
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], n]
+    run = np.cumsum(first) - 1
+    return starts, ends, run
+
+
+def context_frames(X, clips, width=5):
+    r"""Each row concatenated with the rows around it in its clip.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features)
+    clips : array of int, shape (n_rows,)
+        The clip of each row, clips contiguous, rows in time order.
+    width : int
+        Rows in the window, odd: row t is joined with rows t - h, ..., t + h,
+        :math:`h = (w - 1) / 2`. At a clip's ends the first or last row of
+        the clip is repeated (edge padding), never a row of another clip.
+
+    Returns
+    -------
+    ndarray of X's dtype, shape (n_rows, width * n_features)
+        Block j (columns ``j * n_features`` to ``(j + 1) * n_features``) is
+        the row at offset ``j - h``.
+
+    Notes
+    -----
+    The squared distance between two context rows is the sum of the squared
+    distances between the frames at each offset: independent noise of the
+    frames is summed over ``width`` pairs, so its share in the distance
+    drops like a ``width``-frame average's, while frames that differ only in
+    their order in time stay apart (their average would not).
+
+    Examples
+    --------
+    >>> X = np.array([[0.0], [1.0], [2.0], [9.0]], np.float32)
+    >>> context_frames(X, [0, 0, 0, 1], width=3).tolist()
+    [[0.0, 0.0, 1.0], [0.0, 1.0, 2.0], [1.0, 2.0, 2.0], [9.0, 9.0, 9.0]]
+    """
+    X = np.asarray(X)
+    clips = check_clips(clips, X.shape[0])
+    if int(width) != width or width < 1 or width % 2 == 0:
+        raise InputError(
+            f"the context width must be an odd positive integer (rows t - h to "
+            f"t + h), got {width!r}"
+        )
+    n = X.shape[0]
+    starts, ends, run = _runs(clips, n)
+    h = int(width) // 2
+    t = np.arange(n)
+    blocks = [X[np.clip(t + o, starts[run], ends[run] - 1)] for o in range(-h, h + 1)]
+    return np.hstack(blocks).astype(X.dtype, copy=False)
+
+
+def cross_clip_neighbors(
+    V, clips, k=10, metric="euclidean", backend="exact", random_state=None, **search
+):
+    """The `k` nearest rows of each row among the rows of OTHER clips.
+
+    Searches ``k + L - 1`` neighbours (L the longest clip's rows), then
+    drops those of the row's own clip: at most L - 1 of them, so at least k
+    remain, the k nearest of other clips when the search is exact.
+
+    Parameters
+    ----------
+    V : ndarray of shape (n_rows, n_features)
+        The rows searched (the samples or a view of them).
+    clips : array of int, shape (n_rows,)
+        The clip of each row, clips contiguous.
+    k, metric, backend, random_state, **search
+        As :func:`~pyunlocbox_gae.graphs.search.search_neighbors`.
+
+    Returns
+    -------
+    Neighbors
+        No index of the row's own clip; ``params['cross_clip']`` is True.
+
+    Raises
+    ------
+    InputError
+        When some clip has fewer than k rows outside it, or an approximate
+        search found fewer than k rows of other clips (use ``'exact'``).
+
+    Examples
+    --------
+    >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1]], np.float32)
+    >>> nb = cross_clip_neighbors(X, [0, 0, 0, 1, 1], k=1)
+    >>> nb.indices.ravel().tolist()
+    [3, 3, 3, 2, 2]
+    """
+    V = np.asarray(V)
+    n = V.shape[0]
+    clips = check_clips(clips, n)
+    starts, ends, run = _runs(clips, n)
+    lengths = ends - starts
+    if int(k) != k or k < 1 or n - lengths.max() < k:
+        raise InputError(
+            f"k={k!r} neighbours in other clips: k must be a positive integer "
+            f"and at most {n - lengths.max()} (the rows outside the longest "
+            "clip); lower k or give more clips"
+        )
+    k = int(k)
+    m = min(n - 1, k + int(lengths.max()) - 1)
+    nb = search_neighbors(
+        V, k=m, metric=metric, backend=backend, random_state=random_state, **search
+    )
+    other = run[nb.indices] != run[:, None]
+    if other.sum(axis=1).min() < k:
+        raise InputError(
+            f"the {nb.backend} search found fewer than {k} rows of other clips "
+            "for some row: use backend='exact'"
+        )
+    order = np.argsort(~other, axis=1, kind="stable")[:, :k]
+    return Neighbors(
+        np.take_along_axis(nb.indices, order, axis=1),
+        np.take_along_axis(nb.distances, order, axis=1),
+        metric=nb.metric,
+        backend=nb.backend,
+        params=dict(nb.params, cross_clip=True),
+    )
+
+
+def view_graph(
+    X,
+    view="smoothed",
+    clips=None,
+    width=5,
+    rank=16,
+    cross_clip=False,
+    **knn_params,
+):
     """The k-NN graph (:func:`~pyunlocbox_gae.graphs.knn_graph`) of a view of X.
 
     Parameters
     ----------
     X : ndarray of shape (n_rows, n_features)
-    view : {'smoothed', 'lowrank', 'codes'}
-        :func:`time_average` (needs `clips`), :func:`low_rank` or
-        :func:`first_pass_codes` (`rank` atoms).
+    view : {'raw', 'smoothed', 'lowrank', 'codes', 'context'}
+        X itself, :func:`time_average` (needs `clips`), :func:`low_rank`,
+        :func:`first_pass_codes` (`rank` atoms) or :func:`context_frames`
+        (needs `clips`).
     clips : array of int, optional
     width, rank : int
-        Window of ``'smoothed'``; rank of ``'lowrank'`` and atoms of
-        ``'codes'``.
+        Window of ``'smoothed'`` and ``'context'``; rank of ``'lowrank'``
+        and atoms of ``'codes'``.
+    cross_clip : bool
+        Search each row's neighbours among the rows of other clips only
+        (:func:`cross_clip_neighbors`; needs `clips`): the graph has no edge
+        within a clip but the self-loops.
     **knn_params
         For :func:`~pyunlocbox_gae.graphs.knn_graph` (``k``, ``kernel``,
         ``lap_type``, ``dtype``, ...). Weights come from the view's distances.
@@ -158,13 +306,18 @@ def view_graph(X, view="smoothed", clips=None, width=5, rank=16, **knn_params):
     >>> G.N, G.graph_params["view"]
     (40, 'smoothed')
     """
-    if view == "smoothed":
-        if clips is None:
-            raise InputError(
-                "the 'smoothed' view averages frames over time within clips: "
-                "give the clip of each row (audio sources have them)"
-            )
+    if clips is None and (view in ("smoothed", "context") or cross_clip):
+        what = "cross_clip=True" if cross_clip else f"the {view!r} view"
+        raise InputError(
+            f"{what} reads the clip of each row (frames of one recording): give "
+            "clips (audio sources have them), or use another construction"
+        )
+    if view == "raw":
+        V = np.asarray(X)
+    elif view == "smoothed":
         V = time_average(X, clips, width)
+    elif view == "context":
+        V = context_frames(X, clips, width)
     elif view == "lowrank":
         V = low_rank(X, rank, knn_params.get("random_state") or 0)
     elif view == "codes":
@@ -172,9 +325,21 @@ def view_graph(X, view="smoothed", clips=None, width=5, rank=16, **knn_params):
     else:
         raise InputError(f"view must be one of {VIEWS}, got {view!r}")
     knn_params.setdefault("dtype", np.asarray(X).dtype)
-    G = knn_graph(V, **knn_params)
+    if cross_clip:
+        search = {
+            key: knn_params.pop(key)
+            for key in ("k", "metric", "backend", "random_state", "progress")
+            if key in knn_params
+        }
+        search.setdefault("backend", "exact")
+        nb = cross_clip_neighbors(V, clips, **search)
+        G = knn_graph(None, k=nb.k, metric=nb.metric, neighbors=nb, **knn_params)
+    else:
+        G = knn_graph(V, **knn_params)
     params = dict(getattr(G, "graph_params", {}) or {})
     params.update(view=view, width=int(width), rank=int(rank))
+    if cross_clip:
+        params["cross_clip"] = True
     G.graph_params = params
     G.neighbors = None
     return G
