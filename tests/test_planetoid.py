@@ -506,3 +506,60 @@ def test_self_context_pairs_a_vertex_with_itself(sbm):
     assert base < 0.1
     assert rates[1] == pytest.approx(base + 0.3 * (1 - base), abs=0.03)
     assert rates[2] == 1.0
+
+
+def _walk_source(model, sbm, exclude=None, batch=None):
+    """The model's walk source as its fit builds it (after `exclude`)."""
+    n = sbm.adjacency.shape[0]
+    model._allowed = model._allowed_nodes = None
+    if exclude is not None:
+        model._allowed = np.ones(n, dtype=bool)
+        model._allowed[exclude] = False
+        model._allowed_nodes = np.flatnonzero(model._allowed)
+    model.graph_batch_size_ = batch
+    return model._walk_source(cmp.as_adjacency(sbm.adjacency), check_random_state(0))
+
+
+def test_fresh_walks_are_new_for_every_batch(sbm):
+    from pyunlocbox_gae.embeddings.walks import as_adjacency
+
+    A = as_adjacency(sbm.adjacency)
+    m = PlanetoidI(fresh_walks=True, walk_length=10, window=3)
+    walks = _walk_source(m, sbm, batch=480)  # 48 window pairs per walk
+    first, second = walks(), walks()
+    assert first.shape == second.shape == (10, 10)
+    assert not np.array_equal(first, second)
+    # every step follows an edge of the graph
+    a, b = first[:, :-1].ravel(), first[:, 1:].ravel()
+    ok = b >= 0
+    assert (np.asarray(A[a[ok], b[ok]]).ravel() > 0).all()
+    # the starts go through every vertex with edges before any comes back
+    walks = _walk_source(m, sbm, batch=480)
+    starts = np.concatenate([walks(48 * 300)[:, 0] for _ in range(3)])
+    with_edges = np.flatnonzero(np.diff(A.indptr) > 0)
+    first_pass = starts[: len(with_edges)]
+    assert np.array_equal(np.sort(first_pass), with_edges)
+    # drawn once: the same walks for every batch
+    once = _walk_source(PlanetoidI(n_walks=2), sbm, batch=480)
+    assert once() is once() and len(once()) == 2 * sbm.adjacency.shape[0]
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_walks_start_outside_the_excluded_nodes_when_asked(sbm, fresh):
+    for start_excluded in (True, False):
+        m = PlanetoidI(fresh_walks=fresh, start_excluded=start_excluded)
+        walks = _walk_source(m, sbm, exclude=sbm.test, batch=20000)
+        starts = np.concatenate([walks()[:, 0] for _ in range(3)])
+        from_test = np.isin(starts, sbm.test).any()
+        assert from_test == start_excluded
+
+
+def test_fresh_walks_and_authors_starts_learn_from_the_graph(sbm):
+    kw = dict(max_iter=150, label_pretrain_steps=200, graph_batch_size=1300)
+    kw.update(pretrain_steps=400, eval_every=5, fresh_walks=True, start_excluded=False)
+    lr = cmp.run_method("features_lr", sbm)
+    full = cmp.run_method("planetoid_i", sbm, 0, **kw)
+    blind = cmp.run_method(
+        "planetoid_i", sbm, 0, **{**kw, "graph_steps": 0, "pretrain_steps": 0}
+    )
+    assert full > lr + 0.05 and full > blind + 0.05

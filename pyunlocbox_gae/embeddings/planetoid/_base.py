@@ -10,7 +10,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from pyunlocbox_gae.embeddings.planetoid._adam import SGD, Adam
-from pyunlocbox_gae.embeddings.walks import as_adjacency, random_walks, window_pairs
+from pyunlocbox_gae.embeddings.walks import (
+    Walker,
+    as_adjacency,
+    random_walks,
+    window_pairs,
+)
 from pyunlocbox_gae.errors import InputError
 
 #: Positive context pairs per node of Planetoid-T's default pre-training.
@@ -80,6 +85,8 @@ class _Planetoid(BaseEstimator):
         "label_pretrain_steps": [Interval(Integral, 0, None, closed="left")],
         "label_batch_size": [Interval(Integral, 1, None, closed="left")],
         "self_context": [Interval(Real, 0, 1, closed="both")],
+        "fresh_walks": ["boolean"],
+        "start_excluded": ["boolean"],
         "label_steps": [Interval(Integral, 0, None, closed="left")],
         "eval_every": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -111,6 +118,8 @@ class _Planetoid(BaseEstimator):
         label_pretrain_steps=0,
         label_batch_size=100,
         self_context=0.0,
+        fresh_walks=False,
+        start_excluded=True,
         random_state=None,
     ):
         self.n_components = n_components
@@ -136,6 +145,8 @@ class _Planetoid(BaseEstimator):
         self.label_pretrain_steps = label_pretrain_steps
         self.label_batch_size = label_batch_size
         self.self_context = self_context
+        self.fresh_walks = fresh_walks
+        self.start_excluded = start_excluded
         self.random_state = random_state
 
     @classmethod
@@ -433,12 +444,11 @@ class _Planetoid(BaseEstimator):
         opt = (Adam if self.optimizer == "adam" else SGD)(p, self.learning_rate)
         lr_context = self.context_learning_rate
         lr_context = self.learning_rate if lr_context is None else lr_context
-        walks = random_walks(A, self.n_walks, self.walk_length, random_state=rng)
+        walks = self._walk_source(A, rng)
 
         def context_step(size=None, share=None):
-            i, c, gamma = self._sample_context(
-                rng, walks, labelled, y_node, size, share
-            )
+            pool = None if share == 1.0 else walks(size)  # label pairs only
+            i, c, gamma = self._sample_context(rng, pool, labelled, y_node, size, share)
             loss, grads = self._context(p, X, i, c, gamma.astype(dtype))
             # SGD: the authors' rate applies to the loss summed over the pairs
             scale = len(i) if self.optimizer == "sgd" else 1
@@ -491,6 +501,43 @@ class _Planetoid(BaseEstimator):
         self.n_iter_ = self.max_iter
         self._fit_X = X
         return self
+
+    def _walk_source(self, A, rng):
+        """A function of the batch size giving the walks to draw pairs from.
+
+        By default the `n_walks` walks from every vertex, drawn once (without
+        those from excluded nodes when ``start_excluded=False``). With
+        ``fresh_walks`` every batch gets new walks, from start vertices taken
+        in turn from random permutations of the vertices (with out-going
+        edges, and not excluded when ``start_excluded=False``), enough of
+        them for about as many window pairs as the batch has pairs.
+        """
+        starts = np.arange(A.shape[0])
+        if not self.start_excluded and self._allowed is not None:
+            starts = self._allowed_nodes
+        if not self.fresh_walks:
+            walks = random_walks(A, self.n_walks, self.walk_length, random_state=rng)
+            if len(starts) < A.shape[0]:
+                walks = walks[np.isin(walks[:, 0], starts)]
+            return lambda size=None: walks
+        walker = Walker(A)
+        starts = starts[walker.out_degree()[starts] > 0]
+        if len(starts) == 0:
+            raise InputError("fresh_walks needs a graph with edges to walk on")
+        L, w = self.walk_length, min(self.window, self.walk_length - 1)
+        per_walk = w * (2 * L - w - 1)  # (position, offset) pairs of one walk
+        queue = []
+
+        def walks(size=None):
+            B = self.graph_batch_size_ if size is None else size
+            n = int(np.ceil(B / per_walk))
+            while len(queue) < n:  # the next starts of the current permutation
+                queue.extend(rng.permutation(starts).tolist())
+            chosen = np.array(queue[:n])
+            del queue[:n]
+            return walker.walks(chosen, L, random_state=rng)
+
+        return walks
 
     def _logits(self, p, X, idx):
         return self._forward(p, X, idx)[0]

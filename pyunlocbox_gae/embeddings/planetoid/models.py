@@ -141,6 +141,15 @@ class PlanetoidT(_Planetoid):
         Fraction of graph-context pairs whose context is the centre vertex
         itself; the authors' walk windows include offset 0, about 17% of
         their pairs.
+    fresh_walks : bool, default=False
+        Draw new walks for every graph-context batch, as the authors' code
+        does, instead of sampling the pairs from `n_walks` walks per vertex
+        drawn once. The walks start from the vertices in turn, in a new
+        random order at every pass over them.
+    start_excluded : bool, default=True
+        Whether walks may start from the nodes given to ``fit`` as
+        `exclude` (their pairs are dropped either way). The authors'
+        Planetoid-I starts walks only from the other nodes (False).
     pretrain_steps : int or None
         Context steps before the first labelled step. None: for
         Planetoid-T, enough for about 400 positive pairs per node (at least
