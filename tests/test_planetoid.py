@@ -157,6 +157,10 @@ def test_transductive_files_hold_the_same_nodes(standard, tmp_path):
     assert load_planetoid(tmp_path, "toy").featured is not None
     with pytest.raises(FileNotFoundError, match=r"ind.toy.allx.*files='trans'"):
         load_planetoid(tmp_path, "toy", files="ind")
+    (tmp_path / "ind.toy.allx").write_bytes(b"")  # empty, as in public copies
+    assert load_planetoid(tmp_path, "toy").featured is not None
+    with pytest.raises(ValueError, match="ind.toy.allx is not a readable"):
+        load_planetoid(tmp_path, "toy", files="ind")
     with pytest.raises(ValueError, match="needs the features of every node"):
         cmp.run_method("propagated_lr", trans)
     # features_lr without validation nodes: C = 1, still a classifier
@@ -339,6 +343,31 @@ def test_graph_baselines_beat_features_only(sbm):
     assert cmp.run_method("gae", sbm, seed=0, max_outer=3) > lr + 0.1
 
 
+def test_gae_standardized_codes_and_c_grid(sbm, monkeypatch):
+    seen = {}
+
+    def spy(Z, data, seed, cs):
+        seen.update(Z=Z, cs=cs)
+        return 0.5
+
+    monkeypatch.setattr(cmp, "_lr_accuracy", spy)
+    cmp.run_method("gae", sbm, 0, max_outer=2, standardize=True, cs="fine")
+    Z = seen["Z"]
+    assert Z.dtype == np.float64 and Z.shape == (sbm.features.shape[0], 64)
+    live = Z.std(axis=0) > 0  # codes that are zero at every node stay zero
+    assert live.sum() > 32
+    np.testing.assert_allclose(Z.mean(axis=0), 0, atol=1e-8)
+    np.testing.assert_allclose(Z[:, live].std(axis=0), 1, rtol=1e-6)
+    assert seen["cs"] == cmp.FINE_CS and len(cmp.FINE_CS) == 16
+    assert cmp.FINE_CS[0] == pytest.approx(1e-3) and cmp.FINE_CS[-1] == 100
+    cmp.run_method("gae", sbm, 0, max_outer=2, cs=[0.5, 2])
+    assert seen["cs"] == (0.5, 2.0) and seen["Z"].dtype == np.float32
+    assert not np.allclose(seen["Z"].mean(axis=0), 0)  # raw codes by default
+    for bad in ("coarse", [0, 1], 3.0, [], [float("nan")]):
+        with pytest.raises(ValueError, match="cs must be None .* or positive numbers"):
+            cmp.run_method("gae", sbm, 0, cs=bad)
+
+
 def test_compare_resumes(sbm):
     calls = []
     saved = []
@@ -410,6 +439,26 @@ def test_cli_planetoid(tmp_path, standard, capsys):
     assert "holds results of other settings" in capsys.readouterr().err
     assert main(args[:-3] + ["--methods", "features_lr", "--restart"]) == 0
     assert list(json.loads(out.read_text())["methods"]) == ["features_lr"]
+
+
+def test_cli_planetoid_gae_settings(tmp_path, standard, capsys, monkeypatch):
+    seen = []
+    monkeypatch.setattr(cmp, "run_method", lambda *a, **kw: seen.append(kw) or 0.5)
+    _, folder, _, _ = standard
+    out = tmp_path / "results.json"
+    args = ["planetoid", str(folder), "--name", "toy", "--seeds", "1"]
+    args += ["--out", str(out), "--methods", "gae", "--gae-max-outer", "20"]
+    args += ["--gae-rtol", "1e-6", "--gae-standardize", "--gae-fine-c"]
+    assert main(args) == 0
+    expected = dict(max_outer=20, rtol=1e-6, rtol_outer=1e-6)
+    expected.update(standardize=True, cs="fine")
+    assert expected.items() <= seen[0].items()
+    params = json.loads(out.read_text())["config"]["params"]["gae"]
+    assert expected.items() <= params.items()
+    assert main(args[:6] + ["--out", str(tmp_path / "d.json"), "--methods", "gae"]) == 0
+    defaults = dict(max_outer=5, rtol=1e-4, rtol_outer=1e-4)
+    defaults.update(standardize=False, cs=None)
+    assert defaults.items() <= seen[1].items()
 
 
 def test_cli_planetoid_transductive_files(tmp_path, standard, capsys):
