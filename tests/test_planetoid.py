@@ -612,3 +612,34 @@ def test_fresh_walks_and_authors_starts_learn_from_the_graph(sbm):
         "planetoid_i", sbm, 0, **{**kw, "graph_steps": 0, "pretrain_steps": 0}
     )
     assert full > lr + 0.05 and full > blind + 0.05
+
+
+def test_softmax_over_the_other_vertices_only(sbm):
+    """softmax_excluded=False: the excluded nodes' columns neither normalise
+    the context softmax nor get a gradient."""
+    rng = check_random_state(0)
+    n = sbm.adjacency.shape[0]
+    excluded = sbm.test
+    cols = np.setdiff1d(np.arange(n), excluded)
+    i, c = rng.choice(cols, 300), rng.choice(cols, 300)
+    grads = {}
+    for flag in (True, False):
+        m = PlanetoidI(context_loss="softmax", softmax_excluded=flag)
+        m._allowed = np.ones(n, dtype=bool)
+        m._allowed[excluded] = False
+        m._allowed_nodes = np.flatnonzero(m._allowed)
+        p = m._init_params(
+            n, sbm.features.shape[1], 3, check_random_state(1), np.float64
+        )
+        p["cb"] = rng.standard_normal(n)  # the excluded columns weigh in
+        loss, grads[flag] = m._context(p, sbm.features, i, c, np.ones(300))
+        E = m._embed(p, sbm.features, i)[0]
+        scores = E @ p["Cs"] + p["cb"]
+        if not flag:
+            scores[:, excluded] = -np.inf
+        expected = -np.mean(scores[np.arange(300), c] - np.logaddexp.reduce(scores, 1))
+        assert loss == pytest.approx(expected, rel=1e-9)
+    assert (grads[False]["Cs"][:, excluded] == 0).all()
+    assert (grads[False]["cb"][excluded] == 0).all()
+    assert (grads[True]["cb"][excluded] != 0).all()
+    assert abs(grads[False]["cb"][cols]).sum() > 0

@@ -87,6 +87,7 @@ class _Planetoid(BaseEstimator):
         "self_context": [Interval(Real, 0, 1, closed="both")],
         "fresh_walks": ["boolean"],
         "start_excluded": ["boolean"],
+        "softmax_excluded": ["boolean"],
         "label_steps": [Interval(Integral, 0, None, closed="left")],
         "eval_every": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -120,6 +121,7 @@ class _Planetoid(BaseEstimator):
         self_context=0.0,
         fresh_walks=False,
         start_excluded=True,
+        softmax_excluded=True,
         random_state=None,
     ):
         self.n_components = n_components
@@ -147,6 +149,7 @@ class _Planetoid(BaseEstimator):
         self.self_context = self_context
         self.fresh_walks = fresh_walks
         self.start_excluded = start_excluded
+        self.softmax_excluded = softmax_excluded
         self.random_state = random_state
 
     @classmethod
@@ -291,18 +294,29 @@ class _Planetoid(BaseEstimator):
         # pairs against every vertex.
         E, cache = self._embed(p, X, i)
         n = len(i)
+        Cs, cb, cols = p["Cs"], p["cb"], None
+        if not self.softmax_excluded and self._allowed is not None:
+            # the authors' Planetoid-I: a softmax over the other vertices only
+            cols = self._allowed_nodes
+            Cs, cb = Cs[:, cols], cb[cols]
+            c = np.searchsorted(cols, c)  # every context vertex is allowed
         loss, dE = 0.0, np.empty_like(E)
-        dCs, dcb = np.zeros_like(p["Cs"]), np.zeros_like(p["cb"])
+        dCs, dcb = np.zeros_like(Cs), np.zeros_like(cb)
         for s in range(0, n, SOFTMAX_CHUNK):
             rows = slice(s, s + SOFTMAX_CHUNK)
-            P = _softmax(E[rows] @ p["Cs"] + p["cb"])
+            P = _softmax(E[rows] @ Cs + cb)
             r = np.arange(P.shape[0])
             loss -= float(np.log(P[r, c[rows]] + 1e-30).sum())
             P[r, c[rows]] -= 1
             P /= n
             dCs += E[rows].T @ P
             dcb += P.sum(axis=0)
-            dE[rows] = P @ p["Cs"].T
+            dE[rows] = P @ Cs.T
+        if cols is not None:  # no gradient on the excluded vertices' columns
+            full, dCs = dCs, np.zeros_like(p["Cs"])
+            dCs[:, cols] = full
+            full, dcb = dcb, np.zeros_like(p["cb"])
+            dcb[cols] = full
         grads = dict(Cs=dCs, cb=dcb)
         grads.update(self._embed_grad(p, X, i, dE, cache))
         return loss / n, grads

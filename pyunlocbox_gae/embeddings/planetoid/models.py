@@ -150,6 +150,11 @@ class PlanetoidT(_Planetoid):
         Whether walks may start from the nodes given to ``fit`` as
         `exclude` (their pairs are dropped either way). The authors'
         Planetoid-I starts walks only from the other nodes (False).
+    softmax_excluded : bool, default=True
+        Whether the full-softmax context (``context_loss="softmax"``) scores
+        the nodes given to ``fit`` as `exclude` too, as vertices no pair
+        names. The authors' Planetoid-I softmax covers only the other
+        vertices (False).
     pretrain_steps : int or None
         Context steps before the first labelled step. None: for
         Planetoid-T, enough for about 400 positive pairs per node (at least
