@@ -211,13 +211,15 @@ def _check_gradients(loss_fn, params, grads, rng, n_checks=12, eps=1e-6):
             ), (key, j)
 
 
-@pytest.mark.parametrize("cls", [PlanetoidT, PlanetoidI])
+@pytest.mark.parametrize(
+    "cls, shared_bias", [(PlanetoidT, True), (PlanetoidI, True), (PlanetoidI, False)]
+)
 @pytest.mark.parametrize("sparse_features", [False, True])
 @pytest.mark.parametrize(
     "classifier, context_loss", [("hidden", "negative"), ("branches", "softmax")]
 )
 def test_gradients_match_finite_differences(
-    cls, sparse_features, classifier, context_loss, rng
+    cls, shared_bias, sparse_features, classifier, context_loss, rng
 ):
     n, F, K = 12, 7, 3
     X = rng.random((n, F)) * (rng.random((n, F)) < 0.6)
@@ -229,6 +231,7 @@ def test_gradients_match_finite_differences(
         l2=0.1,
         classifier=classifier,
         context_loss=context_loss,
+        shared_bias=shared_bias,
     )
     p = model._init_params(n, F, K, check_random_state(0), np.float64)
     for key in p:  # move off zero (biases, context vectors) and off ReLU kinks
@@ -244,6 +247,9 @@ def test_gradients_match_finite_differences(
     loss, grads = model._context(p, X, i, c, gamma)
     assert not {"V1", "V", "W1"} & set(grads)
     _check_gradients(lambda: model._context(p, X, i, c, gamma)[0], p, grads, rng)
+    if not shared_bias:  # each branch moves its own bias only
+        assert "bc" in grads and "be" not in grads
+        assert "bc" not in model._supervised(p, X, idx, y)[1]
 
 
 def test_context_loss_stable_for_large_scores():

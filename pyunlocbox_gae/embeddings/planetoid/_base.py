@@ -88,6 +88,7 @@ class _Planetoid(BaseEstimator):
         "fresh_walks": ["boolean"],
         "start_excluded": ["boolean"],
         "softmax_excluded": ["boolean"],
+        "shared_bias": ["boolean"],
         "label_steps": [Interval(Integral, 0, None, closed="left")],
         "eval_every": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -122,6 +123,7 @@ class _Planetoid(BaseEstimator):
         fresh_walks=False,
         start_excluded=True,
         softmax_excluded=True,
+        shared_bias=True,
         random_state=None,
     ):
         self.n_components = n_components
@@ -150,6 +152,7 @@ class _Planetoid(BaseEstimator):
         self.fresh_walks = fresh_walks
         self.start_excluded = start_excluded
         self.softmax_excluded = softmax_excluded
+        self.shared_bias = shared_bias
         self.random_state = random_state
 
     @classmethod
@@ -279,20 +282,20 @@ class _Planetoid(BaseEstimator):
         """
         if self.context_loss == "softmax":
             return self._context_softmax(p, X, i, c)
-        E, cache = self._embed(p, X, i)
+        E, cache = self._embed(p, X, i, context=True)
         Cc = p["C"][c]
         s = gamma * np.einsum("ij,ij->i", E, Cc)
         loss = float(np.logaddexp(0, -s).mean())
         # d/ds log(1 + e^-s) = -sigmoid(-s); expit does not overflow
         g = (-gamma * expit(-s) / len(i)).astype(E.dtype)[:, None]
         grads = {"C": (c, g * E)}
-        grads.update(self._embed_grad(p, X, i, g * Cc, cache))
+        grads.update(self._embed_grad(p, X, i, g * Cc, cache, context=True))
         return loss, grads
 
     def _context_softmax(self, p, X, i, c):
         # By chunks of rows: a batch of the authors' schedule scores 13,000
         # pairs against every vertex.
-        E, cache = self._embed(p, X, i)
+        E, cache = self._embed(p, X, i, context=True)
         n = len(i)
         Cs, cb, cols = p["Cs"], p["cb"], None
         if not self.softmax_excluded and self._allowed is not None:
@@ -318,7 +321,7 @@ class _Planetoid(BaseEstimator):
             full, dcb = dcb, np.zeros_like(p["cb"])
             dcb[cols] = full
         grads = dict(Cs=dCs, cb=dcb)
-        grads.update(self._embed_grad(p, X, i, dE, cache))
+        grads.update(self._embed_grad(p, X, i, dE, cache, context=True))
         return loss / n, grads
 
     # -- sampling -------------------------------------------------------
