@@ -136,6 +136,20 @@ def test_walks_do_not_depend_on_the_block_size(weighted_digraph, monkeypatch):
     )
 
 
+def test_walker_starts_where_told(weighted_digraph):
+    walker = walks.Walker(weighted_digraph)
+    starts = np.array([4, 4, 0, 29])
+    W = walker.walks(starts, 6, random_state=0)
+    assert W.shape == (4, 6)
+    np.testing.assert_array_equal(W[:, 0], starts)
+    a, b = W[:, :-1].ravel(), W[:, 1:].ravel()
+    moved = b >= 0
+    assert (np.asarray(weighted_digraph[a[moved], b[moved]]).ravel() > 0).all()
+    np.testing.assert_array_equal(walker.out_degree(), np.diff(weighted_digraph.indptr))
+    with pytest.raises(ValueError, match=r"start vertices must be in \[0, 30\)"):
+        walker.walks([0, 30], 6)
+
+
 @pytest.mark.parametrize("bad", [0, -1, 2.5])
 def test_walk_parameters_checked(bad):
     with pytest.raises(ValueError, match="n_walks must be a positive integer"):

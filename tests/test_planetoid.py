@@ -157,6 +157,10 @@ def test_transductive_files_hold_the_same_nodes(standard, tmp_path):
     assert load_planetoid(tmp_path, "toy").featured is not None
     with pytest.raises(FileNotFoundError, match=r"ind.toy.allx.*files='trans'"):
         load_planetoid(tmp_path, "toy", files="ind")
+    (tmp_path / "ind.toy.allx").write_bytes(b"")  # empty, as in public copies
+    assert load_planetoid(tmp_path, "toy").featured is not None
+    with pytest.raises(ValueError, match="ind.toy.allx is not a readable"):
+        load_planetoid(tmp_path, "toy", files="ind")
     with pytest.raises(ValueError, match="needs the features of every node"):
         cmp.run_method("propagated_lr", trans)
     # features_lr without validation nodes: C = 1, still a classifier
@@ -207,13 +211,15 @@ def _check_gradients(loss_fn, params, grads, rng, n_checks=12, eps=1e-6):
             ), (key, j)
 
 
-@pytest.mark.parametrize("cls", [PlanetoidT, PlanetoidI])
+@pytest.mark.parametrize(
+    "cls, shared_bias", [(PlanetoidT, True), (PlanetoidI, True), (PlanetoidI, False)]
+)
 @pytest.mark.parametrize("sparse_features", [False, True])
 @pytest.mark.parametrize(
     "classifier, context_loss", [("hidden", "negative"), ("branches", "softmax")]
 )
 def test_gradients_match_finite_differences(
-    cls, sparse_features, classifier, context_loss, rng
+    cls, shared_bias, sparse_features, classifier, context_loss, rng
 ):
     n, F, K = 12, 7, 3
     X = rng.random((n, F)) * (rng.random((n, F)) < 0.6)
@@ -225,6 +231,7 @@ def test_gradients_match_finite_differences(
         l2=0.1,
         classifier=classifier,
         context_loss=context_loss,
+        shared_bias=shared_bias,
     )
     p = model._init_params(n, F, K, check_random_state(0), np.float64)
     for key in p:  # move off zero (biases, context vectors) and off ReLU kinks
@@ -240,6 +247,9 @@ def test_gradients_match_finite_differences(
     loss, grads = model._context(p, X, i, c, gamma)
     assert not {"V1", "V", "W1"} & set(grads)
     _check_gradients(lambda: model._context(p, X, i, c, gamma)[0], p, grads, rng)
+    if not shared_bias:  # each branch moves its own bias only
+        assert "bc" in grads and "be" not in grads
+        assert "bc" not in model._supervised(p, X, idx, y)[1]
 
 
 def test_context_loss_stable_for_large_scores():
@@ -339,6 +349,31 @@ def test_graph_baselines_beat_features_only(sbm):
     assert cmp.run_method("gae", sbm, seed=0, max_outer=3) > lr + 0.1
 
 
+def test_gae_standardized_codes_and_c_grid(sbm, monkeypatch):
+    seen = {}
+
+    def spy(Z, data, seed, cs):
+        seen.update(Z=Z, cs=cs)
+        return 0.5
+
+    monkeypatch.setattr(cmp, "_lr_accuracy", spy)
+    cmp.run_method("gae", sbm, 0, max_outer=2, standardize=True, cs="fine")
+    Z = seen["Z"]
+    assert Z.dtype == np.float64 and Z.shape == (sbm.features.shape[0], 64)
+    live = Z.std(axis=0) > 0  # codes that are zero at every node stay zero
+    assert live.sum() > 32
+    np.testing.assert_allclose(Z.mean(axis=0), 0, atol=1e-8)
+    np.testing.assert_allclose(Z[:, live].std(axis=0), 1, rtol=1e-6)
+    assert seen["cs"] == cmp.FINE_CS and len(cmp.FINE_CS) == 16
+    assert cmp.FINE_CS[0] == pytest.approx(1e-3) and cmp.FINE_CS[-1] == 100
+    cmp.run_method("gae", sbm, 0, max_outer=2, cs=[0.5, 2])
+    assert seen["cs"] == (0.5, 2.0) and seen["Z"].dtype == np.float32
+    assert not np.allclose(seen["Z"].mean(axis=0), 0)  # raw codes by default
+    for bad in ("coarse", [0, 1], 3.0, [], [float("nan")]):
+        with pytest.raises(ValueError, match="cs must be None .* or positive numbers"):
+            cmp.run_method("gae", sbm, 0, cs=bad)
+
+
 def test_compare_resumes(sbm):
     calls = []
     saved = []
@@ -410,6 +445,26 @@ def test_cli_planetoid(tmp_path, standard, capsys):
     assert "holds results of other settings" in capsys.readouterr().err
     assert main(args[:-3] + ["--methods", "features_lr", "--restart"]) == 0
     assert list(json.loads(out.read_text())["methods"]) == ["features_lr"]
+
+
+def test_cli_planetoid_gae_settings(tmp_path, standard, capsys, monkeypatch):
+    seen = []
+    monkeypatch.setattr(cmp, "run_method", lambda *a, **kw: seen.append(kw) or 0.5)
+    _, folder, _, _ = standard
+    out = tmp_path / "results.json"
+    args = ["planetoid", str(folder), "--name", "toy", "--seeds", "1"]
+    args += ["--out", str(out), "--methods", "gae", "--gae-max-outer", "20"]
+    args += ["--gae-rtol", "1e-6", "--gae-standardize", "--gae-fine-c"]
+    assert main(args) == 0
+    expected = dict(max_outer=20, rtol=1e-6, rtol_outer=1e-6)
+    expected.update(standardize=True, cs="fine")
+    assert expected.items() <= seen[0].items()
+    params = json.loads(out.read_text())["config"]["params"]["gae"]
+    assert expected.items() <= params.items()
+    assert main(args[:6] + ["--out", str(tmp_path / "d.json"), "--methods", "gae"]) == 0
+    defaults = dict(max_outer=5, rtol=1e-4, rtol_outer=1e-4)
+    defaults.update(standardize=False, cs=None)
+    assert defaults.items() <= seen[1].items()
 
 
 def test_cli_planetoid_transductive_files(tmp_path, standard, capsys):
@@ -506,3 +561,91 @@ def test_self_context_pairs_a_vertex_with_itself(sbm):
     assert base < 0.1
     assert rates[1] == pytest.approx(base + 0.3 * (1 - base), abs=0.03)
     assert rates[2] == 1.0
+
+
+def _walk_source(model, sbm, exclude=None, batch=None):
+    """The model's walk source as its fit builds it (after `exclude`)."""
+    n = sbm.adjacency.shape[0]
+    model._allowed = model._allowed_nodes = None
+    if exclude is not None:
+        model._allowed = np.ones(n, dtype=bool)
+        model._allowed[exclude] = False
+        model._allowed_nodes = np.flatnonzero(model._allowed)
+    model.graph_batch_size_ = batch
+    return model._walk_source(cmp.as_adjacency(sbm.adjacency), check_random_state(0))
+
+
+def test_fresh_walks_are_new_for_every_batch(sbm):
+    from pyunlocbox_gae.embeddings.walks import as_adjacency
+
+    A = as_adjacency(sbm.adjacency)
+    m = PlanetoidI(fresh_walks=True, walk_length=10, window=3)
+    walks = _walk_source(m, sbm, batch=480)  # 48 window pairs per walk
+    first, second = walks(), walks()
+    assert first.shape == second.shape == (10, 10)
+    assert not np.array_equal(first, second)
+    # every step follows an edge of the graph
+    a, b = first[:, :-1].ravel(), first[:, 1:].ravel()
+    ok = b >= 0
+    assert (np.asarray(A[a[ok], b[ok]]).ravel() > 0).all()
+    # the starts go through every vertex with edges before any comes back
+    walks = _walk_source(m, sbm, batch=480)
+    starts = np.concatenate([walks(48 * 300)[:, 0] for _ in range(3)])
+    with_edges = np.flatnonzero(np.diff(A.indptr) > 0)
+    first_pass = starts[: len(with_edges)]
+    assert np.array_equal(np.sort(first_pass), with_edges)
+    # drawn once: the same walks for every batch
+    once = _walk_source(PlanetoidI(n_walks=2), sbm, batch=480)
+    assert once() is once() and len(once()) == 2 * sbm.adjacency.shape[0]
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_walks_start_outside_the_excluded_nodes_when_asked(sbm, fresh):
+    for start_excluded in (True, False):
+        m = PlanetoidI(fresh_walks=fresh, start_excluded=start_excluded)
+        walks = _walk_source(m, sbm, exclude=sbm.test, batch=20000)
+        starts = np.concatenate([walks()[:, 0] for _ in range(3)])
+        from_test = np.isin(starts, sbm.test).any()
+        assert from_test == start_excluded
+
+
+def test_fresh_walks_and_authors_starts_learn_from_the_graph(sbm):
+    kw = dict(max_iter=150, label_pretrain_steps=200, graph_batch_size=1300)
+    kw.update(pretrain_steps=400, eval_every=5, fresh_walks=True, start_excluded=False)
+    lr = cmp.run_method("features_lr", sbm)
+    full = cmp.run_method("planetoid_i", sbm, 0, **kw)
+    blind = cmp.run_method(
+        "planetoid_i", sbm, 0, **{**kw, "graph_steps": 0, "pretrain_steps": 0}
+    )
+    assert full > lr + 0.05 and full > blind + 0.05
+
+
+def test_softmax_over_the_other_vertices_only(sbm):
+    """softmax_excluded=False: the excluded nodes' columns neither normalise
+    the context softmax nor get a gradient."""
+    rng = check_random_state(0)
+    n = sbm.adjacency.shape[0]
+    excluded = sbm.test
+    cols = np.setdiff1d(np.arange(n), excluded)
+    i, c = rng.choice(cols, 300), rng.choice(cols, 300)
+    grads = {}
+    for flag in (True, False):
+        m = PlanetoidI(context_loss="softmax", softmax_excluded=flag)
+        m._allowed = np.ones(n, dtype=bool)
+        m._allowed[excluded] = False
+        m._allowed_nodes = np.flatnonzero(m._allowed)
+        p = m._init_params(
+            n, sbm.features.shape[1], 3, check_random_state(1), np.float64
+        )
+        p["cb"] = rng.standard_normal(n)  # the excluded columns weigh in
+        loss, grads[flag] = m._context(p, sbm.features, i, c, np.ones(300))
+        E = m._embed(p, sbm.features, i)[0]
+        scores = E @ p["Cs"] + p["cb"]
+        if not flag:
+            scores[:, excluded] = -np.inf
+        expected = -np.mean(scores[np.arange(300), c] - np.logaddexp.reduce(scores, 1))
+        assert loss == pytest.approx(expected, rel=1e-9)
+    assert (grads[False]["Cs"][:, excluded] == 0).all()
+    assert (grads[False]["cb"][excluded] == 0).all()
+    assert (grads[True]["cb"][excluded] != 0).all()
+    assert abs(grads[False]["cb"][cols]).sum() > 0

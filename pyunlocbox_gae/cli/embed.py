@@ -130,6 +130,11 @@ def cmd_planetoid(args):
             "n_atoms": args.gae_atoms,
             "lap_type": args.gae_laplacian,
             "row_normalize": args.gae_row_normalize,
+            "max_outer": args.gae_max_outer,
+            "rtol": args.gae_rtol,
+            "rtol_outer": args.gae_rtol,
+            "standardize": args.gae_standardize,
+            "cs": "fine" if args.gae_fine_c else None,
         },
         "propagated_lr": {"k": args.k},
     }
@@ -269,6 +274,31 @@ def add_commands(subparsers):
         "--gae-row-normalize",
         action="store_true",
         help="divide each node's features by their sum before gae",
+    )
+    q.add_argument(
+        "--gae-max-outer",
+        type=_positive,
+        default=5,
+        help="outer iterations of gae (default 5)",
+    )
+    q.add_argument(
+        "--gae-rtol",
+        type=float,
+        default=1e-4,
+        help="relative change that stops gae's inner and outer loops "
+        "(default 1e-4; 1e-6 lets the fit converge)",
+    )
+    q.add_argument(
+        "--gae-standardize",
+        action="store_true",
+        help="scale every code of gae to zero mean and unit variance before "
+        "the logistic regression",
+    )
+    q.add_argument(
+        "--gae-fine-c",
+        action="store_true",
+        help="choose the C of gae's logistic regression on validation among 16 "
+        "values (three per decade, 0.001 to 100) instead of 5",
     )
     q.add_argument("--out", default="results.json", help="results file")
     q.add_argument(

@@ -4,6 +4,7 @@ r"""Truncated weighted random walks over a graph, and their context windows.
     as_adjacency
     random_walks
     iter_walks
+    Walker
     window_pairs
 
 DeepWalk and Planetoid both read a graph through short random walks: from a
@@ -129,24 +130,72 @@ def iter_walks(adjacency, n_walks=80, walk_length=40, *, random_state=None):
     [[[2, 3, 0]], [[2, 3, 0]]]
     """
     _check_walk_params(n_walks, walk_length)
-    A = as_adjacency(adjacency)
-    n = A.shape[0]
-    idx = _index_dtype(n)
-    indptr = A.indptr.astype(idx, copy=False)
-    indices = A.indices.astype(idx, copy=False)
-    cdf = _row_cumsum(indptr, A.data)
+    walker = Walker(adjacency)
     rng = check_random_state(random_state)
-    nodes = np.arange(n, dtype=idx)
+    nodes = np.arange(walker.n_nodes, dtype=walker.index_dtype)
     for _ in range(int(n_walks)):
-        starts = rng.permutation(nodes)
-        out = np.empty((n, int(walk_length)), dtype=idx)
+        yield walker.walks(rng.permutation(nodes), walk_length, random_state=rng)
+
+
+class Walker:
+    """Walks on one graph from chosen start vertices, the graph read once.
+
+    :func:`iter_walks` starts one walk from every vertex per pass; a Walker
+    starts walks from the vertices it is given, for callers that draw a few
+    walks at a time (Planetoid's fresh walks for every context batch).
+
+    Parameters
+    ----------
+    adjacency : graph or matrix
+        See :func:`as_adjacency`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ring = np.roll(np.eye(4), 1, axis=1)  # directed cycle 0 -> 1 -> 2 -> 3
+    >>> Walker(ring).walks([3, 1], 3, random_state=0).tolist()
+    [[3, 0, 1], [1, 2, 3]]
+    """
+
+    def __init__(self, adjacency):
+        A = as_adjacency(adjacency)
+        self.n_nodes = A.shape[0]
+        self.index_dtype = _index_dtype(self.n_nodes)
+        self._indptr = A.indptr.astype(self.index_dtype, copy=False)
+        self._indices = A.indices.astype(self.index_dtype, copy=False)
+        self._cdf = _row_cumsum(self._indptr, A.data)
+
+    def out_degree(self):
+        """Number of stored out-going edges of every vertex."""
+        return np.diff(self._indptr)
+
+    def walks(self, starts, walk_length, *, random_state=None):
+        """One walk of `walk_length` vertices from each of `starts`.
+
+        Returns
+        -------
+        ndarray of shape (len(starts), walk_length)
+            Vertex indices, -1 after a dead end.
+        """
+        _check_walk_params(1, walk_length)
+        starts = np.asarray(starts, dtype=self.index_dtype).ravel()
+        if starts.size and (starts.min() < 0 or starts.max() >= self.n_nodes):
+            raise InputError(
+                f"start vertices must be in [0, {self.n_nodes}), got "
+                f"{starts.min()} .. {starts.max()}"
+            )
+        rng = check_random_state(random_state)
+        n = starts.size
+        out = np.empty((n, int(walk_length)), dtype=self.index_dtype)
         # Uniforms by blocks of rows: the same stream as one (n, length-1)
         # draw, without its float64 array (8x the walks' own memory).
         for a in range(0, n, _BLOCK):
             b = min(a + _BLOCK, n)
             uniforms = rng.random_sample((b - a, int(walk_length) - 1))
-            _walk_kernel(indptr, indices, cdf, starts[a:b], uniforms, out[a:b])
-        yield out
+            _walk_kernel(
+                self._indptr, self._indices, self._cdf, starts[a:b], uniforms, out[a:b]
+            )
+        return out
 
 
 def random_walks(adjacency, n_walks=80, walk_length=40, *, random_state=None):

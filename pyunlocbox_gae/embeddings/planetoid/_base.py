@@ -10,7 +10,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from pyunlocbox_gae.embeddings.planetoid._adam import SGD, Adam
-from pyunlocbox_gae.embeddings.walks import as_adjacency, random_walks, window_pairs
+from pyunlocbox_gae.embeddings.walks import (
+    Walker,
+    as_adjacency,
+    random_walks,
+    window_pairs,
+)
 from pyunlocbox_gae.errors import InputError
 
 #: Positive context pairs per node of Planetoid-T's default pre-training.
@@ -80,6 +85,10 @@ class _Planetoid(BaseEstimator):
         "label_pretrain_steps": [Interval(Integral, 0, None, closed="left")],
         "label_batch_size": [Interval(Integral, 1, None, closed="left")],
         "self_context": [Interval(Real, 0, 1, closed="both")],
+        "fresh_walks": ["boolean"],
+        "start_excluded": ["boolean"],
+        "softmax_excluded": ["boolean"],
+        "shared_bias": ["boolean"],
         "label_steps": [Interval(Integral, 0, None, closed="left")],
         "eval_every": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -111,6 +120,10 @@ class _Planetoid(BaseEstimator):
         label_pretrain_steps=0,
         label_batch_size=100,
         self_context=0.0,
+        fresh_walks=False,
+        start_excluded=True,
+        softmax_excluded=True,
+        shared_bias=True,
         random_state=None,
     ):
         self.n_components = n_components
@@ -136,6 +149,10 @@ class _Planetoid(BaseEstimator):
         self.label_pretrain_steps = label_pretrain_steps
         self.label_batch_size = label_batch_size
         self.self_context = self_context
+        self.fresh_walks = fresh_walks
+        self.start_excluded = start_excluded
+        self.softmax_excluded = softmax_excluded
+        self.shared_bias = shared_bias
         self.random_state = random_state
 
     @classmethod
@@ -265,35 +282,46 @@ class _Planetoid(BaseEstimator):
         """
         if self.context_loss == "softmax":
             return self._context_softmax(p, X, i, c)
-        E, cache = self._embed(p, X, i)
+        E, cache = self._embed(p, X, i, context=True)
         Cc = p["C"][c]
         s = gamma * np.einsum("ij,ij->i", E, Cc)
         loss = float(np.logaddexp(0, -s).mean())
         # d/ds log(1 + e^-s) = -sigmoid(-s); expit does not overflow
         g = (-gamma * expit(-s) / len(i)).astype(E.dtype)[:, None]
         grads = {"C": (c, g * E)}
-        grads.update(self._embed_grad(p, X, i, g * Cc, cache))
+        grads.update(self._embed_grad(p, X, i, g * Cc, cache, context=True))
         return loss, grads
 
     def _context_softmax(self, p, X, i, c):
         # By chunks of rows: a batch of the authors' schedule scores 13,000
         # pairs against every vertex.
-        E, cache = self._embed(p, X, i)
+        E, cache = self._embed(p, X, i, context=True)
         n = len(i)
+        Cs, cb, cols = p["Cs"], p["cb"], None
+        if not self.softmax_excluded and self._allowed is not None:
+            # the authors' Planetoid-I: a softmax over the other vertices only
+            cols = self._allowed_nodes
+            Cs, cb = Cs[:, cols], cb[cols]
+            c = np.searchsorted(cols, c)  # every context vertex is allowed
         loss, dE = 0.0, np.empty_like(E)
-        dCs, dcb = np.zeros_like(p["Cs"]), np.zeros_like(p["cb"])
+        dCs, dcb = np.zeros_like(Cs), np.zeros_like(cb)
         for s in range(0, n, SOFTMAX_CHUNK):
             rows = slice(s, s + SOFTMAX_CHUNK)
-            P = _softmax(E[rows] @ p["Cs"] + p["cb"])
+            P = _softmax(E[rows] @ Cs + cb)
             r = np.arange(P.shape[0])
             loss -= float(np.log(P[r, c[rows]] + 1e-30).sum())
             P[r, c[rows]] -= 1
             P /= n
             dCs += E[rows].T @ P
             dcb += P.sum(axis=0)
-            dE[rows] = P @ p["Cs"].T
+            dE[rows] = P @ Cs.T
+        if cols is not None:  # no gradient on the excluded vertices' columns
+            full, dCs = dCs, np.zeros_like(p["Cs"])
+            dCs[:, cols] = full
+            full, dcb = dcb, np.zeros_like(p["cb"])
+            dcb[cols] = full
         grads = dict(Cs=dCs, cb=dcb)
-        grads.update(self._embed_grad(p, X, i, dE, cache))
+        grads.update(self._embed_grad(p, X, i, dE, cache, context=True))
         return loss / n, grads
 
     # -- sampling -------------------------------------------------------
@@ -433,12 +461,11 @@ class _Planetoid(BaseEstimator):
         opt = (Adam if self.optimizer == "adam" else SGD)(p, self.learning_rate)
         lr_context = self.context_learning_rate
         lr_context = self.learning_rate if lr_context is None else lr_context
-        walks = random_walks(A, self.n_walks, self.walk_length, random_state=rng)
+        walks = self._walk_source(A, rng)
 
         def context_step(size=None, share=None):
-            i, c, gamma = self._sample_context(
-                rng, walks, labelled, y_node, size, share
-            )
+            pool = None if share == 1.0 else walks(size)  # label pairs only
+            i, c, gamma = self._sample_context(rng, pool, labelled, y_node, size, share)
             loss, grads = self._context(p, X, i, c, gamma.astype(dtype))
             # SGD: the authors' rate applies to the loss summed over the pairs
             scale = len(i) if self.optimizer == "sgd" else 1
@@ -491,6 +518,43 @@ class _Planetoid(BaseEstimator):
         self.n_iter_ = self.max_iter
         self._fit_X = X
         return self
+
+    def _walk_source(self, A, rng):
+        """A function of the batch size giving the walks to draw pairs from.
+
+        By default the `n_walks` walks from every vertex, drawn once (without
+        those from excluded nodes when ``start_excluded=False``). With
+        ``fresh_walks`` every batch gets new walks, from start vertices taken
+        in turn from random permutations of the vertices (with out-going
+        edges, and not excluded when ``start_excluded=False``), enough of
+        them for about as many window pairs as the batch has pairs.
+        """
+        starts = np.arange(A.shape[0])
+        if not self.start_excluded and self._allowed is not None:
+            starts = self._allowed_nodes
+        if not self.fresh_walks:
+            walks = random_walks(A, self.n_walks, self.walk_length, random_state=rng)
+            if len(starts) < A.shape[0]:
+                walks = walks[np.isin(walks[:, 0], starts)]
+            return lambda size=None: walks
+        walker = Walker(A)
+        starts = starts[walker.out_degree()[starts] > 0]
+        if len(starts) == 0:
+            raise InputError("fresh_walks needs a graph with edges to walk on")
+        L, w = self.walk_length, min(self.window, self.walk_length - 1)
+        per_walk = w * (2 * L - w - 1)  # (position, offset) pairs of one walk
+        queue = []
+
+        def walks(size=None):
+            B = self.graph_batch_size_ if size is None else size
+            n = int(np.ceil(B / per_walk))
+            while len(queue) < n:  # the next starts of the current permutation
+                queue.extend(rng.permutation(starts).tolist())
+            chosen = np.array(queue[:n])
+            del queue[:n]
+            return walker.walks(chosen, L, random_state=rng)
+
+        return walks
 
     def _logits(self, p, X, idx):
         return self._forward(p, X, idx)[0]

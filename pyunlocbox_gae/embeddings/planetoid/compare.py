@@ -31,6 +31,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 
 from pyunlocbox_gae.embeddings.planetoid.models import PlanetoidI, PlanetoidT
 from pyunlocbox_gae.embeddings.walks import as_adjacency
@@ -48,6 +49,10 @@ PUBLISHED = {
 }
 
 _CS = (0.01, 0.1, 1.0, 10.0, 100.0)
+
+#: A finer grid of the logistic regression's C for ``gae`` (``cs="fine"``):
+#: 16 values from 10^-3 to 10^2, three per decade.
+FINE_CS = tuple(float(c) for c in np.logspace(-3, 2, 16))
 
 
 def normalized_adjacency(adjacency, self_loops=True):
@@ -93,15 +98,16 @@ def propagate(X, adjacency, k=2):
     return X
 
 
-def _fit_lr(Z, data, random_state=0):
+def _fit_lr(Z, data, random_state=0, cs=_CS):
     """Logistic regression on the training nodes, C chosen on validation.
 
-    Without validation nodes (the transductive files) C is scikit-learn's
-    default, 1.
+    `cs` are the values of C tried; the first of the best on validation is
+    kept. Without validation nodes (the transductive files) C is
+    scikit-learn's default, 1.
     """
     best = None
     y = data.labels
-    for C in _CS if len(data.val) else (1.0,):
+    for C in cs if len(data.val) else (1.0,):
         clf = LogisticRegression(C=C, max_iter=2000, random_state=random_state)
         clf.fit(Z[data.train], y[data.train])
         acc = clf.score(Z[data.val], y[data.val]) if len(data.val) else 0.0
@@ -110,8 +116,8 @@ def _fit_lr(Z, data, random_state=0):
     return best[1]
 
 
-def _lr_accuracy(Z, data, seed):
-    clf = _fit_lr(Z, data, seed)
+def _lr_accuracy(Z, data, seed, cs=_CS):
+    clf = _fit_lr(Z, data, seed, cs)
     return float(clf.score(Z[data.test], data.labels[data.test]))
 
 
@@ -161,6 +167,24 @@ def _gae_codes(
     return gae.fit_transform(X)
 
 
+def _c_grid(cs):
+    """The C values of ``gae``'s logistic regression: None, "fine" or numbers."""
+    if cs is None:
+        return _CS
+    if isinstance(cs, str) and cs == "fine":
+        return FINE_CS
+    try:
+        grid = tuple(float(c) for c in cs)
+    except (TypeError, ValueError):
+        grid = ()
+    if isinstance(cs, str) or not grid or not all(np.isfinite(grid)) or min(grid) <= 0:
+        raise InputError(
+            f"cs must be None (C in 0.01 ... 100, one per decade), 'fine' "
+            f"(three per decade from 0.001 to 100) or positive numbers, got {cs!r}"
+        )
+    return grid
+
+
 #: The preset of each Planetoid model in the comparison (see ``PRESETS``).
 DEFAULT_PRESET = {"planetoid_t": "authors", "planetoid_i": "authors"}
 
@@ -185,8 +209,13 @@ def run_method(name, data, seed=0, details=None, **params):
         comparison only; the returned accuracy is that of the checkpoint
         chosen on the validation nodes (or the last one without them).
     **params
-        Parameters of the method (``k`` for ``propagated_lr``; those of
-        GraphAutoEncoder for ``gae``; for PlanetoidT/I ``preset`` (default
+        Parameters of the method (``k`` for ``propagated_lr``; for ``gae``
+        those of GraphAutoEncoder, ``row_normalize``, ``standardize`` (scale
+        every code to zero mean and unit variance over the nodes before the
+        logistic regression) and ``cs``, the values of the logistic
+        regression's C tried on validation: None for 0.01 ... 100 one per
+        decade, ``"fine"`` for :data:`FINE_CS`, or a list;
+        for PlanetoidT/I ``preset`` (default
         :data:`DEFAULT_PRESET`) and any parameter that overrides it).
 
     Returns
@@ -218,7 +247,13 @@ def run_method(name, data, seed=0, details=None, **params):
             propagate(data.features, data.adjacency, **params), data, seed
         )
     if name == "gae":
-        return _lr_accuracy(_gae_codes(data, seed, **params), data, seed)
+        params = dict(params)
+        cs = _c_grid(params.pop("cs", None))
+        standardize = params.pop("standardize", False)
+        Z = _gae_codes(data, seed, **params)
+        if standardize:  # every code to zero mean and unit variance over nodes
+            Z = StandardScaler().fit_transform(np.asarray(Z, dtype=np.float64))
+        return _lr_accuracy(Z, data, seed, cs)
     cls = PlanetoidT if name == "planetoid_t" else PlanetoidI
     params = dict(params)
     preset = params.pop("preset", DEFAULT_PRESET[name])

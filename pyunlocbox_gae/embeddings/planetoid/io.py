@@ -236,11 +236,19 @@ def _paths(folder, name, files="ind"):
 
 
 def _choose_files(folder, name):
-    """'ind' when every inductive file is there, else 'trans' when those are."""
+    """'ind' when every inductive file is there, else 'trans' when those are.
+
+    An empty file counts as missing: public copies of Pubmed carry an empty
+    ``ind.pubmed.allx``.
+    """
     folder = Path(folder)
+
+    def there(path):
+        return path.exists() and path.stat().st_size > 0
+
     has = [
-        all((folder / f"ind.{name}.{p}").exists() for p in (*PARTS, "test.index")),
-        all((folder / f"trans.{name}.{p}").exists() for p in TRANS_PARTS),
+        all(there(folder / f"ind.{name}.{p}") for p in (*PARTS, "test.index")),
+        all(there(folder / f"trans.{name}.{p}") for p in TRANS_PARTS),
     ]
     return "trans" if not has[0] and has[1] else "ind"
 

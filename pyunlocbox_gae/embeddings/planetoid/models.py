@@ -141,6 +141,25 @@ class PlanetoidT(_Planetoid):
         Fraction of graph-context pairs whose context is the centre vertex
         itself; the authors' walk windows include offset 0, about 17% of
         their pairs.
+    fresh_walks : bool, default=False
+        Draw new walks for every graph-context batch, as the authors' code
+        does, instead of sampling the pairs from `n_walks` walks per vertex
+        drawn once. The walks start from the vertices in turn, in a new
+        random order at every pass over them.
+    start_excluded : bool, default=True
+        Whether walks may start from the nodes given to ``fit`` as
+        `exclude` (their pairs are dropped either way). The authors'
+        Planetoid-I starts walks only from the other nodes (False).
+    softmax_excluded : bool, default=True
+        Whether the full-softmax context (``context_loss="softmax"``) scores
+        the nodes given to ``fit`` as `exclude` too, as vertices no pair
+        names. The authors' Planetoid-I softmax covers only the other
+        vertices (False).
+    shared_bias : bool, default=True
+        Planetoid-I only (Planetoid-T has no embedding layer): whether the
+        graph context reads the embedding layer with the classifier's bias.
+        The authors' context branch shares the layer's weights but has a
+        bias of its own (False).
     pretrain_steps : int or None
         Context steps before the first labelled step. None: for
         Planetoid-T, enough for about 400 positive pairs per node (at least
@@ -181,10 +200,10 @@ class PlanetoidT(_Planetoid):
             return dict(E=(0.01 * rng.standard_normal((n_nodes, d))).astype(dtype))
         return dict(E=rng.uniform(-0.5 / d, 0.5 / d, (n_nodes, d)).astype(dtype))
 
-    def _embed(self, p, X, idx):
+    def _embed(self, p, X, idx, context=False):
         return p["E"][idx], None
 
-    def _embed_grad(self, p, X, idx, dE, cache):
+    def _embed_grad(self, p, X, idx, dE, cache, context=False):
         return {"E": (idx, dE)}
 
     @property
@@ -231,17 +250,23 @@ class PlanetoidI(_Planetoid):
 
     def _init_embedding(self, n_nodes, n_features, rng, dtype):
         d = self.n_components
-        return dict(We=_glorot(rng, (n_features, d), dtype), be=np.zeros(d, dtype))
+        p = dict(We=_glorot(rng, (n_features, d), dtype), be=np.zeros(d, dtype))
+        if not self.shared_bias:  # the graph context's own bias
+            p["bc"] = np.zeros(d, dtype)
+        return p
 
-    def _embed(self, p, X, idx):
+    def _bias(self, context):
+        return "bc" if context and not self.shared_bias else "be"
+
+    def _embed(self, p, X, idx, context=False):
         Xb = _rows(X, idx)
-        Ae = np.asarray(Xb @ p["We"]) + p["be"]
+        Ae = np.asarray(Xb @ p["We"]) + p[self._bias(context)]
         return _relu(Ae.copy()), (Xb, Ae)
 
-    def _embed_grad(self, p, X, idx, dE, cache):
+    def _embed_grad(self, p, X, idx, dE, cache, context=False):
         Xb, Ae = cache
         dAe = dE * (Ae > 0)
-        return dict(We=np.asarray(Xb.T @ dAe), be=dAe.sum(axis=0))
+        return {"We": np.asarray(Xb.T @ dAe), self._bias(context): dAe.sum(axis=0)}
 
     def transform(self, X):
         """Embeddings of nodes from their features, (n_samples, n_components)."""
