@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from problem import make_problem  # noqa: E402
 
 from pyunlocbox_gae import _linalg, functions, solvers  # noqa: E402
-from pyunlocbox_gae.model import alternate, objective
+from pyunlocbox_gae.model import alternate, minibatch, objective
 
 # Sparsity weight per m, chosen so that the best codes are ~5-10 % dense on
 # this problem (ld = 1): a denser code would favour LARS-free solvers.
@@ -78,7 +78,7 @@ class Recorder:
         self._paused += self.clock() - t
 
 
-def run_ours(X, D_init, ld, ls, budget, max_inner, rtol):
+def run_ours(X, D_init, ld, ls, budget, max_inner, rtol, codes_step="block"):
     """The estimator's own loop (``alternate.alternate``) on its problem."""
     rec = Recorder()
     N, m = X.shape[0], D_init.shape[1]
@@ -86,7 +86,10 @@ def run_ours(X, D_init, ld, ls, budget, max_inner, rtol):
     Z_api = np.zeros((N, m), dtype=X.dtype)
     weights = dict(data=ld, sparsity=ls)
     problem = objective.Objective(X.T, Z_api.T, D, None, weights)
-    codes = alternate.LocalCodes(problem, "fista", rtol=rtol, max_inner=max_inner)
+    if codes_step == "block":
+        codes = minibatch.BlockCodes(problem, rtol=rtol, max_inner=max_inner)
+    else:
+        codes = alternate.LocalCodes(problem, "fista", rtol=rtol, max_inner=max_inner)
     stop = _Budget(rec, budget)
 
     def callback(entry):
@@ -214,6 +217,12 @@ def main():
     p.add_argument("--m", default="128,512")
     p.add_argument("--N", type=int, default=20000)
     p.add_argument("--ld", type=float, default=1.0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the planted problem (one seed, one problem)",
+    )
     p.add_argument("--ls", type=float, help="default: per m, see DEFAULT_LS")
     p.add_argument("--budget", type=float, default=120.0, help="seconds per learner")
     p.add_argument("--sklearn-budget", type=float, help="default: 3 x --budget")
@@ -225,6 +234,13 @@ def main():
     p.add_argument("--eval-rtol", type=float, default=1e-7)
     p.add_argument("--eval-maxit", type=int, default=1500)
     p.add_argument("--methods", default="ours,spams,sklearn")
+    p.add_argument(
+        "--codes",
+        choices=("block", "whole"),
+        default="block",
+        help="ours: codes step in blocks with dictionary updates between them "
+        "(the estimator's, lg = 0) or the whole-batch one (lg > 0)",
+    )
     p.add_argument(
         "--clock",
         choices=("cpu", "wall"),
@@ -238,7 +254,7 @@ def main():
     rows = []
     for m in map(int, args.m.split(",")):
         ls = args.ls if args.ls is not None else DEFAULT_LS.get(m, 0.1)
-        X, _, _ = make_problem(m=m, N=args.N)
+        X, _, _ = make_problem(m=m, N=args.N, seed=args.seed)
         rng = np.random.default_rng(1)
         D_init = X[rng.choice(args.N, m, replace=False)].T.astype(np.float64)
         D_init /= np.linalg.norm(D_init, axis=0)
@@ -255,7 +271,14 @@ def main():
                 print(f"m={m}: {name} learning...", flush=True)
                 if name == "ours":
                     pts = run_ours(
-                        X, D_init, args.ld, ls, args.budget, args.max_inner, args.rtol
+                        X,
+                        D_init,
+                        args.ld,
+                        ls,
+                        args.budget,
+                        args.max_inner,
+                        args.rtol,
+                        args.codes,
                     )
                 elif name == "spams":
                     pts = run_spams(
