@@ -7,13 +7,20 @@ norm) on the same float32 problem (n = 96, a planted sparse dictionary, see
     F(D) = min_Z  ld/2 ||X - DZ||² + ls ||Z||_1,   ||d_j|| <= 1,
 
 * ours: the loop of ``GraphAutoEncoder`` (``alternate.alternate``, lg = 0,
-  le = 0): full-batch alternating FISTA on Z and projected FISTA on D from
-  cached statistics, warm starts;
+  le = 0) with the estimator's codes step at lg = 0 (``--codes block``,
+  ``minibatch.BlockCodes``: FISTA on cache-sized blocks of samples, the
+  dictionary updated from the running statistics after each block) or the
+  whole-batch one (``--codes whole``); projected FISTA on D from the
+  statistics after each pass; warm starts;
 * SPAMS ``trainDL`` (online, LARS coding; mode 2, lambda1 = ls / ld), if the
   optional ``spams`` package is installed (``pip install spams-bin``: a
   comparison only, never a dependency of the package);
 * scikit-learn ``MiniBatchDictionaryLearning`` (alpha = ls / ld), fed one
-  epoch of shuffled mini-batches per ``partial_fit`` round.
+  epoch of shuffled mini-batches per ``partial_fit`` round;
+* ``defaults`` (not in the default ``--methods``): ``GraphAutoEncoder(m,
+  ld=ld, ls=ls)`` at every other default (its uniform start, its stopping
+  rule), recorded once, when its fit returns: whether the defaults alone
+  reach the best objective.
 
 Each learner records its dictionary at increasing times (the recording is
 not timed). Afterwards every recorded D is scored by the SAME code: Z is
@@ -26,6 +33,8 @@ the ratios. BLAS (threadpoolctl), numba and SPAMS all get ``--threads``.
 
     python benchmarks/bench_dictionary.py                  # m = 128 and 512
     python benchmarks/bench_dictionary.py --m 128 --N 5000 --budget 20
+    python benchmarks/bench_dictionary.py --m 128 --ld 10 --ls 1 --seed 2 \
+        --methods ours,spams,defaults
 """
 
 import argparse
@@ -110,6 +119,17 @@ def run_ours(X, D_init, ld, ls, budget, max_inner, rtol, codes_step="block"):
     except _Budget.Done:
         pass
     return rec.points
+
+
+def run_defaults(X, m, ld, ls):
+    """``GraphAutoEncoder`` at its defaults (its own start, stopping rule and
+    threads setting), one recording: the dictionary of the finished fit."""
+    from pyunlocbox_gae import GraphAutoEncoder
+
+    rec = Recorder()
+    rec.start()
+    model = GraphAutoEncoder(m, ld=ld, ls=ls, random_state=0).fit(X)
+    return [(rec.elapsed(), model.components_.T)]
 
 
 class _Budget:
@@ -280,6 +300,8 @@ def main():
                         args.rtol,
                         args.codes,
                     )
+                elif name == "defaults":
+                    pts = run_defaults(X, m, args.ld, ls)
                 elif name == "spams":
                     pts = run_spams(
                         X,

@@ -37,8 +37,9 @@ import warnings
 import numba
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
-from pyunlocbox_gae import _fused, _linalg, functions, solvers
+from pyunlocbox_gae import _linalg, functions, solvers
 from pyunlocbox_gae.errors import ConvergenceError, InputError
 from pyunlocbox_gae.model import objective as _objective
 
@@ -68,6 +69,29 @@ def block_size(n_features, n_atoms, itemsize=4, cache_bytes=CACHE_BYTES):
     """
     per_sample = (n_features + 4 * n_atoms) * itemsize
     return int(max(64, min(4096, cache_bytes // per_sample)) // 64 * 64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _prox_momentum(W, C, Z, thr, low, beta):
+    """W + C, soft threshold at `thr`, clip below at `low`, into Z; then the
+    FISTA point z + beta (z - z_old) into W. One block, one thread: a block
+    is too small to share between threads (the whole-batch step's kernel,
+    ``_fused._fista_rows``, starts a parallel region per call)."""
+    k, m = W.shape
+    for i in range(k):
+        for c in range(m):
+            v = W[i, c] + C[i, c]
+            # Comparisons, so that NaN and inf pass through as in numpy.
+            t = v
+            if t > thr:
+                t = thr
+            elif t < -thr:
+                t = -thr
+            z = v - t
+            if z < low:
+                z = low
+            W[i, c] = z + beta * (z - Z[i, c])
+            Z[i, c] = z
 
 
 @numba.njit(cache=True, nogil=True)
@@ -239,6 +263,7 @@ class BlockCodes:
         self.seed, self.name, self.passes = int(seed), name, 0
         self._sums = None  # made from the codes at the first use
         self._v = None  # top eigenvector of DᵀD, for the step between blocks
+        self.xx = self.XX = None
 
     # -- statistics -----------------------------------------------------------
 
@@ -261,8 +286,9 @@ class BlockCodes:
         for s, e in self.bounds:
             for i, value in enumerate(self._block_stats(s, e)):
                 self._sums[i] = self._sums[i] + value
-        self.xx = _linalg.vdot64(self.X)
-        self.XX = _linalg.gram64(self.objective.X) if self.E is not None else None
+        if self.xx is None:  # the data's: fixed
+            self.xx = _linalg.vdot64(self.X)
+            self.XX = _linalg.gram64(self.objective.X) if self.E is not None else None
 
     @property
     def ZZ(self):
@@ -348,8 +374,6 @@ class BlockCodes:
         np.matmul(Xb, p["M"], out=C)
         Y[...] = Zb
         dt = Zb.dtype.type
-        indptr = np.zeros(k + 1, np.int32)
-        empty = (indptr, indptr[:0], np.zeros(0, Zb.dtype), dt(0))
         last = self._block_objective(Xb, Zb, R, p)
         if not np.isfinite(last):
             return None
@@ -359,8 +383,7 @@ class BlockCodes:
             t_next = (1.0 + np.sqrt(1.0 + 4.0 * t * t)) / 2.0
             beta, t = (t - 1.0) / t_next, t_next
             np.matmul(Y, p["A"], out=W)
-            _fused._fista_rows(*empty, Y, W, C, dt(1), dt(0), Zb, p["thr"],
-                               p["low"], dt(np.inf), dt(beta))  # fmt: skip
+            _prox_momentum(W, C, Zb, p["thr"], p["low"], dt(beta))
             Y, W = W, Y
             if it % self.eval_every and it < self.max_inner:
                 continue
@@ -407,9 +430,31 @@ class BlockCodes:
             "the codes of these samples are left as they were"
         )
 
+    def final_solve(self):
+        """One pass with the dictionary fixed: the codes of the final model."""
+        updates, self.updates = self.updates, 0
+        try:
+            return self.solve()
+        finally:
+            self.updates = updates
+
     def solve(self):
         """One pass over the blocks, in a random order; the dictionary moves
-        between blocks (see the class's parameters)."""
+        between blocks (see the class's parameters).
+
+        BLAS and numba run on one thread during the pass: a block's products
+        and sums are too small to share, and on a loaded machine threads that
+        wait for one another at every small product cost more than they save.
+        """
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            with threadpool_limits(1, user_api="blas"):
+                return self._pass()
+        finally:
+            numba.set_num_threads(threads)
+
+    def _pass(self):
         t0 = time.perf_counter()
         self._ensure_sums()
         p = self._setup()
@@ -419,7 +464,6 @@ class BlockCodes:
         rng = np.random.RandomState([self.seed, self.passes])
         order = rng.permutation(len(self.bounds))
         every = len(order) / self.updates if self.updates else np.inf
-        fresh = [np.zeros_like(self.ZZ), np.zeros_like(self.XZ), 0.0, 0.0, 0]
         iters, halvings, next_update = 0, 0, every
         for done, b in enumerate(order, 1):
             s, e = self.bounds[b]
@@ -427,8 +471,6 @@ class BlockCodes:
             it, h = self._solve_block(s, e, p, bufs)
             iters, halvings = iters + it * (e - s), halvings + h
             new = self._block_stats(s, e)
-            for i, value in enumerate(new):
-                fresh[i] = fresh[i] + value
             for i in (0, 1):  # the running sums: this block's codes are new
                 self._sums[i] += new[i] if old is None else new[i] - old[i]
             if done >= next_update and done < len(order):
@@ -436,7 +478,11 @@ class BlockCodes:
                 # The blocks still to solve see the moved dictionary.
                 dictionary_sweeps(self.D, self.ZZ, self.XZ)
                 p = self._setup(exact=False)
-        self._sums = fresh  # exact sums of this pass's codes, no drift
+        # The sums of this pass's codes made anew, block by block in their
+        # order: no drift from the running updates, and the same sums as a
+        # fit resumed from these codes makes (checkpoints resume bit for bit).
+        self._sums = None
+        self._ensure_sums()
         self.passes += 1
         return dict(
             z_iter=int(round(iters / max(self.X.shape[0], 1))),
