@@ -116,7 +116,7 @@ class GraphAutoEncoder(
         is updated from the running statistics after each block, as online
         dictionary learning does
         (:class:`~pyunlocbox_gae.model.minibatch.BlockCodes`); the objective
-        is the same and never increases. ``'auto'``: blocks that fit in a
+        is the same. ``'auto'``: blocks that fit in a
         core's cache (:func:`~pyunlocbox_gae.model.minibatch.block_size`).
         None: the whole batch at once with the dictionary fixed during the
         codes step (the original study's loop, and always the loop of fits

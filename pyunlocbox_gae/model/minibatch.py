@@ -25,10 +25,11 @@ statistics of the dictionary step, Z Zᵀ and X Zᵀ, are sums over the blocks.
   the data moves the dictionary many times instead of once.
 
 Every step, codes of one block or one atom, minimises the estimator's own
-objective over its variable with the others fixed, so the objective never
-increases: it is the same problem as the whole-batch codes step solves,
-block coordinate descent with smaller blocks. The dictionary step of the
-loop then finishes each pass on the exact statistics.
+objective over its variable with the others fixed (a block's FISTA restarts
+its momentum when the block's objective rises): it is the same problem as
+the whole-batch codes step solves, block coordinate descent with smaller
+blocks. The dictionary step of the loop then finishes each pass on the
+exact statistics.
 """
 
 import time
