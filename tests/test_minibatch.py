@@ -164,3 +164,18 @@ def test_a_fit_in_blocks_resumes_from_its_checkpoint_bit_for_bit(rng, tmp_path):
     assert [h["objective"] for h in resumed.history_] == [
         h["objective"] for h in ref.history_
     ]
+
+
+def test_with_many_atoms_the_step_through_d_gives_the_same_codes(rng):
+    """m > 2 n: the data term's step through D and Dᵀ instead of DᵀD."""
+    X = planted(rng, N=300, dtype=np.float64)
+    tight = dict(rtol=1e-10, max_inner=3000)
+    prob_b, Z_b, D = problem(X, m=32)  # 32 atoms, 12 features
+    codes = minibatch.BlockCodes(prob_b, block=64, updates=0, **tight)
+    assert codes._setup()["factored"]
+    codes.solve()
+    prob_w, Z_w, _ = problem(X, m=32)
+    alternate.LocalCodes(prob_w, "fista", **tight).solve()
+    assert prob_b.values()["objective"] == pytest.approx(
+        prob_w.values()["objective"], rel=1e-7
+    )

@@ -73,15 +73,18 @@ def block_size(n_features, n_atoms, itemsize=4, cache_bytes=CACHE_BYTES):
 
 
 @numba.njit(cache=True, nogil=True)
-def _prox_momentum(W, C, Z, thr, low, beta):
-    """W + C, soft threshold at `thr`, clip below at `low`, into Z; then the
-    FISTA point z + beta (z - z_old) into W. One block, one thread: a block
-    is too small to share between threads (the whole-batch step's kernel,
-    ``_fused._fista_rows``, starts a parallel region per call)."""
+def _prox_momentum(W, Y, y_scale, C, Z, thr, low, beta):
+    """W + y_scale Y + C, soft threshold at `thr`, clip below at `low`, into
+    Z; then the FISTA point z + beta (z - z_old) into W. One block, one
+    thread: a block is too small to share between threads (the whole-batch
+    step's kernel, ``_fused._fista_rows``, starts a parallel region per
+    call)."""
     k, m = W.shape
     for i in range(k):
         for c in range(m):
             v = W[i, c] + C[i, c]
+            if y_scale != 0:
+                v += y_scale * Y[i, c]
             # Comparisons, so that NaN and inf pass through as in numpy.
             t = v
             if t > thr:
@@ -209,8 +212,10 @@ class BlockCodes:
     updates : int or None
         Dictionary updates per pass over the data (each one sweep of
         :func:`dictionary_sweeps` on the current statistics, evenly spaced
-        between blocks); None: one after every block; 0 keeps the
-        dictionary fixed during a pass, as the whole-batch codes step does.
+        between blocks); None: one after every block, or after every 2 m
+        samples when blocks are smaller (an update costs about as much as
+        coding 2 m / 3 samples once, with m atoms); 0 keeps the dictionary
+        fixed during a pass, as the whole-batch codes step does.
     seed : int
         Seed of the order of the blocks, drawn anew at each pass (the pass
         number :attr:`passes` is mixed in, so a fit resumed from a checkpoint
@@ -258,7 +263,9 @@ class BlockCodes:
         m = Z.shape[0]
         self.block = int(block) if block else block_size(n, m, Z.dtype.itemsize)
         self.bounds = [(s, min(s + self.block, N)) for s in range(0, N, self.block)]
-        self.updates = len(self.bounds) if updates is None else int(updates)
+        if updates is None:  # one per block, or per 2 m samples if more
+            updates = -(-N // max(self.block, 2 * m))
+        self.updates = int(updates)
         self.rtol, self.max_inner = rtol, int(max_inner)
         self.eval_every = int(eval_every)
         self.seed, self.name, self.passes = int(seed), name, 0
@@ -345,12 +352,17 @@ class BlockCodes:
         if not lip > 0:
             raise InputError(f"{self.name}: the codes problem has no smooth term")
         step = scale / lip
+        # More than twice as many atoms as features: the data term's step
+        # through D and Dᵀ (2 n m per sample) rather than DᵀD (m² per sample).
+        factored = D.shape[1] > 2 * D.shape[0]
         A = np.eye(G.shape[0]) * (1.0 - step * le) - (step * ld) * G
         # The constant of the gradient step, per block: X_b @ M, M (n, m).
-        M = step * ld * np.asarray(D, np.float64)
+        M = step * ld * np.asarray(D, np.float64) * (not factored)
         if le:
             M = M + step * le * np.asarray(E, np.float64).T
         return dict(
+            factored=factored, y_scale=dt.type((1.0 - step * le) * factored),
+            Dneg=np.ascontiguousarray(-step * ld * np.asarray(D, np.float64), dt),
             A=A.astype(dt), M=M.astype(dt), thr=dt.type(step * ls),
             low=dt.type(0.0 if w.get("positive") else -np.inf), ld=ld, ls=ls,
             le=le, DT=np.ascontiguousarray(D.T),
@@ -383,8 +395,13 @@ class BlockCodes:
             it += 1
             t_next = (1.0 + np.sqrt(1.0 + 4.0 * t * t)) / 2.0
             beta, t = (t - 1.0) / t_next, t_next
-            np.matmul(Y, p["A"], out=W)
-            _prox_momentum(W, C, Zb, p["thr"], p["low"], dt(beta))
+            if p["factored"]:  # W = -t ld (Y Dᵀ - X) D, plus y_scale Y below
+                np.matmul(Y, p["DT"], out=R)
+                R -= Xb
+                np.matmul(R, p["Dneg"], out=W)
+            else:
+                np.matmul(Y, p["A"], out=W)
+            _prox_momentum(W, Y, p["y_scale"], C, Zb, p["thr"], p["low"], dt(beta))
             Y, W = W, Y
             if it % self.eval_every and it < self.max_inner:
                 continue
