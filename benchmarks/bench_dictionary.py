@@ -7,13 +7,20 @@ norm) on the same float32 problem (n = 96, a planted sparse dictionary, see
     F(D) = min_Z  ld/2 ||X - DZ||² + ls ||Z||_1,   ||d_j|| <= 1,
 
 * ours: the loop of ``GraphAutoEncoder`` (``alternate.alternate``, lg = 0,
-  le = 0): full-batch alternating FISTA on Z and projected FISTA on D from
-  cached statistics, warm starts;
+  le = 0) with the estimator's codes step at lg = 0 (``--codes block``,
+  ``minibatch.BlockCodes``: FISTA on cache-sized blocks of samples, the
+  dictionary updated from the running statistics after each block) or the
+  whole-batch one (``--codes whole``); projected FISTA on D from the
+  statistics after each pass; warm starts;
 * SPAMS ``trainDL`` (online, LARS coding; mode 2, lambda1 = ls / ld), if the
   optional ``spams`` package is installed (``pip install spams-bin``: a
   comparison only, never a dependency of the package);
 * scikit-learn ``MiniBatchDictionaryLearning`` (alpha = ls / ld), fed one
-  epoch of shuffled mini-batches per ``partial_fit`` round.
+  epoch of shuffled mini-batches per ``partial_fit`` round;
+* ``defaults`` (not in the default ``--methods``): ``GraphAutoEncoder(m,
+  ld=ld, ls=ls)`` at every other default (its uniform start, its stopping
+  rule), recorded once, when its fit returns: whether the defaults alone
+  reach the best objective.
 
 Each learner records its dictionary at increasing times (the recording is
 not timed). Afterwards every recorded D is scored by the SAME code: Z is
@@ -26,6 +33,8 @@ the ratios. BLAS (threadpoolctl), numba and SPAMS all get ``--threads``.
 
     python benchmarks/bench_dictionary.py                  # m = 128 and 512
     python benchmarks/bench_dictionary.py --m 128 --N 5000 --budget 20
+    python benchmarks/bench_dictionary.py --m 128 --ld 10 --ls 1 --seed 2 \
+        --methods ours,spams,defaults
 """
 
 import argparse
@@ -42,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from problem import make_problem  # noqa: E402
 
 from pyunlocbox_gae import _linalg, functions, solvers  # noqa: E402
-from pyunlocbox_gae.model import alternate, objective
+from pyunlocbox_gae.model import alternate, minibatch, objective
 
 # Sparsity weight per m, chosen so that the best codes are ~5-10 % dense on
 # this problem (ld = 1): a denser code would favour LARS-free solvers.
@@ -78,7 +87,7 @@ class Recorder:
         self._paused += self.clock() - t
 
 
-def run_ours(X, D_init, ld, ls, budget, max_inner, rtol):
+def run_ours(X, D_init, ld, ls, budget, max_inner, rtol, codes_step="block"):
     """The estimator's own loop (``alternate.alternate``) on its problem."""
     rec = Recorder()
     N, m = X.shape[0], D_init.shape[1]
@@ -86,7 +95,10 @@ def run_ours(X, D_init, ld, ls, budget, max_inner, rtol):
     Z_api = np.zeros((N, m), dtype=X.dtype)
     weights = dict(data=ld, sparsity=ls)
     problem = objective.Objective(X.T, Z_api.T, D, None, weights)
-    codes = alternate.LocalCodes(problem, "fista", rtol=rtol, max_inner=max_inner)
+    if codes_step == "block":
+        codes = minibatch.BlockCodes(problem, rtol=rtol, max_inner=max_inner)
+    else:
+        codes = alternate.LocalCodes(problem, "fista", rtol=rtol, max_inner=max_inner)
     stop = _Budget(rec, budget)
 
     def callback(entry):
@@ -107,6 +119,17 @@ def run_ours(X, D_init, ld, ls, budget, max_inner, rtol):
     except _Budget.Done:
         pass
     return rec.points
+
+
+def run_defaults(X, m, ld, ls):
+    """``GraphAutoEncoder`` at its defaults (its own start, stopping rule and
+    threads setting), one recording: the dictionary of the finished fit."""
+    from pyunlocbox_gae import GraphAutoEncoder
+
+    rec = Recorder()
+    rec.start()
+    model = GraphAutoEncoder(m, ld=ld, ls=ls, random_state=0).fit(X)
+    return [(rec.elapsed(), model.components_.T)]
 
 
 class _Budget:
@@ -214,6 +237,12 @@ def main():
     p.add_argument("--m", default="128,512")
     p.add_argument("--N", type=int, default=20000)
     p.add_argument("--ld", type=float, default=1.0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the planted problem (one seed, one problem)",
+    )
     p.add_argument("--ls", type=float, help="default: per m, see DEFAULT_LS")
     p.add_argument("--budget", type=float, default=120.0, help="seconds per learner")
     p.add_argument("--sklearn-budget", type=float, help="default: 3 x --budget")
@@ -225,6 +254,13 @@ def main():
     p.add_argument("--eval-rtol", type=float, default=1e-7)
     p.add_argument("--eval-maxit", type=int, default=1500)
     p.add_argument("--methods", default="ours,spams,sklearn")
+    p.add_argument(
+        "--codes",
+        choices=("block", "whole"),
+        default="block",
+        help="ours: codes step in blocks with dictionary updates between them "
+        "(the estimator's, lg = 0) or the whole-batch one (lg > 0)",
+    )
     p.add_argument(
         "--clock",
         choices=("cpu", "wall"),
@@ -238,7 +274,7 @@ def main():
     rows = []
     for m in map(int, args.m.split(",")):
         ls = args.ls if args.ls is not None else DEFAULT_LS.get(m, 0.1)
-        X, _, _ = make_problem(m=m, N=args.N)
+        X, _, _ = make_problem(m=m, N=args.N, seed=args.seed)
         rng = np.random.default_rng(1)
         D_init = X[rng.choice(args.N, m, replace=False)].T.astype(np.float64)
         D_init /= np.linalg.norm(D_init, axis=0)
@@ -255,8 +291,17 @@ def main():
                 print(f"m={m}: {name} learning...", flush=True)
                 if name == "ours":
                     pts = run_ours(
-                        X, D_init, args.ld, ls, args.budget, args.max_inner, args.rtol
+                        X,
+                        D_init,
+                        args.ld,
+                        ls,
+                        args.budget,
+                        args.max_inner,
+                        args.rtol,
+                        args.codes,
                     )
+                elif name == "defaults":
+                    pts = run_defaults(X, m, args.ld, ls)
                 elif name == "spams":
                     pts = run_spams(
                         X,

@@ -58,7 +58,27 @@ def test_a_step_far_too_large_stops_with_a_clear_error(rng, monkeypatch):
         match=r"codes step: the objective (became inf|rose) .* term 'data' .*"
         r"halved 5 times without curing it: the step is too large",
     ):
-        fit(X, lg=0)  # the data term alone sets the step
+        # The data term alone sets the step; the whole-batch codes step (the
+        # codes step in blocks has its own guard, tested below).
+        fit(X, lg=0, batch_size=None)
+
+
+def test_the_codes_step_in_blocks_halves_then_stops_with_a_clear_error(
+    rng, monkeypatch
+):
+    X = data(rng, N=300)
+    shrink_lipschitz(monkeypatch, functions.fidelity_z, 8.0)  # curable by halving
+    gae, caught = fit(X, lg=0, batch_size=64, max_inner=300, rtol=1e-6)
+    assert caught and "step halved" in caught[0] and "codes step" in caught[0]
+    assert sum(h["halvings"] for h in gae.history_) >= 1
+    assert np.isfinite(gae.components_).all()
+    shrink_lipschitz(monkeypatch, functions.fidelity_z, 1e4 / 8.0)
+    with pytest.raises(
+        FloatingPointError,
+        match=r"codes step: the objective of samples \d+ to \d+ is not finite or "
+        r"rises even with the step halved 5 times",
+    ):
+        fit(X, lg=0, batch_size=64)
 
 
 def test_the_dictionary_step_is_guarded_too(rng, monkeypatch):
@@ -190,4 +210,4 @@ def test_large_codes_are_guarded_without_a_copy(rng, monkeypatch):
         FloatingPointError,
         match=r"codes step: .* no copy of a good iterate .* halved 0 times",
     ):
-        fit(X, lg=0, max_inner=3000, rtol=1e-7)
+        fit(X, lg=0, max_inner=3000, rtol=1e-7, batch_size=None)

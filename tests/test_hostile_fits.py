@@ -75,10 +75,18 @@ def test_all_zero_codes_are_reported_with_the_weight_to_lower(X):
 
 
 def test_underflowing_weights_are_reported_in_float32(X):
-    Z, found = _fit(X.astype(np.float32), ld=1e300)
+    # The whole-batch codes step: its float32 step underflows to zero codes.
+    Z, found = _fit(X.astype(np.float32), ld=1e300, batch_size=None)
     assert not Z.any()
     assert any("within a factor 1e+08 of overflow" in f for f in found)
     assert any("divide all weights by the same factor" in f for f in found)
+
+
+def test_overflowing_weights_stop_the_fit_in_blocks_with_the_cure(X):
+    # The codes step in blocks keeps its step in float64 and finds the codes;
+    # the dictionary step's float32 gradient then overflows: named, with a cure.
+    with pytest.raises(ConvergenceError, match=r"dictionary step: .*lower the weight"):
+        _fit(X.astype(np.float32), ld=1e300)
 
 
 def test_no_progress_from_the_start_names_the_graph_weight(X):

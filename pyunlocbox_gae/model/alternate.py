@@ -17,7 +17,9 @@ codes step on Dask. A codes step is any object with
 * ``D``, ``E``: the dictionary (n, m) and the encoder (m, n) or None, which
   the loop updates in place;
 * ``solve()``: minimise over the codes with D and E fixed; returns a dict
-  with at least ``z_iter``, ``z_time`` and ``halvings``;
+  with at least ``z_iter``, ``z_time`` and ``halvings``; a codes step that
+  also moves D during its pass (:class:`~pyunlocbox_gae.model.minibatch.BlockCodes`)
+  has a ``final_solve()`` that keeps it fixed, for the loop's last codes step;
 * ``statistics()``: an object with ``dictionary_term``, ``dictionary_ball``,
   ``encoder_term``, ``encoder_ball`` (functions of D and E, see
   :func:`dictionary_step`), ``values()`` (a dict made by
@@ -193,7 +195,8 @@ def alternate(
     # A last codes step with the final dictionary and encoder: the codes
     # returned by the fit are then those that transform() would compute.
     entry = history[-1]
-    final = codes.solve()
+    # (A codes step that moves the dictionary too keeps it fixed here.)
+    final = getattr(codes, "final_solve", codes.solve)()
     entry["z_final_iter"], entry["z_final_time"] = final["z_iter"], final["z_time"]
     entry["halvings"] += final["halvings"]
     _record(entry, codes)

@@ -58,6 +58,7 @@ TRAJECTORY_PARAMS = (
     "rtol",
     "max_inner",
     "eval_every",
+    "batch_size",
     "random_state",
 )
 

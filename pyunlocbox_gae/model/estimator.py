@@ -30,7 +30,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pyunlocbox_gae import solvers, store
 from pyunlocbox_gae.errors import InputError
-from pyunlocbox_gae.model import anchors, checkpoint, diagnostics, lg_auto, objective
+from pyunlocbox_gae.model import (
+    anchors,
+    checkpoint,
+    diagnostics,
+    lg_auto,
+    minibatch,
+    objective,
+)
 from pyunlocbox_gae.model import transform as out_of_sample
 from pyunlocbox_gae.model.alternate import (  # noqa: F401 - old names
     GUARD_COPY_MAX_BYTES,
@@ -102,6 +109,18 @@ class GraphAutoEncoder(
     eval_every : int, default=5
         Codes iterations between two evaluations of the codes objective (one
         evaluation costs about one iteration).
+    batch_size : int, 'auto' or None, default='auto'
+        Without a graph term (lg = 0 and lt = 0) and with FISTA: the codes
+        are solved in blocks of that many samples, each with its own
+        momentum and stopping rule (`rtol`, `max_inner`), and the dictionary
+        is updated from the running statistics after each block, as online
+        dictionary learning does
+        (:class:`~pyunlocbox_gae.model.minibatch.BlockCodes`); the objective
+        is the same. ``'auto'``: blocks that fit in a
+        core's cache (:func:`~pyunlocbox_gae.model.minibatch.block_size`).
+        None: the whole batch at once with the dictionary fixed during the
+        codes step (the original study's loop, and always the loop of fits
+        with a graph term, which couples the samples).
     transform_algorithm : {'auto', 'out_of_sample', 'sparse_code', 'encoder', 'graph'}
         How :meth:`transform` codes new samples. ``'auto'`` (default) picks
         ``'out_of_sample'`` when the model was fitted with a graph and lg > 0,
@@ -218,6 +237,11 @@ class GraphAutoEncoder(
         "max_inner": [Interval(Integral, 1, None, closed="left")],
         "max_outer": [Interval(Integral, 1, None, closed="left")],
         "eval_every": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+            None,
+        ],
         "transform_algorithm": [
             StrOptions({"auto", "out_of_sample", "sparse_code", "encoder", "graph"})
         ],
@@ -303,12 +327,11 @@ class GraphAutoEncoder(
             Xm, Z_api.T, D, E, weights, graph, lmax, self.project_encoder
         )
         # The splitting is checked before any work (and before a checkpoint).
-        codes = LocalCodes(
-            problem, self.solver, self.rtol, self.max_inner, self.eval_every
-        )
+        codes = self._codes_step(problem, graph is not None)
         saver, history = self._checkpointer(
             X, graph, codes, dict(D=D, Z=Z_api, E=E), rng
         )
+        codes.passes = len(history or ())  # a resumed fit's next block order
         self.history_ = alternate(
             codes,
             solver=self.solver,
@@ -359,6 +382,25 @@ class GraphAutoEncoder(
                 c(entry)
 
         return call
+
+    def _codes_step(self, problem, has_graph):
+        """Blocks of samples (see `batch_size`) where they apply, else whole."""
+        blocks = (
+            self.batch_size is not None
+            and not has_graph
+            and self.solver in ("auto", "fista")
+        )
+        if not blocks:
+            return LocalCodes(
+                problem, self.solver, self.rtol, self.max_inner, self.eval_every
+            )
+        return minibatch.BlockCodes(
+            problem,
+            self.rtol,
+            self.max_inner,
+            self.eval_every,
+            block=None if self.batch_size == "auto" else self.batch_size,
+        )
 
     def _checkpointer(self, X, graph, codes, arrays, rng):
         """The fit's checkpoint writer and the history it resumes, or Nones.
@@ -601,6 +643,7 @@ _PARAMETERS = dict(
     max_inner=100,
     max_outer=20,
     eval_every=5,
+    batch_size="auto",
     transform_algorithm="auto",
     transform_max_iter=500,
     random_state=None,
