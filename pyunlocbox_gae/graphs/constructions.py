@@ -3,28 +3,28 @@ r"""Every way to build the graph over the samples, behind one name.
 :func:`build_graph` is what the estimator's callers and the experiment chain
 call with a construction's name (the experiment key ``construction``):
 
-================  ==========================================================
-``knn``           the study's k-NN graph of the rows (:func:`.knn_graph`)
-``temporal``      each frame joined to its neighbours in time within its
-                  clip (:func:`.temporal_graph`); no search at all
-``smoothed``      k-NN graph of the frames averaged over ``width`` frames of
-                  their clip (:func:`.views.time_average`)
-``lowrank``       k-NN graph of the rows projected on ``rank`` principal
-                  axes (:func:`.views.low_rank`)
-``codes``         k-NN graph of the codes of a first fit without a graph
-                  (:func:`.views.first_pass_codes`, ``rank`` atoms)
-``codes_iterated`` k-NN graph of the codes of a fit with a graph, re-built
-                  from the codes every ``outer`` outer iterations, ``rounds``
-                  times (:func:`.iterated.iterated_codes_graph`)
-``learned``       the log-degree graph learned from the rows over k-NN
-                  candidate edges (:func:`.learned_graph`)
-``clips``         each frame joined to the frame at the same relative time
-                  of each of the k clips nearest on their averages
-                  (:func:`.clipwise.clip_graph`)
-``context``       k-NN graph of each frame concatenated with the frames
-                  around it in its clip, ``width`` in all
-                  (:func:`.views.context_frames`)
-================  ==========================================================
+==================  ==========================================================
+``knn``             the study's k-NN graph of the rows (:func:`.knn_graph`)
+``temporal``        each frame joined to its neighbours in time within its
+                    clip (:func:`.temporal_graph`); no search at all
+``smoothed``        k-NN graph of the frames averaged over ``width`` frames of
+                    their clip (:func:`.views.time_average`)
+``lowrank``         k-NN graph of the rows projected on ``rank`` principal
+                    axes (:func:`.views.low_rank`)
+``codes``           k-NN graph of the codes of a first fit without a graph
+                    (:func:`.views.first_pass_codes`, ``rank`` atoms)
+``codes_iterated``  k-NN graph of the codes of a fit with a graph, re-built
+                    from the codes every ``outer`` outer iterations, ``rounds``
+                    times (:func:`.iterated.iterated_codes_graph`)
+``learned``         the log-degree graph learned from the rows over k-NN
+                    candidate edges (:func:`.learned_graph`)
+``clips``           each frame joined to the frame at the same relative time
+                    of each of the k clips nearest on their averages
+                    (:func:`.clipwise.clip_graph`)
+``context``         k-NN graph of each frame concatenated with the frames
+                    around it in its clip, ``width`` in all
+                    (:func:`.views.context_frames`)
+==================  ==========================================================
 
 With ``cross_clip=True`` (and clips), the neighbours of ``knn``,
 ``smoothed``, ``lowrank``, ``codes`` and ``context`` are searched among the
