@@ -332,6 +332,29 @@ def test_planetoid_input_errors(sbm):
 # -- baselines and the comparison ----------------------------------------------------
 
 
+@pytest.mark.parametrize("method", ["planetoid_t", "planetoid_i"])
+def test_feature_scale_multiplies_what_the_model_reads(sbm, method, monkeypatch):
+    """run_method(feature_scale=s): fit (and PlanetoidI's predict) get s * X."""
+    cls = PlanetoidT if method == "planetoid_t" else PlanetoidI
+    original, read = cls._check_X, []
+
+    def spy(self, X):
+        X = original(self, X)
+        read.append(float(abs(X).sum()))
+        return X
+
+    monkeypatch.setattr(cls, "_check_X", spy)
+    kw = dict(preset="adam", max_iter=2, pretrain_steps=2)
+    cmp.run_method(method, sbm, 0, **kw)
+    plain, read[:] = list(read), []
+    cmp.run_method(method, sbm, 0, feature_scale=9, **kw)
+    assert len(read) == len(plain) == (1 if method == "planetoid_t" else 2)
+    np.testing.assert_allclose(read, 9 * np.array(plain), rtol=1e-5)
+    for bad in (0, -1, "9", float("nan")):
+        with pytest.raises(ValueError, match="feature_scale must be a positive"):
+            cmp.run_method(method, sbm, 0, feature_scale=bad, **kw)
+
+
 def test_propagation_is_the_normalised_adjacency_power(rng):
     A = sp.random(20, 20, density=0.2, random_state=0)
     A = ((A + A.T) > 0).astype(float)
