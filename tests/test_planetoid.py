@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -312,7 +313,7 @@ def test_planetoid_reproducible_and_float32(sbm):
     np.testing.assert_array_equal(one.predict_proba(), two.predict_proba())
     assert one.embedding_.dtype == np.float32 and one.embedding_.shape == (600, 50)
     assert one.predict_proba().dtype == np.float32
-    m = PlanetoidI(**kw).fit(sbm.features, y, sbm.adjacency)
+    m = PlanetoidI(**kw).fit(sbm.features, y, sbm.adjacency, exclude=sbm.test)
     assert m.transform(sbm.features[:4]).shape == (4, 50)
     assert m.predict_proba(sbm.features[:4]).dtype == np.float32
     assert len(one.loss_curve_) == 20
@@ -329,6 +330,29 @@ def test_planetoid_input_errors(sbm):
 
 
 # -- baselines and the comparison ----------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["planetoid_t", "planetoid_i"])
+def test_feature_scale_multiplies_what_the_model_reads(sbm, method, monkeypatch):
+    """run_method(feature_scale=s): fit (and PlanetoidI's predict) get s * X."""
+    cls = PlanetoidT if method == "planetoid_t" else PlanetoidI
+    original, read = cls._check_X, []
+
+    def spy(self, X):
+        X = original(self, X)
+        read.append(float(abs(X).sum()))
+        return X
+
+    monkeypatch.setattr(cls, "_check_X", spy)
+    kw = dict(preset="adam", max_iter=2, pretrain_steps=2)
+    cmp.run_method(method, sbm, 0, **kw)
+    plain, read[:] = list(read), []
+    cmp.run_method(method, sbm, 0, feature_scale=9, **kw)
+    assert len(read) == len(plain) == (1 if method == "planetoid_t" else 2)
+    np.testing.assert_allclose(read, 9 * np.array(plain), rtol=1e-5)
+    for bad in (0, -1, "9", float("nan")):
+        with pytest.raises(ValueError, match="feature_scale must be a positive"):
+            cmp.run_method(method, sbm, 0, feature_scale=bad, **kw)
 
 
 def test_propagation_is_the_normalised_adjacency_power(rng):
@@ -504,8 +528,9 @@ def test_monitor_records_without_steering(sbm):
     kw = dict(max_iter=40, pretrain_steps=20, eval_every=4, random_state=1)
     val = (sbm.val, sbm.labels[sbm.val])
     test = (sbm.test, sbm.labels[sbm.test])
-    plain = PlanetoidI(**kw).fit(sbm.features, sbm.y_train(), sbm.adjacency, val)
-    seen = PlanetoidI(**kw).fit(sbm.features, sbm.y_train(), sbm.adjacency, val, test)
+    args = (sbm.features, sbm.y_train(), sbm.adjacency, val)
+    plain = PlanetoidI(**kw).fit(*args, exclude=sbm.test)
+    seen = PlanetoidI(**kw).fit(*args, test, exclude=sbm.test)
     np.testing.assert_array_equal(
         plain.predict_proba(sbm.features), seen.predict_proba(sbm.features)
     )
@@ -543,6 +568,26 @@ def test_excluded_nodes_are_in_no_context_pair(sbm, context_loss):
     assert not np.isin(np.r_[i, c], sbm.test).any()
     with pytest.raises(ValueError, match="must not list labelled nodes"):
         m.fit(sbm.features, sbm.y_train(), sbm.adjacency, exclude=sbm.train)
+
+
+def test_planetoid_i_warns_when_the_test_nodes_may_leak(sbm):
+    """fit without exclude lets every node into the context pairs: a warning."""
+    kw = dict(max_iter=3, pretrain_steps=3)
+    args = (sbm.features, sbm.y_train(), sbm.adjacency)
+    with pytest.warns(UserWarning, match=r"leak.*exclude=<test node indices>"):
+        leaky = PlanetoidI(random_state=0, **kw).fit(*args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # none of these warns
+        declared = PlanetoidI(random_state=0, **kw).fit(*args, exclude=())
+        PlanetoidI(random_state=0, **kw).fit(*args, exclude=sbm.test)
+        PlanetoidT(random_state=0, **kw).fit(
+            *args
+        )  # transductive: the test nodes belong in
+        cmp.run_method("planetoid_i", sbm, 0, label_pretrain_steps=0, **kw)  # CLI
+    # exclude=() is the same fit as exclude=None, without the warning
+    np.testing.assert_array_equal(
+        leaky.predict_proba(sbm.features), declared.predict_proba(sbm.features)
+    )
 
 
 def test_self_context_pairs_a_vertex_with_itself(sbm):

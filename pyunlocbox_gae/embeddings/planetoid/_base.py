@@ -428,6 +428,11 @@ class _Planetoid(BaseEstimator):
             NaN, monitor accuracy); it never selects anything. Giving the test
             nodes here tells what picking the checkpoint on them (as the
             authors' scripts do) would have reported.
+        exclude : array-like of int, optional
+            Nodes kept out of every context pair (never a labelled node):
+            the test nodes of an inductive evaluation, so that training
+            never sees their features or edges. None or empty: every node
+            may be in a pair. :class:`PlanetoidI` warns when it is not given.
 
         Returns
         -------
@@ -448,6 +453,8 @@ class _Planetoid(BaseEstimator):
             raise InputError("y must label nodes of at least two classes (-1: unknown)")
         y_node = y.astype(np.int64)
         self._allowed = self._allowed_nodes = None
+        if exclude is not None and np.size(exclude) == 0:
+            exclude = None  # nothing to keep out
         if exclude is not None:
             self._allowed = np.ones(n, dtype=bool)
             self._allowed[np.asarray(exclude, dtype=np.int64)] = False

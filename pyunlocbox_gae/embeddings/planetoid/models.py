@@ -35,6 +35,8 @@ lazy updates of the embedding tables so that a batch costs O(batch), not
 O(n_nodes).
 """
 
+import warnings
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -236,8 +238,8 @@ class PlanetoidI(_Planetoid):
     >>> d = make_sbm_dataset(300, n_per_class=10, n_val=50, n_test=100,
     ...                      random_state=0)
     >>> m = PlanetoidI(max_iter=20, pretrain_steps=10, random_state=0).fit(
-    ...     d.features, d.y_train(), d.adjacency)
-    >>> m.predict(d.features[:5]).shape
+    ...     d.features, d.y_train(), d.adjacency, exclude=d.test)
+    >>> m.predict(d.features[d.test[:5]]).shape
     (5,)
     """
 
@@ -247,6 +249,28 @@ class PlanetoidI(_Planetoid):
     _default_graph_batch_size = 200
     _sized_pretraining = False
     _embedding_layer = False
+
+    def fit(self, X, y, graph, validation=None, monitor=None, exclude=None):
+        """Learn as :meth:`PlanetoidT.fit`; give the test nodes as `exclude`.
+
+        An inductive model is evaluated on nodes it did not see while
+        training. Without `exclude`, the test nodes of `X` and `graph` enter
+        the context pairs, so training sees their features and edges and
+        the test accuracy is too high (a leak): a ``UserWarning`` says so.
+        Pass ``exclude=test_nodes`` (as ``gae planetoid`` does), or
+        ``exclude=()`` when no node of the graph will be tested.
+        """
+        if exclude is None:
+            warnings.warn(
+                "PlanetoidI.fit without exclude: every node of the graph, the "
+                "test nodes too, enters the context pairs, so training sees "
+                "the features and edges of the nodes you will test on (a "
+                "leak); pass exclude=<test node indices>, or exclude=() if "
+                "none of these nodes will be tested",
+                UserWarning,
+                stacklevel=2,
+            )
+        return super().fit(X, y, graph, validation, monitor, exclude)
 
     def _init_embedding(self, n_nodes, n_features, rng, dtype):
         d = self.n_components
