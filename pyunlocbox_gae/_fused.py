@@ -44,6 +44,21 @@ def axpy(alpha, x, y):
         y += alpha * x
 
 
+@numba.njit(inline="always")
+def shrink(v, thr):
+    """Soft threshold, v - clip(v, -thr, thr), inside numba kernels.
+
+    Written with comparisons so that NaN and inf pass through as in numpy
+    (``np.clip`` is not what a compiled inner loop can call per element).
+    """
+    t = v
+    if t > thr:
+        t = thr
+    elif t < -thr:
+        t = -thr
+    return v - t
+
+
 # Hand-written because no library fuses a CSR product with an element-wise
 # update: scipy allocates L @ Y and then every step is another pass over
 # arrays of the codes' size. Rows are processed in chunks so that each
@@ -91,17 +106,10 @@ def _fista_rows(indptr, indices, data, alpha, Y, W, C, c_scale, y_scale, Z, thr,
                 for c in range(m):
                     acc[c] += w * Y[j, c]
                 jj += 1
-            # Backward step, z = v - clip(v, -thr, thr) then the box, written
-            # with comparisons so that NaN and inf pass through as in numpy;
-            # then the momentum, y = z + beta (z - z_old), into W.
+            # Backward step, the soft threshold then the box; then the
+            # momentum, y = z + beta (z - z_old), into W.
             for c in range(m):
-                v = acc[c]
-                t = v
-                if t > thr:
-                    t = thr
-                elif t < -thr:
-                    t = -thr
-                z = v - t
+                z = shrink(acc[c], thr)
                 if box:
                     if z < low:
                         z = low

@@ -41,6 +41,7 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from pyunlocbox_gae import _linalg, functions, solvers
+from pyunlocbox_gae._fused import shrink
 from pyunlocbox_gae.errors import ConvergenceError, InputError
 from pyunlocbox_gae.model import objective as _objective
 
@@ -85,13 +86,7 @@ def _prox_momentum(W, Y, y_scale, C, Z, thr, low, beta):
             v = W[i, c] + C[i, c]
             if y_scale != 0:
                 v += y_scale * Y[i, c]
-            # Comparisons, so that NaN and inf pass through as in numpy.
-            t = v
-            if t > thr:
-                t = thr
-            elif t < -thr:
-                t = -thr
-            z = v - t
+            z = shrink(v, thr)
             if z < low:
                 z = low
             W[i, c] = z + beta * (z - Z[i, c])
