@@ -7,7 +7,8 @@ read by :func:`pyunlocbox_gae.experiments.read_features`: a label column
 For each noise level, 5-fold stratified cross-validation of
 
 * ``pipeline lg=0``: ``make_pipeline(GraphAutoEncoder(lg=0), StandardScaler(),
-  LinearSVC())``, no graph;
+  LinearSVC())``, no graph (the whole-batch codes step, ``batch_size=None``,
+  as with a graph);
 * ``pipeline lg>0``: the same with the graph term; each fold's fit builds
   the k-NN graph of its training samples only, and ``transform`` codes the
   test samples on that graph (``transform_algorithm='auto'``);
@@ -151,6 +152,9 @@ def main():
         ls=1.0,
         lg=args.lg,
         max_outer=args.max_outer,
+        # The whole-batch codes step for lg = 0 too: the loop that every fit
+        # with a graph runs, so that the rows differ by the graph term only.
+        batch_size=None,
         random_state=0,
     )
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
