@@ -11,7 +11,8 @@ norm) on the same float32 problem (n = 96, a planted sparse dictionary, see
   ``minibatch.BlockCodes``: FISTA on cache-sized blocks of samples, the
   dictionary updated from the running statistics after each block) or the
   whole-batch one (``--codes whole``); projected FISTA on D from the
-  statistics after each pass; warm starts;
+  statistics after each pass; warm starts; in blocks, unused and
+  near-duplicate atoms replaced at the start of the first 10 passes;
 * SPAMS ``trainDL`` (online, LARS coding; mode 2, lambda1 = ls / ld), if the
   optional ``spams`` package is installed (``pip install spams-bin``: a
   comparison only, never a dependency of the package);

@@ -179,3 +179,66 @@ def test_with_many_atoms_the_step_through_d_gives_the_same_codes(rng):
     assert prob_b.values()["objective"] == pytest.approx(
         prob_w.values()["objective"], rel=1e-7
     )
+
+
+def test_a_duplicate_atom_is_replaced_by_the_worst_represented_sample(rng):
+    X = planted(rng)
+    prob, Z, D = problem(X)
+    codes = minibatch.BlockCodes(prob, block=64)
+    codes.solve()
+    D[:, 5] = D[:, 3]  # a near duplicate of atom 3 ...
+    D[0, 5] += 0.05
+    D[:, 5] /= np.linalg.norm(D[:, 5])
+    Z[:, 5] *= 0.01  # ... that the codes hardly use
+    codes._sums = None
+    codes._ensure_sums()
+    R = Z @ D.T - X
+    R[:, :] -= np.outer(Z[:, 5], D[:, 5])  # the residual once atom 5's codes are 0
+    worst = np.argmax(np.einsum("ij,ij->i", R, R, dtype=np.float64))
+    assert codes.replace_atoms() == [5]
+    np.testing.assert_allclose(D[:, 5], X[worst] / np.linalg.norm(X[worst]), rtol=1e-6)
+    assert not Z[:, 5].any()
+    # The sums follow the codes.
+    np.testing.assert_allclose(codes.ZZ, _linalg.gram64(Z.T), rtol=1e-5, atol=1e-4)
+    codes.final_solve()  # the next codes step uses the new atom
+    assert codes.ZZ[5, 5] > 0
+
+
+def clustered(seed=0, n=24, m=32, N=2000, active=3, clusters=12):
+    """Samples in clusters that share a pool of 8 planted atoms, 3 active
+    each: a problem whose alternating descent can end with two atoms for
+    one planted direction and none for another. X (N, n) and the atoms."""
+    rng = np.random.default_rng(seed)
+    D0 = rng.standard_normal((n, m))
+    D0 /= np.linalg.norm(D0, axis=0)
+    pools = np.stack([rng.choice(m, 8, replace=False) for _ in range(clusters)])
+    label = rng.integers(0, clusters, N)
+    rows = pools[label[:, None], np.argsort(rng.random((N, 8)), axis=1)[:, :active]]
+    vals = (0.5 + rng.random((N, active))) * rng.choice([-1.0, 1.0], (N, active))
+    X = np.einsum("ij,ijk->ik", vals, D0.T[rows])
+    X += 0.1 * rng.standard_normal(X.shape) * np.linalg.norm(X) / np.sqrt(X.size)
+    return np.ascontiguousarray(X, dtype=np.float32), D0
+
+
+def test_replacing_duplicates_escapes_a_local_minimum():
+    X, D0 = clustered()
+    finals, recovered = {}, {}
+    for replace in (False, True):
+        prob, Z, D = problem(X, m=32, seed=1)
+        codes = minibatch.BlockCodes(prob, block=64, replace=replace)
+        history = alternate.alternate(codes, rtol_outer=1e-6, max_outer=40)
+        finals[replace] = history[-1]["objective"]
+        cosines = np.abs(D0.T @ D)  # planted × learned
+        recovered[replace] = int((cosines.max(axis=1) > 0.95).sum())
+        assert (sum(h["replaced"] for h in history) > 0) == replace
+    assert recovered == {False: 31, True: 32}
+    assert finals[True] < 0.98 * finals[False]
+
+
+def test_no_atom_is_replaced_before_the_codes_are_first_solved(rng):
+    X = planted(rng)
+    prob, Z, D = problem(X)  # codes all zero: every atom looks unused
+    start = D.copy()
+    codes = minibatch.BlockCodes(prob, block=64, updates=0)
+    assert codes.solve()["replaced"] == 0
+    np.testing.assert_array_equal(D, start)  # the start dictionary is the user's

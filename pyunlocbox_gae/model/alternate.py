@@ -96,8 +96,8 @@ def _stopped(history, rtol_outer, max_outer):
     """Whether the outer loop stops after the last entry of `history`."""
     if len(history) >= max_outer:
         return True
-    if len(history) < 2:
-        return False
+    if len(history) < 2 or history[-1].get("replaced"):
+        return False  # (a pass that replaced atoms has not settled)
     current, last = history[-1]["objective"], history[-2]["objective"]
     return abs(current - last) <= rtol_outer * abs(current)
 
@@ -131,7 +131,7 @@ def alternate(
     rtol=1e-4,
     max_inner=100,
     rtol_outer=1e-4,
-    max_outer=20,
+    max_outer=100,
     callback=None,
     history=None,
     checkpoint=None,

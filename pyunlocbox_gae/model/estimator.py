@@ -104,8 +104,11 @@ class GraphAutoEncoder(
     rtol, rtol_outer : float
         Relative change of the sub-problem and of the total objective below
         which the inner and outer loops stop.
-    max_inner, max_outer : int
-        Iteration limits of the inner and outer loops.
+    max_inner, max_outer : int, default=100 and 100
+        Iteration limits of the inner and outer loops. The outer loop
+        usually stops on `rtol_outer` first: after 5 to 7 outer iterations
+        with a graph term; without one, weakly sparse problems can take 60
+        (a pass over the data each, see `batch_size`).
     eval_every : int, default=5
         Codes iterations between two evaluations of the codes objective (one
         evaluation costs about one iteration).
@@ -116,8 +119,10 @@ class GraphAutoEncoder(
         is updated from the running statistics after each block, as online
         dictionary learning does
         (:class:`~pyunlocbox_gae.model.minibatch.BlockCodes`); the objective
-        is the same. ``'auto'``: blocks that fit in a
-        core's cache (:func:`~pyunlocbox_gae.model.minibatch.block_size`).
+        is the same. At the start of each of the first 10 passes, atoms
+        that no code uses and the less used of two near-duplicate atoms are
+        replaced by the worst-represented samples. ``'auto'``: blocks that
+        fit in a core's cache (:func:`~pyunlocbox_gae.model.minibatch.block_size`).
         None: the whole batch at once with the dictionary fixed during the
         codes step (the original study's loop, and always the loop of fits
         with a graph term, which couples the samples).
@@ -181,7 +186,10 @@ class GraphAutoEncoder(
         (``z_iter``, ``z_time``, ``d_iter``, ``d_time``, ``e_iter``,
         ``e_time``); ``nnz``, the fraction of non-zero codes; ``halvings``,
         how many times a step was halved because a sub-problem diverged
-        (see :func:`pyunlocbox_gae.solvers.solve`; 0 normally). After the
+        (see :func:`pyunlocbox_gae.solvers.solve`; 0 normally); with the
+        codes in blocks, ``replaced``, the atoms replaced at the start of the
+        pass (see :meth:`~pyunlocbox_gae.model.minibatch.BlockCodes.replace_atoms`).
+        After the
         last outer iteration one more codes step runs with the final
         dictionary (``z_final_iter``, ``z_final_time``), so that the codes
         returned by :meth:`fit_transform` are those of the final model.
@@ -641,7 +649,7 @@ _PARAMETERS = dict(
     rtol=1e-4,
     rtol_outer=1e-4,
     max_inner=100,
-    max_outer=20,
+    max_outer=100,
     eval_every=5,
     batch_size="auto",
     transform_algorithm="auto",

@@ -22,14 +22,20 @@ statistics of the dictionary step, Z Zᵀ and X Zᵀ, are sums over the blocks.
 * between blocks it updates the dictionary from the current statistics
   (:func:`dictionary_sweeps`: exact minimisation over one atom at a time),
   as online dictionary learning does (Mairal et al., 2010), so one pass over
-  the data moves the dictionary many times instead of once.
+  the data moves the dictionary many times instead of once;
+* at the start of each of its first passes it replaces atoms that no code uses, and the
+  less used of two atoms that point the same way, by the samples the
+  dictionary represents worst (:meth:`BlockCodes.replace_atoms`): the
+  descent alone keeps such pairs, a local minimum where a direction of the
+  data has no atom.
 
 Every step, codes of one block or one atom, minimises the estimator's own
 objective over its variable with the others fixed (a block's FISTA restarts
 its momentum when the block's objective rises): it is the same problem as
 the whole-batch codes step solves, block coordinate descent with smaller
 blocks. The dictionary step of the loop then finishes each pass on the
-exact statistics.
+exact statistics. Only a replacement of atoms can raise the objective, once,
+at the start of a pass.
 """
 
 import time
@@ -50,6 +56,14 @@ MAX_HALVINGS = 5
 #: Power iterations and margin of the step between blocks (see BlockCodes._setup).
 POWER_ITERATIONS = 8
 LIPSCHITZ_MARGIN = 1.02
+
+#: Two atoms whose cosine exceeds this are near duplicates: at the start of
+#: a pass, the less used one is replaced (see BlockCodes.replace_atoms).
+DUPLICATE_COSINE = 0.9
+#: Passes at whose start atoms may be replaced. On data whose atoms are all
+#: alike (non-negative images: cosines above 0.9 are common) replacements
+#: would go on at every pass; after these passes the descent settles.
+REPLACE_PASSES = 10
 
 #: Bytes of the working set of one block (its data, codes and two buffers):
 #: about the size of a core's L2 cache.
@@ -211,6 +225,11 @@ class BlockCodes:
         samples when blocks are smaller (an update costs about as much as
         coding 2 m / 3 samples once, with m atoms); 0 keeps the dictionary
         fixed during a pass, as the whole-batch codes step does.
+    replace : bool
+        At the start of each of the first :data:`REPLACE_PASSES` passes that
+        move the dictionary, replace atoms that no code uses and the less
+        used atom of each pair of near duplicates (see
+        :meth:`replace_atoms`).
     seed : int
         Seed of the order of the blocks, drawn anew at each pass (the pass
         number :attr:`passes` is mixed in, so a fit resumed from a checkpoint
@@ -232,6 +251,7 @@ class BlockCodes:
         eval_every=5,
         block=None,
         updates=None,
+        replace=True,
         seed=0,
         name="codes step",
     ):
@@ -261,6 +281,7 @@ class BlockCodes:
         if updates is None:  # one per block, or per 2 m samples if more
             updates = -(-N // max(self.block, 2 * m))
         self.updates = int(updates)
+        self.replace = bool(replace)
         self.rtol, self.max_inner = rtol, int(max_inner)
         self.eval_every = int(eval_every)
         self.seed, self.name, self.passes = int(seed), name, 0
@@ -317,6 +338,60 @@ class BlockCodes:
         """The terms of the dictionary and encoder steps, from the sums."""
         self._ensure_sums()
         return _Statistics(self)
+
+    # -- atoms that learn nothing ---------------------------------------------
+
+    def _redundant_atoms(self):
+        """Atoms no code uses, and the less used atom of each near-duplicate pair."""
+        A = self.ZZ
+        use = np.diag(A)
+        unused = use <= 1e-12 * max(float(use.max()), 1.0)
+        D = np.asarray(self.D, np.float64)
+        norms = np.linalg.norm(D, axis=0)
+        cos = np.abs(D.T @ D) / np.maximum(np.outer(norms, norms), 1e-300)
+        np.fill_diagonal(cos, 0.0)
+        out = set(np.flatnonzero(unused))
+        for i, j in zip(*np.nonzero(np.triu(cos > DUPLICATE_COSINE)), strict=True):
+            if i not in out and j not in out:
+                out.add(i if use[i] < use[j] else j)
+        return sorted(int(j) for j in out)
+
+    def replace_atoms(self):
+        """Replace atoms that add nothing by the worst-represented samples.
+
+        An atom that no code uses never moves again, and of two atoms that
+        point the same way (cosine above :data:`DUPLICATE_COSINE`) one is
+        nearly redundant: the alternating descent keeps both, in a local
+        minimum where some direction of the data has no atom. Each such atom
+        is replaced by the normalised sample with the largest residual
+        ||x - D z||², as K-SVD does (Aharon et al., 2006), and its codes are
+        set to zero (the next codes step fits them). The objective may rise
+        at this step; the passes that follow descend again. Deterministic:
+        a fit resumed from a checkpoint replaces the same atoms.
+
+        Returns
+        -------
+        list of int
+            The atoms replaced.
+        """
+        atoms = self._redundant_atoms()
+        if not atoms:
+            return atoms
+        D, Zs, X = self.D, self.Zs, self.X
+        Zs[:, atoms] = 0
+        residual = np.empty(X.shape[0])
+        for s, e in self.bounds:
+            R = Zs[s:e] @ D.T - X[s:e]  # a block's residuals: small
+            residual[s:e] = np.einsum("ij,ij->i", R, R, dtype=np.float64)
+        worst = np.argsort(residual, kind="stable")[::-1][: len(atoms)]
+        for j, i in zip(atoms, worst, strict=False):  # (fewer samples than atoms)
+            x = np.asarray(X[i], np.float64)
+            norm = np.linalg.norm(x)
+            if norm > 0:
+                D[:, j] = x / norm
+        self._sums = None  # the codes changed
+        self._ensure_sums()
+        return atoms
 
     # -- the codes step ---------------------------------------------------------
 
@@ -470,6 +545,10 @@ class BlockCodes:
     def _pass(self):
         t0 = time.perf_counter()
         self._ensure_sums()
+        # (Before the first pass no code is set, so every atom looks unused.)
+        replaced = []
+        if self.replace and self.updates and self.nz and self.passes < REPLACE_PASSES:
+            replaced = self.replace_atoms()
         p = self._setup()
         k, (n, m) = self.block, self.D.shape
         dt = self.Zs.dtype
@@ -501,4 +580,5 @@ class BlockCodes:
             z_iter=int(round(iters / max(self.X.shape[0], 1))),
             z_time=time.perf_counter() - t0,
             halvings=halvings,
+            replaced=len(replaced),
         )
