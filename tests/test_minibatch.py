@@ -193,7 +193,7 @@ def test_a_duplicate_atom_is_replaced_by_the_worst_represented_sample(rng):
     codes._sums = None
     codes._ensure_sums()
     R = Z @ D.T - X
-    R[:, :] -= np.outer(Z[:, 5], D[:, 5])  # the residual once atom 5's codes are 0
+    R -= np.outer(Z[:, 5], D[:, 5])  # the residual once atom 5's codes are 0
     worst = np.argmax(np.einsum("ij,ij->i", R, R, dtype=np.float64))
     assert codes.replace_atoms() == [5]
     np.testing.assert_allclose(D[:, 5], X[worst] / np.linalg.norm(X[worst]), rtol=1e-6)

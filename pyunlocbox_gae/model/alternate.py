@@ -19,7 +19,9 @@ codes step on Dask. A codes step is any object with
 * ``solve()``: minimise over the codes with D and E fixed; returns a dict
   with at least ``z_iter``, ``z_time`` and ``halvings``; a codes step that
   also moves D during its pass (:class:`~pyunlocbox_gae.model.minibatch.BlockCodes`)
-  has a ``final_solve()`` that keeps it fixed, for the loop's last codes step;
+  has a ``final_solve()`` that keeps it fixed, for the loop's last codes step,
+  and reports ``replaced``, the atoms it replaced (a pass that replaced
+  some does not end the loop);
 * ``statistics()``: an object with ``dictionary_term``, ``dictionary_ball``,
   ``encoder_term``, ``encoder_ball`` (functions of D and E, see
   :func:`dictionary_step`), ``values()`` (a dict made by

@@ -57,6 +57,10 @@ MAX_HALVINGS = 5
 POWER_ITERATIONS = 8
 LIPSCHITZ_MARGIN = 1.02
 
+#: An atom whose use, Σ z_j² relative to the largest (at least 1), is below
+#: this is unused: the sweeps leave it, the start of a pass replaces it.
+UNUSED = 1e-12
+
 #: Two atoms whose cosine exceeds this are near duplicates: at the start of
 #: a pass, the less used one is replaced (see BlockCodes.replace_atoms).
 DUPLICATE_COSINE = 0.9
@@ -114,7 +118,7 @@ def _sweeps(D, A, B, sweeps):
     for _ in range(sweeps):
         for j in range(m):
             a = A[j, j]
-            if a <= 1e-12 * max(1.0, A[0, 0]):  # unused atom: left as it is
+            if a <= UNUSED * max(1.0, A[0, 0]):  # unused atom: left as it is
                 continue
             for i in range(n):
                 u[i] = B[i, j]
@@ -343,12 +347,11 @@ class BlockCodes:
 
     def _redundant_atoms(self):
         """Atoms no code uses, and the less used atom of each near-duplicate pair."""
-        A = self.ZZ
-        use = np.diag(A)
-        unused = use <= 1e-12 * max(float(use.max()), 1.0)
-        D = np.asarray(self.D, np.float64)
-        norms = np.linalg.norm(D, axis=0)
-        cos = np.abs(D.T @ D) / np.maximum(np.outer(norms, norms), 1e-300)
+        use = np.diag(self.ZZ)
+        unused = use <= UNUSED * max(float(use.max()), 1.0)
+        G = _linalg.gram64(np.asarray(self.D.T, np.float64))  # DᵀD
+        norms = np.sqrt(np.diag(G))
+        cos = np.abs(G) / np.maximum(np.outer(norms, norms), 1e-300)
         np.fill_diagonal(cos, 0.0)
         out = set(np.flatnonzero(unused))
         for i, j in zip(*np.nonzero(np.triu(cos > DUPLICATE_COSINE)), strict=True):
