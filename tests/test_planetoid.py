@@ -373,6 +373,38 @@ def test_graph_baselines_beat_features_only(sbm):
     assert cmp.run_method("gae", sbm, seed=0, max_outer=3) > lr + 0.1
 
 
+def test_gae_tfidf_weights_rare_words_and_unit_rows(sbm, monkeypatch):
+    import pyunlocbox_gae
+
+    seen = []
+
+    def spy(self, X, y=None):
+        seen.append(X)
+        return np.zeros((X.shape[0], self.n_atoms), X.dtype)
+
+    monkeypatch.setattr(pyunlocbox_gae.GraphAutoEncoder, "fit_transform", spy)
+    monkeypatch.setattr(cmp, "_lr_accuracy", lambda *a: 0.5)
+    cmp.run_method("gae", sbm, 0, tfidf=True)
+    cmp.run_method("gae", sbm, 0)
+    X = seen[0]
+    F = sbm.features
+    B = np.asarray(F.toarray() if sp.issparse(F) else F)
+    assert X.dtype == np.float32 and X.shape == B.shape
+    np.testing.assert_array_equal(seen[1], B.astype(np.float32))  # off by default
+    n, df = B.shape[0], (B != 0).sum(axis=0)
+    idf = np.log((1 + n) / (1 + df)) + 1  # smoothed idf
+    W = B * idf
+    norms = np.linalg.norm(W, axis=1, keepdims=True)
+    np.testing.assert_allclose(X, W / np.where(norms > 0, norms, 1), rtol=1e-5)
+    rows = np.flatnonzero(norms[:, 0] > 0)
+    np.testing.assert_allclose(np.linalg.norm(X[rows], axis=1), 1, rtol=1e-5)
+    # binary words: in every row, the word fewest nodes use weighs the most
+    assert set(np.unique(B)) == {0.0, 1.0}
+    for i in rows[:20]:
+        words = np.flatnonzero(B[i])
+        assert words[np.argmax(X[i, words])] == words[np.argmin(df[words])]
+
+
 def test_gae_standardized_codes_and_c_grid(sbm, monkeypatch):
     seen = {}
 
@@ -478,16 +510,16 @@ def test_cli_planetoid_gae_settings(tmp_path, standard, capsys, monkeypatch):
     out = tmp_path / "results.json"
     args = ["planetoid", str(folder), "--name", "toy", "--seeds", "1"]
     args += ["--out", str(out), "--methods", "gae", "--gae-max-outer", "20"]
-    args += ["--gae-rtol", "1e-6", "--gae-standardize", "--gae-fine-c"]
+    args += ["--gae-rtol", "1e-6", "--gae-standardize", "--gae-fine-c", "--gae-tfidf"]
     assert main(args) == 0
-    expected = dict(max_outer=20, rtol=1e-6, rtol_outer=1e-6)
+    expected = dict(max_outer=20, rtol=1e-6, rtol_outer=1e-6, tfidf=True)
     expected.update(standardize=True, cs="fine")
     assert expected.items() <= seen[0].items()
     params = json.loads(out.read_text())["config"]["params"]["gae"]
     assert expected.items() <= params.items()
     assert main(args[:6] + ["--out", str(tmp_path / "d.json"), "--methods", "gae"]) == 0
     defaults = dict(max_outer=5, rtol=1e-4, rtol_outer=1e-4)
-    defaults.update(standardize=False, cs=None)
+    defaults.update(standardize=False, cs=None, tfidf=False)
     assert defaults.items() <= seen[1].items()
 
 

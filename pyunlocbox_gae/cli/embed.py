@@ -130,6 +130,7 @@ def cmd_planetoid(args):
             "n_atoms": args.gae_atoms,
             "lap_type": args.gae_laplacian,
             "row_normalize": args.gae_row_normalize,
+            "tfidf": args.gae_tfidf,
             "max_outer": args.gae_max_outer,
             "rtol": args.gae_rtol,
             "rtol_outer": args.gae_rtol,
@@ -274,6 +275,11 @@ def add_commands(subparsers):
         "--gae-row-normalize",
         action="store_true",
         help="divide each node's features by their sum before gae",
+    )
+    q.add_argument(
+        "--gae-tfidf",
+        action="store_true",
+        help="weight each node's bag-of-words by TF-IDF (rows of unit norm) before gae",
     )
     q.add_argument(
         "--gae-max-outer",

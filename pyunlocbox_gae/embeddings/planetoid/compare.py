@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -130,6 +131,7 @@ def _gae_codes(
     lg=100.0,
     max_outer=5,
     row_normalize=False,
+    tfidf=False,
     lap_type="normalized",
     **kw,
 ):
@@ -137,6 +139,9 @@ def _gae_codes(
 
     ``row_normalize``: divide every node's features by their sum first (the
     usual preprocessing of the citation bag-of-words in GCN and GAT).
+    ``tfidf``: weight the bag-of-words by TF-IDF first (scikit-learn's
+    ``TfidfTransformer``: smoothed idf, every row scaled to unit norm), so
+    that rare words count more than those most documents share.
     ``lap_type``: the Laplacian of the Dirichlet term, ``'normalized'`` or
     ``'combinatorial'`` (PyGSP's names).
     """
@@ -147,6 +152,8 @@ def _gae_codes(
     for name in ("pygsp", "pygsp.graphs"):
         logging.getLogger(name).setLevel(logging.WARNING)
     X = data.features
+    if tfidf:
+        X = TfidfTransformer().fit_transform(X)
     X = np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float32)
     if row_normalize:
         sums = X.sum(axis=1, keepdims=True)
@@ -210,7 +217,8 @@ def run_method(name, data, seed=0, details=None, **params):
         chosen on the validation nodes (or the last one without them).
     **params
         Parameters of the method (``k`` for ``propagated_lr``; for ``gae``
-        those of GraphAutoEncoder, ``row_normalize``, ``standardize`` (scale
+        those of GraphAutoEncoder, ``row_normalize``, ``tfidf`` (weight the
+        features by TF-IDF, rows of unit norm), ``standardize`` (scale
         every code to zero mean and unit variance over the nodes before the
         logistic regression) and ``cs``, the values of the logistic
         regression's C tried on validation: None for 0.01 ... 100 one per
