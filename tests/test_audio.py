@@ -10,6 +10,7 @@ import pytest
 import soundfile
 
 from pyunlocbox_gae import store
+from pyunlocbox_gae.audio import clips as clips_module
 from pyunlocbox_gae.audio import cqt as cqt_module
 from pyunlocbox_gae.audio import preprocess as pre
 from pyunlocbox_gae.audio.cqt import (
@@ -302,6 +303,111 @@ def test_bad_file_stops_the_run_or_is_skipped_and_listed(data, tmp_path):
     assert "pulse/pulse.00001.wav" not in F["clip_ids"]
     assert F["skipped"] == report["skipped"]
     assert F["labels"].tolist() == [0, 0, 0, 1, 1]
+
+
+# ------------------------------------------- clip_rows: resumable by batches
+
+
+@pytest.fixture
+def batches_of_two(monkeypatch):
+    """clip_rows in batches of two 0.5-s clips: 3 batches for the 6 clips."""
+    monkeypatch.setattr(clips_module, "BATCH_SECONDS", 1)
+    calls = []
+    real = clips_module.clips_cqt
+
+    def counted(ys, params):
+        calls.append(len(ys))
+        return real(ys, params)
+
+    monkeypatch.setattr(clips_module, "clips_cqt", counted)
+    return calls
+
+
+def _rows(data, out, **kw):
+    return clips_module.clip_rows(data, out, SMALL, progress=False, **kw)
+
+
+def test_clip_rows_resume_after_crash_is_byte_identical(
+    data, tmp_path, batches_of_two, monkeypatch
+):
+    reference = tmp_path / "ref.h5"
+    _rows(data, reference)
+    assert batches_of_two == [2, 2, 2]
+    batches_of_two.clear()
+    real = clips_module.clips_cqt
+
+    def crashing(ys, params):
+        if len(batches_of_two) == 1:
+            raise RuntimeError("power cut")
+        return real(ys, params)
+
+    monkeypatch.setattr(clips_module, "clips_cqt", crashing)
+    out = tmp_path / "f.h5"
+    with pytest.raises(RuntimeError, match="power cut"):
+        _rows(data, out)
+    assert not out.exists()  # never a half-written final file
+    with h5py.File(tmp_path / "f.h5.partial") as f:
+        assert f["status"][:].tolist() == [1, 1, 0, 0, 0, 0]
+        assert f.attrs["batches"] == 1 and f["rows"].shape[0] == 2 * 2 * 10
+    monkeypatch.setattr(clips_module, "clips_cqt", real)
+    messages = []
+    out_rows = _rows(data, out, log=messages.append)
+    assert "resuming f.h5.partial: 2/6 clips already done" in messages
+    assert not out_rows["cached"] and not (tmp_path / "f.h5.partial").exists()
+    assert filecmp.cmp(out, reference, shallow=False)
+
+
+def test_clip_rows_batch_cut_short_is_computed_again(
+    data, tmp_path, batches_of_two, monkeypatch
+):
+    reference = tmp_path / "ref.h5"
+    _rows(data, reference)
+    batches_of_two.clear()
+    syncs = []
+    real = clips_module._sync
+
+    def cut(f):  # 1 when created, 3 per batch: the 8th is the third's rows
+        syncs.append(1)
+        if len(syncs) == 8:
+            raise RuntimeError("power cut")
+        real(f)
+
+    monkeypatch.setattr(clips_module, "_sync", cut)
+    out = tmp_path / "f.h5"
+    with pytest.raises(RuntimeError, match="power cut"):
+        _rows(data, out)
+    with h5py.File(tmp_path / "f.h5.partial") as f:  # rows there, not marked
+        assert f["rows"].shape[0] == 6 * 2 * 10 and f.attrs["batches"] == 2
+    monkeypatch.setattr(clips_module, "_sync", real)
+    batches_of_two.clear()
+    _rows(data, out, log=lambda m: None)
+    assert batches_of_two == [2]  # the third batch only
+    assert filecmp.cmp(out, reference, shallow=False)
+
+
+def test_clip_rows_lost_on_the_disk_are_computed_again(
+    data, tmp_path, batches_of_two, monkeypatch
+):
+    reference = tmp_path / "ref.h5"
+    _rows(data, reference)
+
+    def power_cut(*args):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(clips_module, "_write_final", power_cut)
+    out = tmp_path / "f.h5"
+    with pytest.raises(RuntimeError, match="power cut"):
+        _rows(data, out)
+    monkeypatch.undo()
+    monkeypatch.setattr(clips_module, "BATCH_SECONDS", 1)
+    with h5py.File(tmp_path / "f.h5.partial", "r+") as f:  # clip 2's rows lost
+        assert f["status"][:].tolist() == [1] * 6
+        f["rows"][40:60] = 0
+    messages = []
+    _rows(data, out, log=messages.append)
+    assert "batch 1 was not all on the disk; computing it again" in messages
+    assert "resuming f.h5.partial: 2/6 clips already done" in messages
+    assert filecmp.cmp(out, reference, shallow=False)
 
 
 def test_feature_matrix_scaling_noise_in_place():

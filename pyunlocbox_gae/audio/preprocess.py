@@ -97,36 +97,56 @@ def _verify_done(f, log):
     return len(lost)
 
 
-def _open_partial(path, key, n_clips, frame_shape, log):
-    """Open the partial file of these settings, or start a new one."""
-    if path.exists():
-        store.check_target(path)
-        try:
-            f = h5py.File(path, "a", rdcc_nbytes=0)
-            ok = f.attrs.get("key") == key and "digest" in f
-            if ok and f["status"].shape == (n_clips,):
-                _verify_done(f, log)
-                done = int(np.count_nonzero(f["status"][:]))
-                log(f"resuming {path.name}: {done}/{n_clips} clips already done")
-                return f
-            f.close()
-            log(f"{path.name} was made with other settings or files; starting over")
-        except (OSError, KeyError):
-            log(f"{path.name} is unreadable (interrupted while writing); starting over")
-        path.unlink()
+def _resume_partial(path, key, n_clips, check, log):
+    """The partial file of these settings and files, open, or None.
+
+    `check` (called with the file and `log`) repairs what a crash left; a
+    partial file of other settings, or unreadable, is removed.
+    """
+    if not path.exists():
+        return None
+    store.check_target(path)
+    f = None
+    try:
+        f = h5py.File(path, "a", rdcc_nbytes=0)
+        ok = f.attrs.get("key") == key and "digest" in f
+        if ok and f["status"].shape == (n_clips,):
+            check(f, log)
+            done = int(np.count_nonzero(f["status"][:]))
+            log(f"resuming {path.name}: {done}/{n_clips} clips already done")
+            return f
+        log(f"{path.name} was made with other settings or files; starting over")
+    except (OSError, KeyError):
+        log(f"{path.name} is unreadable (interrupted while writing); starting over")
+    if f is not None:
+        f.close()
+    path.unlink()
+    return None
+
+
+def _new_partial(path, kind, key, n_clips):
+    """A new partial file with a status, a skip reason and a digest per clip."""
     f = h5py.File(path, "w", rdcc_nbytes=0)  # writes fail where they are made
-    f.attrs["format"] = store.FORMAT_PREFIX + "frames-partial"
+    f.attrs["format"] = store.FORMAT_PREFIX + kind
     f.attrs["key"] = key
-    f.create_dataset(
-        "frames",
-        shape=(n_clips, *frame_shape),
-        dtype=np.float32,
-        chunks=(1, *frame_shape),
-    )
     f.create_dataset("status", shape=(n_clips,), dtype=np.int8, fillvalue=TODO)
     f.create_dataset("reason", shape=(n_clips,), dtype=h5py.string_dtype())
     f.create_dataset("digest", shape=(n_clips, 16), dtype=np.uint8)
-    _sync(f)
+    return f
+
+
+def _open_partial(path, key, n_clips, frame_shape, log):
+    """Open the partial file of these settings, or start a new one."""
+    f = _resume_partial(path, key, n_clips, _verify_done, log)
+    if f is None:
+        f = _new_partial(path, "frames-partial", key, n_clips)
+        f.create_dataset(
+            "frames",
+            shape=(n_clips, *frame_shape),
+            dtype=np.float32,
+            chunks=(1, *frame_shape),
+        )
+        _sync(f)
     return f
 
 

@@ -232,6 +232,12 @@ def _digits():
     return Data(X, np.asarray(y), [str(c) for c in range(10)], info={})
 
 
+def _tqdm_write(message):
+    from tqdm.auto import tqdm
+
+    tqdm.write(message)
+
+
 def _audio(folder, config, cache_folder, progress):
     from pyunlocbox_gae import store
     from pyunlocbox_gae.audio.clips import clip_rows
@@ -250,6 +256,7 @@ def _audio(folder, config, cache_folder, progress):
             resample=config["resample"],
             on_error=config["on_error"],
             progress=progress,
+            log=_tqdm_write if progress else None,  # "resuming ...", beside the bars
         )
     clips = out["clips"]
     groups = out["groups"]
