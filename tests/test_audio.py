@@ -410,6 +410,43 @@ def test_clip_rows_lost_on_the_disk_are_computed_again(
     assert filecmp.cmp(out, reference, shallow=False)
 
 
+def test_clip_rows_skipped_clip_listed_once_across_a_resume(
+    data, tmp_path, batches_of_two, monkeypatch
+):
+    bad = tmp_path / "data"
+    for genre in ("drone", "pulse"):
+        (bad / genre).mkdir(parents=True)
+        for src in sorted((data / genre).iterdir()):
+            (bad / genre / src.name).write_bytes(src.read_bytes())
+    broken = bad / "drone" / "drone.00001.wav"
+    broken.write_bytes(broken.read_bytes()[:40])  # truncated mid-header
+    with pytest.raises(AudioFileError, match="drone.00001.wav"):
+        _rows(bad, tmp_path / "raise.h5")
+    reference = tmp_path / "ref.h5"
+    _rows(bad, reference, on_error="skip")
+    assert batches_of_two == [2, 2, 1]  # clips 0 and 2, 3 and 4, 5
+    real = clips_module.clips_cqt
+
+    def crashing(ys, params):
+        if len(batches_of_two) == 4:  # the second batch of the second run
+            raise RuntimeError("power cut")
+        return real(ys, params)  # counted
+
+    monkeypatch.setattr(clips_module, "clips_cqt", crashing)
+    out = tmp_path / "f.h5"
+    with pytest.raises(RuntimeError, match="power cut"):
+        _rows(bad, out, on_error="skip")
+    with h5py.File(tmp_path / "f.h5.partial") as f:
+        assert f["status"][:].tolist() == [1, 2, 1, 0, 0, 0]
+    monkeypatch.setattr(clips_module, "clips_cqt", real)
+    rows = _rows(bad, out, on_error="skip", log=lambda m: None)
+    assert filecmp.cmp(out, reference, shallow=False)
+    assert [s["path"] for s in rows["skipped"]] == [str(broken)]
+    assert "drone/drone.00001.wav" not in rows["clip_ids"]
+    assert rows["labels"].tolist() == [0, 0, 1, 1, 1]
+    assert np.bincount(rows["clips"]).tolist() == [20] * 5
+
+
 def test_feature_matrix_scaling_noise_in_place():
     rng = np.random.default_rng(0)
     F = rng.random((3, 4, 2, 5), dtype=np.float32) * 7 + 2

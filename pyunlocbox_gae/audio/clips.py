@@ -284,24 +284,37 @@ def _read_clip(clip, job):
 
 
 def _commit(f, batch, read, skipped, params):
-    """Store a batch's rows, then mark it done: the rows first on the disk."""
+    """Store a batch's rows, then mark it done: the rows first on the disk.
+
+    One write per dataset and batch: the clips of a batch are consecutive,
+    and thousands of small HDF5 writes would cost more than short clips'
+    transforms.
+    """
     n = int(f.attrs["batches"])
     rows = [interleave(frames) for frames in clips_cqt(batch, params)] if batch else []
+    ids = np.array([i for i, _ in read], dtype=np.int64)
+    counts = np.array([len(r) for r in rows], dtype=np.int64)
     start = f["rows"].shape[0]
-    total = start + sum(len(r) for r in rows)
+    total = start + int(counts.sum())
     f["rows"].resize(total, axis=0)
     f["owner"].resize(total, axis=0)
+    if rows:
+        f["rows"][start:total] = np.concatenate(rows)
+        f["owner"][start:total] = np.repeat(ids, counts)
+    members = np.union1d(ids, np.fromiter(skipped, np.int64, len(skipped)))
+    lo, hi = int(members[0]), int(members[-1]) + 1
+    part = {name: f[name][lo:hi] for name in ("digest", "padded", "status", "batch")}
     for (i, padded), r in zip(read, rows, strict=True):
-        f["rows"][start : start + len(r)] = r
-        f["owner"][start : start + len(r)] = i
-        f["digest"][i] = _digest(r)
-        f["padded"][i] = padded
-        start += len(r)
+        part["digest"][i - lo], part["padded"][i - lo] = _digest(r), padded
+    for name in ("digest", "padded"):
+        f[name][lo:hi] = part[name]
     _sync(f)
-    for i, _ in read:
-        f["status"][i], f["batch"][i] = DONE, n
+    part["status"][ids - lo] = DONE
+    part["batch"][members - lo] = n
     for i, reason in skipped.items():
-        f["status"][i], f["batch"][i], f["reason"][i] = SKIPPED, n, reason
+        part["status"][i - lo], f["reason"][i] = SKIPPED, reason
+    for name in ("status", "batch"):
+        f[name][lo:hi] = part[name]
     _sync(f)
     f.attrs["batches"] = n + 1
     _sync(f)
