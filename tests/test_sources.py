@@ -1,6 +1,7 @@
 """Every data source through the same chain: feature files, audio folders."""
 
 import json
+import tracemalloc
 
 import h5py
 import numpy as np
@@ -94,6 +95,29 @@ def test_run_point_scales_given_data_like_a_file(feature_csv):
     read, _ = experiments.run_point(make_config(config, dataset=str(feature_csv)))
     assert read["objective"] == pytest.approx(given["objective"], rel=1e-3)
     assert read["baseline"] == pytest.approx(given["baseline"])
+
+
+# scikit-learn's check of its float32 centring: about its precision, not ours
+@pytest.mark.filterwarnings("ignore:Numerical issues were encountered")
+@pytest.mark.parametrize(
+    "scaling,copies", [("minmax", 1.5), ("none", 1.5), ("standard", 2.8)]
+)
+def test_prepare_copies_float32_rows_once_and_keeps_them(scaling, copies):
+    rng = np.random.default_rng(0)
+    X = rng.random((20000, 24), dtype=np.float32)
+    before = X.copy()
+    tracemalloc.start()
+    out = sources.prepare(X, scaling, noise=0.1, seed=0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(X, before)  # the input is not modified
+    assert out.dtype == np.float32 and not np.shares_memory(out, X)
+    # The scaled copy, and the noise a block at a time (scikit-learn's
+    # standard scaling holds one more copy while it centres).
+    assert peak < copies * X.nbytes
+    noise = out - sources.prepare(X, scaling)
+    expected = np.random.default_rng(0).standard_normal(X.shape, dtype=np.float32)
+    np.testing.assert_allclose(noise, np.float32(0.1) * expected, atol=1e-6)
 
 
 def test_gae_run_and_sweep_on_a_feature_csv(tmp_path, feature_csv, capsys):

@@ -22,6 +22,7 @@ Frames file (``pyunlocbox_gae/frames``):
     preprocess
     load_frames
     feature_matrix
+    add_noise
 """
 
 import contextlib
@@ -487,7 +488,35 @@ def feature_matrix(frames, log=False, scaling="minmax", noise=0.0, seed=1):
         std = X.std(axis=0, dtype=np.float64).astype(np.float32)
         X -= mean
         X /= np.where(std > 0, std, 1)
-    if noise:
-        rng = np.random.default_rng(seed)
-        X += np.float32(noise) * rng.standard_normal(X.shape, dtype=np.float32)
+    add_noise(X, noise, seed)
     return X
+
+
+#: Rows of noise drawn at a time by :func:`add_noise`.
+NOISE_BLOCK_ROWS = 1 << 12
+
+
+def add_noise(X, std, seed):
+    """Add Gaussian noise of std `std` to a float32 matrix, in place.
+
+    The noise is drawn a block of rows at a time into one small buffer: the
+    same numbers as ``default_rng(seed).standard_normal(X.shape)`` (the
+    generator's stream, in row order), without an array of X's size.
+
+    Examples
+    --------
+    >>> X = np.zeros((3, 2), np.float32)
+    >>> add_noise(X, 0.5, seed=0)
+    >>> bool(np.array_equal(X, np.float32(0.5) * np.random.default_rng(0)
+    ...      .standard_normal((3, 2), dtype=np.float32)))
+    True
+    """
+    if not std:
+        return
+    rng = np.random.default_rng(seed)
+    buf = np.empty((min(NOISE_BLOCK_ROWS, len(X)), X.shape[1]), np.float32)
+    for s in range(0, len(X), NOISE_BLOCK_ROWS):
+        block = buf[: min(NOISE_BLOCK_ROWS, len(X) - s)]
+        rng.standard_normal(out=block, dtype=np.float32)
+        block *= np.float32(std)
+        X[s : s + len(block)] += block

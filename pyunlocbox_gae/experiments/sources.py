@@ -364,12 +364,14 @@ def prepare(X, scaling="minmax", noise=0.0, seed=0, log=False):
     """
     from sklearn.preprocessing import minmax_scale, scale
 
+    from pyunlocbox_gae.audio.preprocess import add_noise
+
     if scaling not in SCALINGS:
         raise InputError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
     noise = float(noise)
     if not noise >= 0:
         raise InputError(f"noise must be a non-negative std, got {noise}")
-    X = np.asarray(X)
+    given = X = np.asarray(X)
     if log:
         if X.size and X.min() <= -1:
             raise InputError("log = true needs values > -1 (log(1 + x)); got smaller")
@@ -378,8 +380,8 @@ def prepare(X, scaling="minmax", noise=0.0, seed=0, log=False):
         X = minmax_scale(X)
     elif scaling == "standard":
         X = scale(X)
-    X = np.array(X, dtype=np.float32)
-    if noise:
-        rng = np.random.default_rng(seed)
-        X += np.float32(noise) * rng.standard_normal(X.shape, dtype=np.float32)
+    # One copy of the rows at most: the scalers' output is new (float32 for
+    # float32 rows), only the unscaled input itself must be copied.
+    X = np.array(X, dtype=np.float32) if X is given else np.asarray(X, np.float32)
+    add_noise(X, noise, seed)
     return X
