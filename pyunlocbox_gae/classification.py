@@ -27,9 +27,9 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
 from pyunlocbox_gae.errors import InputError
+from pyunlocbox_gae.scaling import SCALINGS
 
 CLASSIFIERS = ("svc", "linear_svc")
-SCALINGS = ("none", "minmax", "standard")
 
 
 def clip_vectors(rows, n_vectors=6):

@@ -22,7 +22,6 @@ Frames file (``pyunlocbox_gae/frames``):
     preprocess
     load_frames
     feature_matrix
-    add_noise
 """
 
 import contextlib
@@ -35,6 +34,7 @@ import types
 import h5py
 import numpy as np
 
+from pyunlocbox_gae import scaling as scaling_
 from pyunlocbox_gae import store
 from pyunlocbox_gae.audio.cqt import CQTParams, clip_cqt
 from pyunlocbox_gae.audio.gtzan import AudioFileError, find_clips, read_clip
@@ -434,9 +434,6 @@ def _fmin(text):
         return str(text)
 
 
-SCALINGS = ("none", "minmax", "standard")
-
-
 def feature_matrix(frames, log=False, scaling="minmax", noise=0.0, seed=1):
     """The feature-learning input: one row per frame, scaled, optionally noisy.
 
@@ -470,53 +467,9 @@ def feature_matrix(frames, log=False, scaling="minmax", noise=0.0, seed=1):
     >>> X.shape, float(X.min()), float(X.max()), np.shares_memory(X, F)
     ((6, 4), 0.0, 1.0, True)
     """
-    if scaling not in SCALINGS:
-        raise InputError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
-    if noise < 0:
-        raise InputError(f"noise must be a standard deviation >= 0, got {noise}")
+    scaling_.check_scaling(scaling, noise)
     frames = np.asarray(frames, dtype=np.float32)
     X = frames.reshape(-1, frames.shape[-1])
-    if log:
-        np.log1p(X, out=X)
-    if scaling == "minmax":
-        low = X.min(axis=0)
-        span = X.max(axis=0) - low
-        X -= low
-        X /= np.where(span > 0, span, 1)
-    elif scaling == "standard":
-        mean = X.mean(axis=0, dtype=np.float64).astype(np.float32)
-        std = X.std(axis=0, dtype=np.float64).astype(np.float32)
-        X -= mean
-        X /= np.where(std > 0, std, 1)
-    add_noise(X, noise, seed)
+    scaling_.scale_features(X, log, scaling)
+    scaling_.add_noise(X, noise, seed)
     return X
-
-
-#: Rows of noise drawn at a time by :func:`add_noise`.
-NOISE_BLOCK_ROWS = 1 << 12
-
-
-def add_noise(X, std, seed):
-    """Add Gaussian noise of std `std` to a float32 matrix, in place.
-
-    The noise is drawn a block of rows at a time into one small buffer: the
-    same numbers as ``default_rng(seed).standard_normal(X.shape)`` (the
-    generator's stream, in row order), without an array of X's size.
-
-    Examples
-    --------
-    >>> X = np.zeros((3, 2), np.float32)
-    >>> add_noise(X, 0.5, seed=0)
-    >>> bool(np.array_equal(X, np.float32(0.5) * np.random.default_rng(0)
-    ...      .standard_normal((3, 2), dtype=np.float32)))
-    True
-    """
-    if not std:
-        return
-    rng = np.random.default_rng(seed)
-    buf = np.empty((min(NOISE_BLOCK_ROWS, len(X)), X.shape[1]), np.float32)
-    for s in range(0, len(X), NOISE_BLOCK_ROWS):
-        block = buf[: min(NOISE_BLOCK_ROWS, len(X) - s)]
-        rng.standard_normal(out=block, dtype=np.float32)
-        block *= np.float32(std)
-        X[s : s + len(block)] += block

@@ -25,6 +25,7 @@ from sklearn.utils._param_validation import (
 
 from pyunlocbox_gae.errors import InputError, MissingFileError
 from pyunlocbox_gae.experiments import scoring, sources
+from pyunlocbox_gae.scaling import SCALINGS
 
 
 def _positive():
@@ -69,7 +70,7 @@ CONSTRAINTS = dict(
     group_column=[str, None],
     n_samples=[Interval(Integral, 20, None, closed="left"), None],
     log=["boolean"],
-    scaling=[StrOptions(set(sources.SCALINGS))],
+    scaling=[StrOptions(set(SCALINGS))],
     noise=[Interval(Real, 0, None, closed="left")],
     noise_seed=_seed(),
     genres=[StrOptions({"all"}), Interval(Integral, 2, None, closed="left"), list],

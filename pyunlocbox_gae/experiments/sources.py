@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from pyunlocbox_gae import scaling as scaling_
 from pyunlocbox_gae.errors import FileFormatError, InputError, MissingFileError
 
 FEATURE_SUFFIXES = (".csv", ".npy", ".h5", ".hdf5")
-SCALINGS = ("minmax", "standard", "none")
 
 
 @dataclasses.dataclass
@@ -362,26 +362,11 @@ def prepare(X, scaling="minmax", noise=0.0, seed=0, log=False):
     >>> X.tolist(), X.dtype
     ([[0.0, 0.0], [1.0, 1.0]], dtype('float32'))
     """
-    from sklearn.preprocessing import minmax_scale, scale
-
-    from pyunlocbox_gae.audio.preprocess import add_noise
-
-    if scaling not in SCALINGS:
-        raise InputError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
-    noise = float(noise)
-    if not noise >= 0:
-        raise InputError(f"noise must be a non-negative std, got {noise}")
-    given = X = np.asarray(X)
-    if log:
-        if X.size and X.min() <= -1:
-            raise InputError("log = true needs values > -1 (log(1 + x)); got smaller")
-        X = np.log1p(X)
-    if scaling == "minmax":
-        X = minmax_scale(X)
-    elif scaling == "standard":
-        X = scale(X)
-    # One copy of the rows at most: the scalers' output is new (float32 for
-    # float32 rows), only the unscaled input itself must be copied.
-    X = np.array(X, dtype=np.float32) if X is given else np.asarray(X, np.float32)
-    add_noise(X, noise, seed)
+    scaling_.check_scaling(scaling, noise)
+    X = np.asarray(X)
+    # A copy in the data's float type (float64 for integers), scaled in place,
+    # then float32: one copy of float32 rows.
+    X = np.array(X, dtype=np.result_type(X.dtype, np.float32))
+    X = np.asarray(scaling_.scale_features(X, log, scaling), np.float32)
+    scaling_.add_noise(X, float(noise), seed)
     return X
