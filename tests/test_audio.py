@@ -447,6 +447,34 @@ def test_clip_rows_skipped_clip_listed_once_across_a_resume(
     assert np.bincount(rows["clips"]).tolist() == [20] * 5
 
 
+@pytest.mark.parametrize("damage", ["batch", "owner", "attrs"])
+def test_clip_rows_damaged_partial_starts_over(data, tmp_path, monkeypatch, damage):
+    reference = tmp_path / "ref.h5"
+    _rows(data, reference)
+
+    def power_cut(*args):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(clips_module, "_write_final", power_cut)
+    out = tmp_path / "f.h5"
+    with pytest.raises(RuntimeError, match="power cut"):
+        _rows(data, out)
+    monkeypatch.undo()
+    with h5py.File(tmp_path / "f.h5.partial", "r+") as f:  # forged or damaged
+        if damage == "batch":
+            del f["batch"]
+            f["batch"] = np.zeros(2, np.int64)  # not one per clip
+        elif damage == "owner":
+            f["owner"][:] = 10**9  # clips that do not exist
+        else:
+            f.attrs["batches"] = "many"
+    messages = []
+    _rows(data, out, log=messages.append)
+    assert filecmp.cmp(out, reference, shallow=False)
+    if damage != "owner":  # (bad owners only make every clip's digest fail)
+        assert "f.h5.partial is unreadable or damaged; starting over" in messages
+
+
 def test_feature_matrix_scaling_noise_in_place():
     rng = np.random.default_rng(0)
     F = rng.random((3, 4, 2, 5), dtype=np.float32) * 7 + 2

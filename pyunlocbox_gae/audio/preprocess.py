@@ -117,8 +117,9 @@ def _resume_partial(path, key, n_clips, check, log):
             log(f"resuming {path.name}: {done}/{n_clips} clips already done")
             return f
         log(f"{path.name} was made with other settings or files; starting over")
-    except (OSError, KeyError):
-        log(f"{path.name} is unreadable (interrupted while writing); starting over")
+    except (OSError, KeyError, ValueError, IndexError, TypeError):
+        # interrupted while writing, or not what this version writes
+        log(f"{path.name} is unreadable or damaged; starting over")
     if f is not None:
         f.close()
     path.unlink()
