@@ -385,21 +385,25 @@ def test_clip_rows_batch_cut_short_is_computed_again(
     assert filecmp.cmp(out, reference, shallow=False)
 
 
-def test_clip_rows_lost_on_the_disk_are_computed_again(
-    data, tmp_path, batches_of_two, monkeypatch
-):
-    reference = tmp_path / "ref.h5"
+def _every_batch_done(data, tmp_path, monkeypatch):
+    """A reference rows file, and a run stopped before its final file."""
+    reference, out = tmp_path / "ref.h5", tmp_path / "f.h5"
     _rows(data, reference)
 
     def power_cut(*args):
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(clips_module, "_write_final", power_cut)
-    out = tmp_path / "f.h5"
-    with pytest.raises(RuntimeError, match="power cut"):
-        _rows(data, out)
-    monkeypatch.undo()
-    monkeypatch.setattr(clips_module, "BATCH_SECONDS", 1)
+    with monkeypatch.context() as patch:
+        patch.setattr(clips_module, "_write_final", power_cut)
+        with pytest.raises(RuntimeError, match="power cut"):
+            _rows(data, out)
+    return reference, out
+
+
+def test_clip_rows_lost_on_the_disk_are_computed_again(
+    data, tmp_path, batches_of_two, monkeypatch
+):
+    reference, out = _every_batch_done(data, tmp_path, monkeypatch)
     with h5py.File(tmp_path / "f.h5.partial", "r+") as f:  # clip 2's rows lost
         assert f["status"][:].tolist() == [1] * 6
         f["rows"][40:60] = 0
@@ -449,17 +453,7 @@ def test_clip_rows_skipped_clip_listed_once_across_a_resume(
 
 @pytest.mark.parametrize("damage", ["batch", "owner", "attrs"])
 def test_clip_rows_damaged_partial_starts_over(data, tmp_path, monkeypatch, damage):
-    reference = tmp_path / "ref.h5"
-    _rows(data, reference)
-
-    def power_cut(*args):
-        raise RuntimeError("power cut")
-
-    monkeypatch.setattr(clips_module, "_write_final", power_cut)
-    out = tmp_path / "f.h5"
-    with pytest.raises(RuntimeError, match="power cut"):
-        _rows(data, out)
-    monkeypatch.undo()
+    reference, out = _every_batch_done(data, tmp_path, monkeypatch)
     with h5py.File(tmp_path / "f.h5.partial", "r+") as f:  # forged or damaged
         if damage == "batch":
             del f["batch"]
