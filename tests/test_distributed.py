@@ -126,6 +126,31 @@ def test_float32_kept_and_blocks_without_graph(client, rng):
     assert hist[-1]["objective"] <= hist[0]["objective"]
 
 
+def test_a_checkpointed_fit_resumes_to_the_uninterrupted_result(client, rng, tmp_path):
+    X = rng.random((120, 6)).astype(np.float32)
+    G = knn_pygsp(X, k=5)
+    kw = dict(n_atoms=6, ld=2.0, ls=0.05, lg=1.0, le=0.5, n_blocks=3)
+    kw.update(rtol_outer=0.0, random_state=0)
+    D, Z, E, hist = fit_distributed(X, G, client, max_outer=4, **kw)
+    path = tmp_path / "fit.h5"
+    # Stopped after 2 outer iterations (its checkpoint written), then resumed.
+    fit_distributed(X, G, client, max_outer=2, checkpoint=path, **kw)
+    outers = []
+    D2, Z2, E2, hist2 = fit_distributed(
+        X, G, client, max_outer=4, checkpoint=path, callback=outers.append, **kw
+    )
+    assert [e["outer"] for e in outers] == [3, 4]  # only the remaining ones ran
+    np.testing.assert_array_equal(D2, D)
+    np.testing.assert_array_equal(Z2, Z)
+    np.testing.assert_array_equal(E2, E)
+    assert [h["objective"] for h in hist2] == [h["objective"] for h in hist]
+    # Another block layout is another trajectory: refused, with the reason.
+    with pytest.raises(ValueError, match="n_blocks=3 there, 2 here"):
+        fit_distributed(
+            X, G, client, max_outer=4, checkpoint=path, **kw | dict(n_blocks=2)
+        )
+
+
 def test_bad_input(client, rng):
     X = rng.random((30, 4))
     G = knn_pygsp(X, k=3, dtype=np.float64)
@@ -187,7 +212,7 @@ def test_solver_choice_is_honoured_and_unsupported_terms_refused(client, rng):
     assert Z.min() >= 0
     with pytest.raises(ValueError, match="does not support lt"):
         fit_distributed(X, G, client, lt=0.1, **common)
-    with pytest.raises(ValueError, match="does not take checkpoint"):
-        fit_distributed(X, G, client, checkpoint="fit.h5", **common)
+    with pytest.raises(ValueError, match="does not take batch_size"):
+        fit_distributed(X, G, client, batch_size=64, **common)
     with pytest.raises(ValueError, match="solver"):
         fit_distributed(X, G, client, solver="adam", **common)

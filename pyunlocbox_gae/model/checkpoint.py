@@ -181,6 +181,9 @@ class Checkpointer:
         self.rng = rng
         self.last_write = time.monotonic()
         self.writes, self.write_time = 0, 0.0
+        # Called before each write, to bring arrays up to date (the codes of
+        # a fit on Dask workers are gathered then).
+        self.before_write = None
         parent = self.path.parent
         if not parent.is_dir():
             raise MissingFileError(
@@ -272,6 +275,8 @@ class Checkpointer:
     def write(self, history):
         """Write the state now (atomically: write then rename)."""
         t = time.perf_counter()
+        if self.before_write is not None:
+            self.before_write()
         algorithm, keys, pos, has_gauss, cached = self.rng.get_state()
         with store.write_h5(
             self.path,

@@ -37,9 +37,9 @@ import scipy.sparse as sp
 from pyunlocbox import functions as pyu_functions
 from sklearn.utils import check_random_state
 
-from pyunlocbox_gae import _linalg, functions, solvers
+from pyunlocbox_gae import _linalg, functions, solvers, store
 from pyunlocbox_gae.errors import InputError
-from pyunlocbox_gae.model import objective
+from pyunlocbox_gae.model import checkpoint, objective
 from pyunlocbox_gae.model.alternate import alternate, init_dictionary
 from pyunlocbox_gae.model.blocks import Layout, _Layout, partition  # noqa: F401
 
@@ -306,18 +306,27 @@ class DaskCodes:
         summed = {k: sum(p[k] for p in parts) for k in parts[0]}
         return _Summed(summed, self.XX, self.xx, self.weights, self)
 
-    def gather(self):
-        """The codes, (n_samples, n_atoms), in the order of the samples."""
-        Z = np.empty((self.N, self.D.shape[1]), dtype=self.D.dtype)
+    def gather(self, out=None):
+        """The codes, (n_samples, n_atoms), in the order of the samples.
+
+        Into `out` when given (an array of that shape and X's dtype).
+        """
+        Z = np.empty((self.N, self.D.shape[1]), self.D.dtype) if out is None else out
         for b, z in zip(self.blocks, self.client.gather(self.Zf), strict=True):
             Z[b] = z
         return Z
+
+    def scatter_codes(self, Z):
+        """Send codes held on the client, (n_samples, n_atoms), to the blocks."""
+        blocks_of_Z = [np.ascontiguousarray(Z[b]) for b in self.blocks]
+        self.Zf = self.client.scatter(blocks_of_Z, hash=False)
 
 
 # The estimator's parameters that the fit on Dask uses (with the terms').
 _USED = (
     "dict_init", "project_encoder", "solver", "rtol", "max_inner", "rtol_outer",
-    "max_outer", "random_state",
+    "max_outer", "random_state", "checkpoint", "checkpoint_every",
+    "checkpoint_seconds",
 )  # fmt: skip
 
 
@@ -408,8 +417,11 @@ def fit_distributed(
         ``le``, ``positive_code``; the graph total variation ``lt`` is
         refused), ``dict_init``, ``project_encoder``, ``solver`` (the
         splitting of each block's codes problem), ``rtol`` (each block's
-        solve and the sweeps), ``max_inner``, ``rtol_outer``, ``max_outer``
-        and ``random_state``.
+        solve and the sweeps), ``max_inner``, ``rtol_outer``, ``max_outer``,
+        ``random_state``, and ``checkpoint``, ``checkpoint_every`` and
+        ``checkpoint_seconds`` (a resumable fit: the codes are gathered on
+        the client for each write and sent back to the blocks when the fit
+        resumes; the file also records ``n_blocks`` and ``max_sweeps``).
 
     Returns
     -------
@@ -454,9 +466,41 @@ def fit_distributed(
     E = np.zeros((n_atoms, X.shape[1]), dtype=X.dtype) if weights["encoder"] else None
     options = dict(p, max_sweeps=max_sweeps)
     codes = DaskCodes(client, X, L, blocks, D, E, weights, options)
+    layout = dict(n_blocks=n_blocks, max_sweeps=int(max_sweeps))
+    saver, history = _checkpointer(p, layout, X, L, codes, rng)
     history = alternate(
         codes,
         **{k: p[k] for k in ("solver", "rtol", "max_inner", "rtol_outer", "max_outer")},
         callback=callback,
+        history=history,
+        checkpoint=saver.update if saver is not None else None,
     )
     return np.ascontiguousarray(D.T), codes.gather(), E, history
+
+
+def _checkpointer(p, layout, X, L, codes, rng):
+    """The fit's checkpoint writer and the history it resumes, or Nones.
+
+    The codes live on the workers: they are gathered into one array on the
+    client before each write (the size of the result the fit returns), and
+    sent back to the blocks when a fit resumes.
+    """
+    if p["checkpoint"] is None:
+        return None, None
+    Z = np.zeros((X.shape[0], codes.D.shape[1]), X.dtype)
+    params = dict(checkpoint.trajectory_params(p), **layout)
+    saver = checkpoint.Checkpointer(
+        p["checkpoint"],
+        p["checkpoint_every"],
+        p["checkpoint_seconds"],
+        store.fingerprint(X),
+        checkpoint.graph_fingerprint(L),
+        params,
+        dict(D=codes.D, Z=Z, E=codes.E),
+        rng,
+    )
+    saver.before_write = lambda: codes.gather(out=Z)
+    history = saver.resume()
+    if history is not None:
+        codes.scatter_codes(Z)
+    return saver, history
