@@ -449,9 +449,10 @@ def feature_matrix(frames, log=False, scaling="minmax", noise=0.0, seed=1):
         Modified in place when float32 and contiguous (no copy is made): pass
         a copy to keep it.
     log : bool
-        Compress magnitudes with log(1 + x) first.
+        Compress magnitudes with log(1 + x) first (values must be > -1).
     scaling : {'minmax', 'standard', 'none'}
-        Per feature to [0, 1], to zero mean and unit variance, or none.
+        Per feature to [0, 1], to zero mean and unit variance, or none
+        (:func:`pyunlocbox_gae.scaling.scale_features`).
     noise : float
         Standard deviation of the Gaussian noise added after scaling.
     seed : int
