@@ -236,7 +236,7 @@ def _transform(f, clips, job, progress):
     params = job["params"]
     todo = np.flatnonzero(f["status"][:] == TODO)
     batch_samples = BATCH_SECONDS * params.sample_rate
-    batch, read, skipped = [], [], {}
+    batch, read, skipped, samples = [], [], {}, 0
     bar = tqdm(
         total=len(clips),
         initial=len(clips) - todo.size,
@@ -255,10 +255,11 @@ def _transform(f, clips, job, progress):
             else:
                 batch.append(y)
                 read.append((int(i), padded))
-            if sum(y.size for y in batch) >= batch_samples:
+                samples += y.size
+            if samples >= batch_samples:
                 _commit(f, batch, read, skipped, params)
                 bar.update(len(read) + len(skipped))
-                batch, read, skipped = [], [], {}
+                batch, read, skipped, samples = [], [], {}, 0
         if batch or skipped:
             _commit(f, batch, read, skipped, params)
             bar.update(len(read) + len(skipped))
